@@ -1,0 +1,85 @@
+"""The item catalogue: ids to dense indexes, content vectors and metadata in growable arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["ItemCatalog"]
+
+
+class ItemCatalog:
+    """Items by dense index, so models can score every item with one matrix product.
+
+    Items first seen in an interaction (before their metadata) get a zero vector and are
+    marked as stubs; an item event later fills them in.
+    """
+
+    def __init__(self, dim: int, capacity: int = 1024) -> None:
+        self.dim = dim
+        self.index: dict[str, int] = {}
+        self.ids: list[str] = []
+        self.titles: list[str] = []
+        self.tags: list[tuple[str, ...]] = []
+        self.langs: list[str | None] = []
+        self.vectors: NDArray[np.float32] = np.zeros((capacity, dim), dtype=np.float32)
+        self.published_at: NDArray[np.float64] = np.zeros(capacity, dtype=np.float64)
+        self.has_metadata: NDArray[np.bool_] = np.zeros(capacity, dtype=bool)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self.index
+
+    def _grow(self) -> None:
+        cap = self.vectors.shape[0] * 2
+        vectors = np.zeros((cap, self.dim), dtype=np.float32)
+        vectors[: len(self.ids)] = self.vectors[: len(self.ids)]
+        self.vectors = vectors
+        self.published_at = np.resize(self.published_at, cap)
+        self.has_metadata = np.concatenate(
+            [self.has_metadata, np.zeros(cap - self.has_metadata.shape[0], dtype=bool)]
+        )
+
+    def ensure(self, item_id: str, seen_at: float) -> int:
+        """The index of ``item_id``, adding a stub if the item is unknown."""
+        idx = self.index.get(item_id)
+        if idx is not None:
+            return idx
+        idx = len(self.ids)
+        if idx >= self.vectors.shape[0]:
+            self._grow()
+        self.index[item_id] = idx
+        self.ids.append(item_id)
+        self.titles.append("")
+        self.tags.append(())
+        self.langs.append(None)
+        self.vectors[idx] = 0.0
+        self.published_at[idx] = seen_at
+        self.has_metadata[idx] = False
+        return idx
+
+    def upsert(
+        self,
+        item_id: str,
+        vector: NDArray[np.float32],
+        title: str,
+        tags: tuple[str, ...],
+        lang: str | None,
+        published_at: float,
+    ) -> int:
+        """Add or replace an item's content and metadata; returns its index."""
+        idx = self.ensure(item_id, published_at)
+        self.vectors[idx] = vector
+        self.titles[idx] = title
+        self.tags[idx] = tags
+        self.langs[idx] = lang
+        self.published_at[idx] = published_at
+        self.has_metadata[idx] = True
+        return idx
+
+    @property
+    def matrix(self) -> NDArray[np.float32]:
+        """The content vectors of all items, one row per index (a view)."""
+        return self.vectors[: len(self.ids)]

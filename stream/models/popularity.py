@@ -1,0 +1,59 @@
+"""Time-decayed popularity per item: what is trending now."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["DecayedPopularity"]
+
+
+class DecayedPopularity:
+    """Exponentially decayed interaction counts per item index.
+
+    Each interaction adds ``weight`` that halves every ``half_life`` seconds. Scores are kept
+    relative to a reference time and rescaled now and then, so an update is O(1) and reading
+    all scores is one vector operation.
+
+    Examples
+    --------
+    >>> pop = DecayedPopularity(half_life=3600.0)
+    >>> pop.update(0, ts=0.0)
+    >>> pop.update(1, ts=3600.0)
+    >>> pop.scores(3600.0, 2).round(3).tolist()
+    [0.5, 1.0]
+    """
+
+    def __init__(self, half_life: float, capacity: int = 1024) -> None:
+        self.half_life = half_life
+        self._values: NDArray[np.float64] = np.zeros(capacity, dtype=np.float64)
+        self._t_ref: float | None = None
+
+    def _factor(self, ts: float) -> float:
+        assert self._t_ref is not None
+        return math.pow(2.0, (ts - self._t_ref) / self.half_life)
+
+    def update(self, index: int, ts: float, weight: float = 1.0) -> None:
+        """Count one interaction with item ``index`` at time ``ts``."""
+        if index >= self._values.shape[0]:
+            self._values = np.concatenate(
+                [self._values, np.zeros(max(index + 1, self._values.shape[0]), dtype=np.float64)]
+            )
+        if self._t_ref is None:
+            self._t_ref = ts
+        exponent = (ts - self._t_ref) / self.half_life
+        if exponent > 60.0:  # rebase before 2**exponent overflows the float range
+            self._values *= math.pow(2.0, -exponent)
+            self._t_ref = ts
+            exponent = 0.0
+        self._values[index] += weight * math.pow(2.0, exponent)
+
+    def scores(self, now: float, n: int) -> NDArray[np.float64]:
+        """Decayed counts of the first ``n`` items as of ``now``."""
+        out = np.zeros(n, dtype=np.float64)
+        m = min(n, self._values.shape[0])
+        if self._t_ref is not None and m:
+            out[:m] = self._values[:m] / self._factor(now)
+        return out

@@ -1,0 +1,174 @@
+"""The one settings object of `stream`: every knob, read from the environment (prefix ``STREAM_``).
+
+Nothing else in the package reads the environment. Build it once (``Settings()``) and pass it down.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "TopicSpec"]
+
+EMBEDDED_BROKER_NOTE = (
+    "The embedded Tansu broker keeps everything in memory: all topics, offsets and "
+    "state are gone when it stops. Point STREAM_BROKER at a real Kafka to keep data."
+)
+
+
+class TopicSpec:
+    """A topic the app uses: its name, partition count and whether it is compacted."""
+
+    __slots__ = ("compacted", "name", "partitions")
+
+    def __init__(self, name: str, partitions: int, compacted: bool = False) -> None:
+        self.name = name
+        self.partitions = partitions
+        self.compacted = compacted
+
+    def __repr__(self) -> str:
+        return f"TopicSpec({self.name!r}, {self.partitions}, compacted={self.compacted})"
+
+
+class Settings(BaseSettings):
+    """Every setting of the worker, the CLI and the models.
+
+    Each field can be set from the environment as ``STREAM_<FIELD>`` (case-insensitive),
+    for example ``STREAM_BROKER=kafka://kafka:9092`` or ``STREAM_TOP_K=20``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="STREAM_", frozen=True, extra="ignore")
+
+    # --- Kafka -------------------------------------------------------------------------------
+    app_id: str = Field("stream", description="Faust app id: the consumer group and table prefix.")
+    broker: str = Field(
+        "kafka://127.0.0.1:9092",
+        description="Broker URL(s), ';'-separated: kafka://host:port. The embedded one by default.",
+    )
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
+        "at_least_once",
+        description="exactly_once needs a real Kafka (idempotent, transactional producer).",
+    )
+    producer_max_batch_size: int = Field(
+        1,
+        ge=1,
+        description="Faust producer batch size. 1 on Tansu (its ListOffsets bug loses counts "
+        "on table recovery otherwise); raise it (e.g. 16384) on a real Kafka.",
+    )
+    broker_session_timeout: float = Field(10.0, gt=0, description="Consumer session timeout, s.")
+    broker_heartbeat_interval: float = Field(3.0, gt=0, description="Heartbeat interval, s.")
+    topic_replication_factor: int = Field(1, ge=1)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+
+    # --- topics ------------------------------------------------------------------------------
+    topic_items: str = "stream.items.v1"
+    topic_interactions: str = "stream.interactions.v1"
+    topic_comments: str = "stream.comments.v1"
+    topic_comment_labels: str = "stream.comment_labels.v1"
+    topic_recommendations: str = "stream.recommendations.v1"
+    topic_comment_sentiment: str = "stream.comment_sentiment.v1"
+    topic_user_profiles: str = "stream.user_profiles.v1"
+    dlq_suffix: str = ".dlq"
+    partitions: int = Field(4, ge=1, description="Partition count of every topic the app creates.")
+
+    # --- worker ------------------------------------------------------------------------------
+    store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://.")
+    data_dir: Path = Field(Path("var/stream"), description="Faust data dir (tables, state).")
+    web_enabled: bool = True
+    web_host: str = Field("127.0.0.1", description="Bind address of the HTTP views.")
+    web_port: int = Field(6066, ge=0, le=65535)
+    metrics_host: str = Field("127.0.0.1", description="Bind address of /metrics.")
+    metrics_port: int = Field(9464, ge=0, le=65535, description="Port of /metrics; 0 disables.")
+    batch_max: int = Field(1000, ge=1, description="Most events handled as one batch.")
+    batch_within: float = Field(
+        0.005, gt=0, description="Longest wait, s, to fill a batch: latency against throughput."
+    )
+    max_event_bytes: int = Field(65536, ge=64, description="Longer messages are dead-lettered.")
+    max_id_chars: int = Field(256, ge=1, description="Longest accepted id.")
+    max_list_items: int = Field(1000, ge=1, description="Longest accepted tags/item_ids list.")
+    max_future_seconds: float = Field(
+        86400.0, ge=0, description="Events stamped further than this in the future are rejected."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    # --- models ------------------------------------------------------------------------------
+    top_k: int = Field(10, ge=1, le=1000)
+    content_dim: int = Field(256, ge=8, description="Size of the hashed content vectors.")
+    interest_half_life_seconds: float = Field(
+        7 * 86400.0, gt=0, description="Half-life of a user's interest in what they read."
+    )
+    popularity_half_life_seconds: float = Field(
+        6 * 3600.0, gt=0, description="Half-life of an item's popularity (trending)."
+    )
+    popularity_weight: float = Field(0.15, ge=0, description="Weight of trending in the score.")
+    read_dwell_seconds_full: float = Field(
+        60.0, gt=0, description="A read this long counts as much as two clicks."
+    )
+    history_size: int = Field(200, ge=1, description="Items remembered per user (seen filter).")
+
+    # --- embedded broker -----------------------------------------------------------------------
+    embedded_port: int = Field(9092, ge=1, le=65535)
+
+    @property
+    def input_topics(self) -> tuple[str, ...]:
+        """Topics the worker consumes; each has a dead-letter topic."""
+        return (
+            self.topic_items,
+            self.topic_interactions,
+            self.topic_comments,
+            self.topic_comment_labels,
+        )
+
+    def dlq(self, topic: str) -> str:
+        """Name of the dead-letter topic of ``topic``."""
+        return topic + self.dlq_suffix
+
+    @cached_property
+    def topics(self) -> tuple[TopicSpec, ...]:
+        """Every topic the app uses, with its partition count and cleanup policy."""
+        p = self.partitions
+        specs = [TopicSpec(t, p) for t in self.input_topics]
+        specs += [TopicSpec(self.dlq(t), p) for t in self.input_topics]
+        specs += [
+            TopicSpec(self.topic_recommendations, p, compacted=True),
+            TopicSpec(self.topic_comment_sentiment, p),
+            TopicSpec(self.topic_user_profiles, p, compacted=True),
+        ]
+        return tuple(specs)
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        """The broker URL as host:port strings for plain aiokafka clients."""
+        out = []
+        for url in self.broker.split(";"):
+            url = url.strip()
+            if "://" in url:
+                url = url.split("://", 1)[1]
+            if url:
+                out.append(url.rstrip("/"))
+        return out
+
+    def kafka_client_options(self) -> dict[str, object]:
+        """Security options for plain aiokafka clients (producers, consumers, admin)."""
+        opts: dict[str, object] = {"security_protocol": self.security_protocol}
+        if self.security_protocol.startswith("SASL"):
+            opts["sasl_mechanism"] = self.sasl_mechanism
+            opts["sasl_plain_username"] = self.sasl_username
+            opts["sasl_plain_password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else None
+            )
+        if self.security_protocol.endswith("SSL"):
+            import ssl
+
+            opts["ssl_context"] = ssl.create_default_context(
+                cafile=str(self.ssl_cafile) if self.ssl_cafile else None
+            )
+        return opts

@@ -115,8 +115,9 @@ class EmbeddedBroker:
             self.stop()
             raise BrokerError(f"Tansu did not start; see {self.log_path}") from None
         if self.process.poll() is not None:
-            raise BrokerError(f"Tansu exited at start ({self.process.returncode}); see "
-                              f"{self.log_path}")
+            raise BrokerError(
+                f"Tansu exited at start ({self.process.returncode}); see {self.log_path}"
+            )
         log.info("embedded broker listening on %s (pid %s)", self.bootstrap, self.process.pid)
         return self
 
@@ -173,9 +174,10 @@ async def create_topics(
         for spec in wanted:
             configs = {"cleanup.policy": "compact"} if spec.compacted else {}
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(
-                    [NewTopic(spec.name, spec.partitions, replication_factor, topic_configs=configs)]
+                topic = NewTopic(
+                    spec.name, spec.partitions, replication_factor, topic_configs=configs
                 )
+                await admin.create_topics([topic])
         return [t.name for t in wanted]
     finally:
         await admin.close()

@@ -22,7 +22,7 @@ from stream.settings import EMBEDDED_BROKER_NOTE, Settings
 __all__ = ["main"]
 
 _SUBCOMMAND_MODULES: tuple[str, ...] = (
-    "stream.demo",
+    # "stream.demo" is added with the demo
 )
 
 
@@ -49,8 +49,10 @@ def _cmd_broker(args: argparse.Namespace) -> int:
         while proc is not None and proc.poll() is None and not stop():
             time.sleep(0.5)
         if proc is not None and proc.poll() is not None and not stop():
-            print(f"the broker exited with code {proc.returncode}; see {broker.log_path}",
-                  file=sys.stderr)
+            print(
+                f"the broker exited with code {proc.returncode}; see {broker.log_path}",
+                file=sys.stderr,
+            )
             return 1
         return 0
     finally:
@@ -86,8 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("broker", help="run the embedded Kafka-compatible broker (memory only)")
-    p.add_argument("--port", type=int, default=Settings().embedded_port,
-                   help="port on 127.0.0.1 (default: %(default)s)")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=Settings().embedded_port,
+        help="port on 127.0.0.1 (default: %(default)s)",
+    )
     p.set_defaults(func=_cmd_broker)
 
     p = sub.add_parser("worker", help="run a worker against STREAM_BROKER")
@@ -101,8 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``stream`` console script."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: "
-                        "%(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func

@@ -185,10 +185,9 @@ def _number(
 def _timestamp(obj: dict[str, Any], name: str, limits: EventLimits, now: float | None) -> float:
     ts = _number(obj, name, required=True)
     assert ts is not None
-    if now is not None and limits.max_future_seconds is not None:
-        if ts > now + limits.max_future_seconds:
-            raise InvalidEvent("bad_value", f"{name!r} is more than {limits.max_future_seconds}s "
-                                            "in the future")
+    future = limits.max_future_seconds
+    if now is not None and future is not None and ts > now + future:
+        raise InvalidEvent("bad_value", f"{name!r} is more than {future}s in the future")
     return ts
 
 
@@ -225,9 +224,7 @@ def _lang(obj: dict[str, Any]) -> str | None:
 # --- parsers ------------------------------------------------------------------------------
 
 
-def parse_item(
-    raw: bytes, limits: EventLimits = DEFAULT_LIMITS, now: float | None = None
-) -> Item:
+def parse_item(raw: bytes, limits: EventLimits = DEFAULT_LIMITS, now: float | None = None) -> Item:
     """Validate a ``stream.items.v1`` value."""
     obj = _load_object(raw, limits)
     tags = _id_list(obj, "tags", limits)

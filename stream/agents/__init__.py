@@ -1,0 +1,1 @@
+"""Thin Faust wiring: each agent moves bytes between Kafka and a pure pipeline."""

@@ -1,0 +1,107 @@
+"""Prometheus metrics of the worker, built on a registry passed in (never at import time).
+
+Names follow the Prometheus conventions: ``stream_<subsystem>_<name>_<unit>``, base units
+(seconds), counters end in ``_total``; label values come from small known sets (topic names,
+event types, dead-letter reasons), never user or item ids.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from stream import __version__
+
+__all__ = ["LATENCY_BUCKETS", "PROCESSING_BUCKETS", "Metrics"]
+
+#: event-to-recommendation latency: sub-millisecond to seconds
+LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+#: per-batch processing time: our hot path is sub-millisecond per event
+PROCESSING_BUCKETS = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+)
+
+
+class Metrics:
+    """Every metric the worker exports, registered on ``registry``."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.build_info = Info("stream_build", "Version of the stream worker.", registry=r)
+        self.build_info.info({"version": __version__})
+        self.events_consumed = Counter(
+            "stream_events_consumed_total",
+            "Messages consumed, by topic and event type ('invalid' when it did not parse).",
+            ["topic", "type"],
+            registry=r,
+        )
+        self.events_dead_lettered = Counter(
+            "stream_events_dead_lettered_total",
+            "Messages sent to a dead-letter topic, by source topic and reason.",
+            ["topic", "reason"],
+            registry=r,
+        )
+        self.recommendations_published = Counter(
+            "stream_recommendations_published_total",
+            "Recommendation lists published (tombstones for forgotten users not included).",
+            registry=r,
+        )
+        self.tombstones_published = Counter(
+            "stream_tombstones_published_total",
+            "Tombstones published for forgotten users, by topic.",
+            ["topic"],
+            registry=r,
+        )
+        self.event_to_recommendation_latency = Histogram(
+            "stream_event_to_recommendation_latency_seconds",
+            "From the event's Kafka timestamp to the publication of the list that reflects it.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_processing = Histogram(
+            "stream_batch_processing_seconds",
+            "Time to validate, learn from and rank one batch, by agent.",
+            ["agent"],
+            buckets=PROCESSING_BUCKETS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "stream_batch_size_events",
+            "Events per processed batch, by agent.",
+            ["agent"],
+            buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000),
+            registry=r,
+        )
+        self.users_in_state = Gauge(
+            "stream_users_in_state", "Users with state on this worker.", registry=r
+        )
+        self.items_in_state = Gauge(
+            "stream_items_in_state", "Items in this worker's catalogue.", registry=r
+        )

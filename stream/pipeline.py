@@ -1,0 +1,190 @@
+"""Where a click goes: validate a batch of raw messages, learn from it, publish what follows.
+
+:class:`FeedPipeline` is pure (no Faust, no I/O): it takes raw messages and returns the
+messages to produce (recommendations, tombstones, dead letters). The Faust agents in
+``stream/agents/`` only move bytes between Kafka and this class, so the same code is unit
+tested in-process and replayed by ``stream evaluate``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import orjson
+
+from stream.errors import InvalidEvent
+from stream.events import (
+    EventLimits,
+    Forget,
+    parse_interaction,
+    parse_item,
+)
+from stream.metrics import Metrics
+from stream.models.base import Recommender
+from stream.settings import Settings
+
+__all__ = ["FeedPipeline", "Outgoing", "RawMessage", "dead_letter"]
+
+log = logging.getLogger(__name__)
+
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """A consumed Kafka message as the pipeline sees it: bytes and where they came from."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    #: the message's Kafka timestamp, epoch seconds
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message to produce. ``value=None`` is a tombstone."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = field(default_factory=list)
+
+
+def dead_letter(msg: RawMessage, error: InvalidEvent, dlq_topic: str) -> Outgoing:
+    """The dead-letter record of ``msg``: original key and bytes, the reason in headers."""
+    return Outgoing(
+        topic=dlq_topic,
+        key=msg.key,
+        value=msg.value,
+        headers=[
+            ("stream-dlq-reason", error.reason.encode()),
+            ("stream-dlq-detail", error.detail.encode("utf-8", "replace")[:1024]),
+            ("stream-dlq-topic", msg.topic.encode()),
+            ("stream-dlq-partition", str(msg.partition).encode()),
+            ("stream-dlq-offset", str(msg.offset).encode()),
+        ],
+    )
+
+
+class FeedPipeline:
+    """Validates events, updates the recommender and produces the lists to publish."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        recommender: Recommender,
+        metrics: Metrics,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.recommender = recommender
+        self.metrics = metrics
+        self.clock = clock
+        self.limits = EventLimits(
+            max_bytes=settings.max_event_bytes,
+            max_id_chars=settings.max_id_chars,
+            max_list_items=settings.max_list_items,
+            max_future_seconds=settings.max_future_seconds,
+        )
+
+    def _reject(self, msg: RawMessage, error: InvalidEvent) -> Outgoing:
+        self.metrics.events_consumed.labels(msg.topic, "invalid").inc()
+        self.metrics.events_dead_lettered.labels(msg.topic, error.reason).inc()
+        log.info("dead-lettered %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, error.reason)
+        return dead_letter(msg, error, self.settings.dlq(msg.topic))
+
+    def handle_items(self, batch: Sequence[RawMessage]) -> list[Outgoing]:
+        """Learn a batch of item messages; returns the dead letters."""
+        out: list[Outgoing] = []
+        now = self.clock()
+        for msg in batch:
+            try:
+                item = parse_item(msg.value, self.limits, now)  # type: ignore[arg-type]
+                self.recommender.learn_item(item)
+            except InvalidEvent as exc:
+                out.append(self._reject(msg, exc))
+                continue
+            except Exception as exc:  # a model bug must not stop the stream
+                log.exception("item %s[%d]@%d failed", msg.topic, msg.partition, msg.offset)
+                out.append(self._reject(msg, InvalidEvent("processing_error", repr(exc))))
+                continue
+            self.metrics.events_consumed.labels(msg.topic, "item").inc()
+        return out
+
+    def handle_interactions(self, batch: Sequence[RawMessage]) -> list[Outgoing]:
+        """Learn a batch of interactions; returns dead letters, then one list per touched user.
+
+        Each user whose click or read is in the batch gets one fresh top-k, published after
+        the whole batch is learned; a forgotten user gets tombstones instead.
+        """
+        out: list[Outgoing] = []
+        now = self.clock()
+        # user -> (event ts, Kafka timestamp) of their latest click/read in this batch
+        touched: dict[str, tuple[float, float]] = {}
+        for msg in batch:
+            try:
+                event = parse_interaction(msg.value, self.limits, now)  # type: ignore[arg-type]
+                if isinstance(event, Forget):
+                    self.recommender.forget_user(event)
+                    touched.pop(event.user_id, None)
+                    out.extend(self._tombstones(event.user_id))
+                    kind = "forget"
+                else:
+                    self.recommender.learn_one(event)
+                    kind = event.type
+                    if event.type != "impression":
+                        prev = touched.get(event.user_id)
+                        if prev is None or msg.timestamp >= prev[1]:
+                            touched[event.user_id] = (event.ts, msg.timestamp)
+            except InvalidEvent as exc:
+                out.append(self._reject(msg, exc))
+                continue
+            except Exception as exc:
+                log.exception("event %s[%d]@%d failed", msg.topic, msg.partition, msg.offset)
+                out.append(self._reject(msg, InvalidEvent("processing_error", repr(exc))))
+                continue
+            self.metrics.events_consumed.labels(msg.topic, kind).inc()
+        for user_id, (event_ts, produced_ts) in touched.items():
+            out.append(self.recommendations_for(user_id, event_ts, produced_ts))
+        return out
+
+    def recommendations_for(
+        self, user_id: str, event_ts: float, produced_ts: float | None = None
+    ) -> Outgoing:
+        """The user's current top-k as a ``stream.recommendations.v1`` message.
+
+        ``event_ts`` is the ``ts`` of the latest event it reflects; ``produced_ts``, that
+        event's Kafka timestamp, is where the latency histogram starts.
+        """
+        now = self.clock()
+        recs = self.recommender.recommend(user_id, self.settings.top_k, now)
+        emitted = self.clock()
+        value = orjson.dumps(
+            {
+                "user_id": user_id,
+                "items": [
+                    {"item_id": r.item_id, "score": r.score, "reason": r.reason} for r in recs
+                ],
+                "model": self.recommender.name,
+                "event_ts": event_ts,
+                "emitted_ts": emitted,
+            }
+        )
+        self.metrics.recommendations_published.inc()
+        if produced_ts is not None:
+            latency = max(emitted - produced_ts, 0.0)
+            self.metrics.event_to_recommendation_latency.observe(latency)
+        return Outgoing(self.settings.topic_recommendations, user_id.encode(), value)
+
+    def _tombstones(self, user_id: str) -> list[Outgoing]:
+        key = user_id.encode()
+        topics = (self.settings.topic_recommendations, self.settings.topic_user_profiles)
+        for topic in topics:
+            self.metrics.tombstones_published.labels(topic).inc()
+        return [Outgoing(topic, key, None) for topic in topics]

@@ -21,9 +21,7 @@ from stream.settings import EMBEDDED_BROKER_NOTE, Settings
 
 __all__ = ["main"]
 
-_SUBCOMMAND_MODULES: tuple[str, ...] = (
-    # "stream.demo" is added with the demo
-)
+_SUBCOMMAND_MODULES: tuple[str, ...] = ("stream.demo",)
 
 
 def _cmd_broker(args: argparse.Namespace) -> int:

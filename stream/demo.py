@@ -1,0 +1,475 @@
+"""``stream demo``: broker, worker and a simulated news site, watched live in the terminal.
+
+The demo starts the embedded broker and a real ``stream worker`` process, produces a
+simulated site's traffic with a plain Kafka producer, reads the published recommendations
+and dead letters back with a plain Kafka consumer, and shows a few readers' lists change
+after their clicks. The site serves each reader their latest published list, so the loop is
+closed: what the worker recommends is what readers see next.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from stream.broker import EmbeddedBroker, create_topics, free_port, wait_for_port
+from stream.settings import EMBEDDED_BROKER_NOTE, Settings
+from stream.simulate import Reader, Simulator
+
+__all__ = ["DemoStats", "register", "run_demo"]
+
+WATCHED = 3
+
+
+@dataclass
+class DemoStats:
+    """What the demo produced and saw come back."""
+
+    produced: Counter[str] = field(default_factory=Counter)
+    recommendations: int = 0
+    tombstones: int = 0
+    dead_letters: int = 0
+    dead_letter_reasons: Counter[str] = field(default_factory=Counter)
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=5000))
+    latest: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    previous: dict[str, list[str]] = field(default_factory=dict)
+    last_click: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def produced_interactions(self) -> int:
+        """Interaction messages produced, valid or not."""
+        return sum(n for k, n in self.produced.items() if k != "item")
+
+    @property
+    def produced_malformed(self) -> int:
+        """Deliberately malformed messages produced."""
+        return sum(n for k, n in self.produced.items() if k.startswith("malformed:"))
+
+    @property
+    def produced_total(self) -> int:
+        """Every message produced."""
+        return sum(self.produced.values())
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def scrape(port: int) -> dict[str, float]:
+    """Sum the worker's ``stream_*`` samples by name and labels, e.g.
+    ``stream_events_consumed_total{type=click}``."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+        text = resp.read().decode()
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if not sample.name.startswith("stream_") or sample.name.endswith("_created"):
+                continue
+            labels = ",".join(
+                f"{k}={v}" for k, v in sorted(sample.labels.items()) if k in ("type", "reason")
+            )
+            key = f"{sample.name}{{{labels}}}" if labels else sample.name
+            out[key] = out.get(key, 0.0) + sample.value
+    return out
+
+
+def _metric_sum(metrics: dict[str, float], name: str) -> float:
+    return sum(v for k, v in metrics.items() if k == name or k.startswith(name + "{"))
+
+
+class Demo:
+    """Runs the broker, one worker, the simulated site and the live view."""
+
+    def __init__(
+        self, seconds: float | None, rate: float, readers: int, seed: int, console: Console
+    ) -> None:
+        self.seconds = seconds
+        self.rate = rate
+        self.console = console
+        self.settings = Settings()
+        self.sim = Simulator(n_readers=readers, seed=seed)
+        self.stats = DemoStats()
+        self.stop = asyncio.Event()
+        self.tmp = Path(tempfile.mkdtemp(prefix="stream-demo-"))
+        self.broker = EmbeddedBroker(log_dir=self.tmp)
+        self.worker: subprocess.Popen[bytes] | None = None
+        self.metrics_port = free_port()
+        self.worker_metrics: dict[str, float] = {}
+        self.watched = self._pick_watched()
+        self.started = time.monotonic()
+
+    def _pick_watched(self) -> list[Reader]:
+        by_lang = sorted(self.sim.readers, key=lambda r: -r.activity)
+        chosen = [r for r in by_lang if r.langs == ("en",)][:2]
+        chosen += [r for r in by_lang if "zh" in r.langs][:1]
+        return chosen[:WATCHED]
+
+    # --- processes ------------------------------------------------------------------------
+
+    def start_worker(self) -> None:
+        env = {
+            **os.environ,
+            "STREAM_BROKER": self.broker.url,
+            "STREAM_METRICS_PORT": str(self.metrics_port),
+            "STREAM_WEB_PORT": str(free_port()),
+            "STREAM_DATA_DIR": str(self.tmp / "worker-data"),
+            "STREAM_BROKER_SESSION_TIMEOUT": "3",
+            "STREAM_BROKER_HEARTBEAT_INTERVAL": "1",
+            "STREAM_LOG_LEVEL": "warning",
+        }
+        log = (self.tmp / "worker.log").open("wb")
+        self.worker = subprocess.Popen(
+            [sys.executable, "-m", "stream", "worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+        wait_for_port("127.0.0.1", self.metrics_port, timeout=60)
+
+    def stop_processes(self) -> None:
+        proc, self.worker = self.worker, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        self.broker.stop()
+
+    # --- traffic --------------------------------------------------------------------------
+
+    def _topic(self, alias: str) -> str:
+        return self.settings.topic_items if alias == "items" else self.settings.topic_interactions
+
+    async def produce(self, producer: AIOKafkaProducer) -> None:
+        for ev in self.sim.catalogue(time.time()):
+            await producer.send(self._topic(ev.stream), ev.value, key=ev.key)
+            self.stats.produced[ev.kind] += 1
+        await producer.flush()
+        interval = 1.0 / self.rate
+        next_at = time.monotonic()
+        served = {u: [r["item_id"] for r in recs] for u, recs in self.stats.latest.items()}
+        while not self.stop.is_set():
+            if self.seconds is not None and time.monotonic() - self.started >= self.seconds:
+                break
+            served = {u: [r["item_id"] for r in recs] for u, recs in self.stats.latest.items()}
+            for ev in self.sim.events(time.time(), served):
+                await producer.send(self._topic(ev.stream), ev.value, key=ev.key)
+                self.stats.produced[ev.kind] += 1
+                if ev.kind == "click" and ev.user_id and ev.item_id:
+                    self.stats.last_click[ev.user_id] = ev.item_id
+            next_at += interval
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.stop.wait(), delay)
+        await producer.flush()
+
+    async def consume(self, consumer: AIOKafkaConsumer) -> None:
+        recs_topic = self.settings.topic_recommendations
+        while True:
+            batches = await consumer.getmany(timeout_ms=200)
+            for tp, messages in batches.items():
+                for m in messages:
+                    if tp.topic == recs_topic:
+                        user = m.key.decode() if m.key else ""
+                        if m.value is None:
+                            self.stats.tombstones += 1
+                            self.stats.latest.pop(user, None)
+                            continue
+                        rec = orjson.loads(m.value)
+                        self.stats.recommendations += 1
+                        if user in self.stats.latest:
+                            self.stats.previous[user] = [
+                                r["item_id"] for r in self.stats.latest[user]
+                            ]
+                        self.stats.latest[user] = rec["items"]
+                        # the click's own timestamp to the moment the list was published
+                        self.stats.latencies.append(rec["emitted_ts"] - rec["event_ts"])
+                    else:
+                        self.stats.dead_letters += 1
+                        headers = dict(m.headers or ())
+                        self.stats.dead_letter_reasons[
+                            headers.get("stream-dlq-reason", b"?").decode()
+                        ] += 1
+
+    async def poll_metrics(self) -> None:
+        while True:
+            with contextlib.suppress(OSError):
+                self.worker_metrics = await asyncio.to_thread(scrape, self.metrics_port)
+            await asyncio.sleep(0.5)
+
+    # --- view -----------------------------------------------------------------------------
+
+    def _counts_table(self) -> Table:
+        s, m = self.stats, self.worker_metrics
+        table = Table(title="Counts", expand=True)
+        table.add_column("")
+        table.add_column("produced by the site", justify="right")
+        table.add_column("seen by the worker", justify="right")
+        table.add_column("read back from Kafka", justify="right")
+        consumed = _metric_sum(m, "stream_events_consumed_total")
+        table.add_row("events in", f"{s.produced_total:,}", f"{consumed:,.0f}", "")
+        for kind in ("item", "impression", "click", "read"):
+            table.add_row(
+                f"  {kind}s",
+                f"{s.produced[kind]:,}",
+                f"{m.get(f'stream_events_consumed_total{{type={kind}}}', 0):,.0f}",
+                "",
+            )
+        table.add_row(
+            "  malformed",
+            f"{s.produced_malformed:,}",
+            f"{m.get('stream_events_consumed_total{type=invalid}', 0):,.0f}",
+            "",
+        )
+        table.add_row(
+            "dead-lettered",
+            f"{s.produced_malformed:,}",
+            f"{_metric_sum(m, 'stream_events_dead_lettered_total'):,.0f}",
+            f"{s.dead_letters:,}",
+        )
+        table.add_row(
+            "recommendations out",
+            "",
+            f"{m.get('stream_recommendations_published_total', 0):,.0f}",
+            f"{s.recommendations:,}",
+        )
+        lat = list(s.latencies)
+        table.add_row(
+            "click → list (p50 / p99)",
+            "",
+            "",
+            f"{_percentile(lat, 0.5) * 1000:.0f} / {_percentile(lat, 0.99) * 1000:.0f} ms",
+        )
+        return table
+
+    def _reader_panel(self, reader: Reader) -> Panel:
+        s, sim = self.stats, self.sim
+        lines = Text()
+        last = s.last_click.get(reader.user_id)
+        if last and last in sim.item_by_id:
+            lines.append("last click: ", style="bold")
+            lines.append(sim.item_by_id[last].title + "\n", style="cyan")
+        recs = s.latest.get(reader.user_id, [])
+        before = set(s.previous.get(reader.user_id, []))
+        if not recs:
+            lines.append("no clicks yet: waiting for the first one…", style="dim")
+        for rank, rec in enumerate(recs[:5], 1):
+            item = sim.item_by_id.get(rec["item_id"])
+            title = item.title if item else rec["item_id"]
+            mark = "  " if rec["item_id"] in before or not before else "▲ "
+            lines.append(f"{rank}. {mark}", style="green" if mark.strip() else "")
+            lines.append(title)
+            lines.append(f"  — {rec['reason']}\n", style="dim")
+        return Panel(lines, title=f"{reader.user_id}  ({reader.describe()})", expand=True)
+
+    def render(self) -> Group:
+        elapsed = time.monotonic() - self.started
+        until = f" of {self.seconds:.0f}" if self.seconds else " (Ctrl-C to stop)"
+        header = Text(
+            f"stream demo · broker {self.broker.bootstrap} · worker metrics "
+            f"http://127.0.0.1:{self.metrics_port}/metrics · {elapsed:.0f}s{until}",
+            style="bold",
+        )
+        return Group(header, self._counts_table(), *(self._reader_panel(r) for r in self.watched))
+
+    def plain_status(self) -> str:
+        s, m = self.stats, self.worker_metrics
+        return (
+            f"[{time.monotonic() - self.started:5.1f}s] produced {s.produced_total:,} · worker "
+            f"consumed {_metric_sum(m, 'stream_events_consumed_total'):,.0f} · recommendations "
+            f"{s.recommendations:,} · dead-lettered {s.dead_letters:,}"
+        )
+
+    # --- run ------------------------------------------------------------------------------
+
+    async def drain(self, timeout: float = 60.0) -> bool:
+        """Wait until the worker has consumed everything produced and every list it published
+        has been read back."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                self.worker_metrics = await asyncio.to_thread(scrape, self.metrics_port)
+            m = self.worker_metrics
+            if (
+                _metric_sum(m, "stream_events_consumed_total") >= self.stats.produced_total
+                and m.get("stream_recommendations_published_total", -1)
+                == self.stats.recommendations
+                and _metric_sum(m, "stream_events_dead_lettered_total") == self.stats.dead_letters
+            ):
+                return True
+            await asyncio.sleep(0.25)
+        return False
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stop.set)
+        c = self.console
+        c.print("[bold]Starting the embedded broker[/] (Tansu, memory storage)…")
+        await asyncio.to_thread(self.broker.start)
+        await create_topics(self.broker.bootstrap, self.settings.topics)
+        c.print(f"[yellow]NOTE:[/] {EMBEDDED_BROKER_NOTE}")
+        c.print("[bold]Starting a worker[/] (python -m stream worker)…")
+        await asyncio.to_thread(self.start_worker)
+        producer = AIOKafkaProducer(bootstrap_servers=self.broker.bootstrap, linger_ms=5)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.broker.bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await producer.start()
+        await consumer.start()
+        topics = [
+            self.settings.topic_recommendations,
+            self.settings.dlq(self.settings.topic_interactions),
+            self.settings.dlq(self.settings.topic_items),
+        ]
+        consumer.assign(
+            [TopicPartition(t, p) for t in topics for p in range(self.settings.partitions)]
+        )
+        await consumer.seek_to_beginning()
+        self.started = time.monotonic()
+        tasks = [
+            asyncio.create_task(self.consume(consumer)),
+            asyncio.create_task(self.poll_metrics()),
+        ]
+        producing = asyncio.create_task(self.produce(producer))
+        try:
+            if c.is_terminal:
+                with Live(self.render(), console=c, refresh_per_second=4) as live:
+                    while not producing.done():
+                        live.update(self.render())
+                        await asyncio.sleep(0.25)
+                    c.print("[bold]Stopping the site; waiting for the worker to catch up…[/]")
+                    drained = await self.drain()
+                    live.update(self.render())
+            else:
+                last = 0.0
+                while not producing.done():
+                    if time.monotonic() - last >= 5:
+                        c.print(self.plain_status())
+                        last = time.monotonic()
+                    await asyncio.sleep(0.25)
+                c.print("Stopping the site; waiting for the worker to catch up…")
+                drained = await self.drain()
+            await producing
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await consumer.stop()
+            await producer.stop()
+        return self.summary(drained)
+
+    def summary(self, drained: bool) -> int:
+        s, m = self.stats, self.worker_metrics
+        c = self.console
+        consumed = _metric_sum(m, "stream_events_consumed_total")
+        dead = _metric_sum(m, "stream_events_dead_lettered_total")
+        published = m.get("stream_recommendations_published_total", 0.0)
+        lat = list(s.latencies)
+        checks = [
+            (
+                "every produced event consumed by the worker",
+                consumed == s.produced_total,
+                f"{s.produced_total:,} produced, {consumed:,.0f} consumed",
+            ),
+            (
+                "every malformed event dead-lettered",
+                dead == s.produced_malformed == s.dead_letters,
+                f"{s.produced_malformed:,} malformed, {dead:,.0f} dead-lettered by the worker, "
+                f"{s.dead_letters:,} read back from the .dlq topics",
+            ),
+            (
+                "every published list read back",
+                published == s.recommendations,
+                f"{published:,.0f} published, {s.recommendations:,} read back",
+            ),
+        ]
+        table = Table(title="stream demo: summary")
+        table.add_column("check")
+        table.add_column("ok")
+        table.add_column("figures")
+        for name, ok, figures in checks:
+            table.add_row(name, "[green]yes[/]" if ok else "[red]NO[/]", figures)
+        c.print(table)
+        c.print(
+            f"events in: {s.produced_total:,} ({s.produced['item']:,} items, "
+            f"{s.produced['impression']:,} impressions, {s.produced['click']:,} clicks, "
+            f"{s.produced['read']:,} reads, {s.produced_malformed:,} malformed) · "
+            f"recommendations out: {s.recommendations:,} · dead-lettered: {s.dead_letters:,} "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(s.dead_letter_reasons.items()))})"
+        )
+        if lat:
+            c.print(
+                f"click → published list, read back by a consumer: p50 "
+                f"{_percentile(lat, 0.5) * 1000:.1f} ms, p99 "
+                f"{_percentile(lat, 0.99) * 1000:.1f} ms over {len(lat):,} lists"
+            )
+        ok = drained and all(flag for _, flag, _ in checks)
+        if not ok:
+            c.print(f"[red]Counts disagree.[/] Worker log: {self.tmp / 'worker.log'}")
+        return 0 if ok else 1
+
+
+def run_demo(seconds: float | None, rate: float, readers: int, seed: int) -> int:
+    """Run the demo; returns the exit code (0 when every count agrees)."""
+    console = Console()
+    demo = Demo(seconds, rate, readers, seed, console)
+    try:
+        code = asyncio.run(demo.run())
+    finally:
+        demo.stop_processes()
+    console.print("Stopped the worker and the broker (its memory storage is gone).")
+    return code
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    return run_demo(args.seconds, args.rate, args.readers, args.seed)
+
+
+def register(sub: Any) -> None:
+    """Add ``stream demo`` to the CLI."""
+    p = sub.add_parser("demo", help="watch a live demo: broker, worker and a simulated news site")
+    p.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help="stop by itself after this many seconds (default: run until Ctrl-C)",
+    )
+    p.add_argument(
+        "--rate", type=float, default=100.0, help="reader visits per second (default: %(default)s)"
+    )
+    p.add_argument("--readers", type=int, default=300, help="simulated readers (default: 300)")
+    p.add_argument("--seed", type=int, default=7, help="seed of the simulation")
+    p.set_defaults(func=_cmd_demo)

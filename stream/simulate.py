@@ -1,0 +1,447 @@
+"""A seeded simulation of a news site: a catalogue that reads like real headlines (English and
+Chinese), readers with their own tastes, and the impressions, clicks and reads they make.
+
+Used by ``stream demo``, the tests and the benchmarks. Everything is generated: no dataset is
+shipped. A small share of deliberately malformed events exercises the dead-letter path.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+__all__ = ["MALFORMED_KINDS", "TOPICS", "Reader", "SimEvent", "SimItem", "Simulator"]
+
+# Per topic: English subjects and predicates, Chinese subjects and predicates, sub-tags.
+TOPICS: dict[str, dict[str, Sequence[str]]] = {
+    "economy": {
+        "en_s": [
+            "Central bank",
+            "Inflation",
+            "Stock markets",
+            "Oil prices",
+            "The euro",
+            "Housing market",
+            "Unemployment",
+            "Bond yields",
+            "Retail sales",
+            "Small firms",
+        ],
+        "en_p": [
+            "rose for a third month",
+            "fell as rates bit",
+            "surprised economists",
+            "hit a two-year high",
+            "slowed sharply",
+            "rebounded after a weak quarter",
+            "worried investors",
+            "beat forecasts",
+        ],
+        "zh_s": ["央行", "股市", "房价", "通胀", "人民币", "油价", "就业市场"],
+        "zh_p": ["连续三个月上涨", "大幅下跌", "超出市场预期", "创两年新高", "引发投资者担忧"],
+        "sub": ["markets", "rates", "jobs"],
+    },
+    "politics": {
+        "en_s": [
+            "Parliament",
+            "The prime minister",
+            "Opposition leaders",
+            "The senate",
+            "City council",
+            "Election officials",
+            "The coalition",
+            "Voters",
+        ],
+        "en_p": [
+            "passed a budget bill",
+            "faced a confidence vote",
+            "clashed over tax reform",
+            "called snap elections",
+            "backed a new climate law",
+            "rejected the proposal",
+        ],
+        "zh_s": ["国会", "总理", "反对党", "市议会", "选民"],
+        "zh_p": ["通过预算案", "面临信任投票", "就税改激烈辩论", "宣布提前选举"],
+        "sub": ["elections", "government", "policy"],
+    },
+    "sport": {
+        "en_s": [
+            "The home side",
+            "The champions",
+            "A teenage striker",
+            "The national team",
+            "The veteran goalkeeper",
+            "The coach",
+            "The underdogs",
+            "Marathon runners",
+        ],
+        "en_p": [
+            "won the cup final on penalties",
+            "scored twice in the derby",
+            "crashed out of the tournament",
+            "signed a record transfer",
+            "broke a world record",
+            "staged a late comeback",
+        ],
+        "zh_s": ["国家队", "主队", "卫冕冠军", "年轻前锋", "马拉松选手"],
+        "zh_p": ["点球大战夺冠", "德比战梅开二度", "爆冷出局", "打破世界纪录", "完成惊天逆转"],
+        "sub": ["football", "athletics", "tennis"],
+    },
+    "tech": {
+        "en_s": [
+            "A chip maker",
+            "The smartphone giant",
+            "An AI startup",
+            "Social networks",
+            "Electric car makers",
+            "Cloud providers",
+            "Hackers",
+            "A quantum lab",
+        ],
+        "en_p": [
+            "unveiled a faster processor",
+            "faced a privacy probe",
+            "raised new funding",
+            "cut prices again",
+            "suffered a global outage",
+            "released an open model",
+        ],
+        "zh_s": ["芯片企业", "手机巨头", "人工智能初创公司", "电动汽车厂商", "云服务商"],
+        "zh_p": ["发布新一代处理器", "面临隐私调查", "完成新一轮融资", "宣布降价", "开源大模型"],
+        "sub": ["ai", "gadgets", "security"],
+    },
+    "science": {
+        "en_s": [
+            "Astronomers",
+            "A space probe",
+            "Climate scientists",
+            "Biologists",
+            "Physicists",
+            "Researchers",
+            "A deep-sea mission",
+            "Geologists",
+        ],
+        "en_p": [
+            "found water on a distant moon",
+            "mapped an ancient reef",
+            "warned of record heat",
+            "discovered a new species",
+            "detected a mysterious signal",
+            "drilled deep into the ice",
+        ],
+        "zh_s": ["天文学家", "探测器", "气候科学家", "生物学家", "研究人员"],
+        "zh_p": ["发现遥远卫星上的水", "发布极端高温警告", "发现新物种", "探测到神秘信号"],
+        "sub": ["space", "climate", "biology"],
+    },
+    "culture": {
+        "en_s": [
+            "A debut novel",
+            "The film festival",
+            "A forgotten painter",
+            "The orchestra",
+            "A streaming series",
+            "The museum",
+            "A pop star",
+            "Critics",
+        ],
+        "en_p": [
+            "won a major prize",
+            "opened to rave reviews",
+            "returned after a decade",
+            "sparked a heated debate",
+            "broke box office records",
+            "toured the country",
+        ],
+        "zh_s": ["新人小说", "电影节", "交响乐团", "网络剧", "博物馆", "流行歌手"],
+        "zh_p": ["斩获大奖", "口碑爆棚", "时隔十年回归", "引发热议", "票房破纪录"],
+        "sub": ["books", "film", "music"],
+    },
+}
+TOPIC_NAMES: tuple[str, ...] = tuple(TOPICS)
+
+#: the kinds of malformed interaction the simulator sends, each with the reason it must get
+MALFORMED_KINDS: dict[str, str] = {
+    "not_json": "not_json",
+    "not_object": "not_object",
+    "missing_user": "missing_field",
+    "empty_item": "empty_id",
+    "unknown_type": "unknown_type",
+    "ts_as_string": "wrong_type",
+    "negative_ts": "bad_value",
+    "non_utf8": "not_json",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SimItem:
+    """A generated article."""
+
+    item_id: str
+    title: str
+    topic: str
+    tags: tuple[str, ...]
+    lang: str
+    published_at: float
+
+    def to_json(self) -> bytes:
+        """The item as a ``stream.items.v1`` value."""
+        return orjson.dumps(
+            {
+                "item_id": self.item_id,
+                "title": self.title,
+                "tags": list(self.tags),
+                "lang": self.lang,
+                "published_at": self.published_at,
+            }
+        )
+
+
+@dataclass(slots=True)
+class Reader:
+    """A simulated reader: favourite topics (with weights) and the languages they read."""
+
+    user_id: str
+    tastes: dict[str, float]
+    langs: tuple[str, ...]
+    activity: float
+    clicked: set[str] = field(default_factory=set)
+
+    def affinity(self, item: SimItem) -> float:
+        """How much the reader wants this item, from 0 to 1."""
+        if item.lang not in self.langs:
+            return 0.02
+        return 0.03 + 0.9 * self.tastes.get(item.topic, 0.0)
+
+    def describe(self) -> str:
+        """A short human description, e.g. ``likes economy, tech · reads en``."""
+        likes = ", ".join(t for t, _ in sorted(self.tastes.items(), key=lambda kv: -kv[1]))
+        return f"likes {likes} · reads {'+'.join(self.langs)}"
+
+
+@dataclass(frozen=True, slots=True)
+class SimEvent:
+    """One message to produce: topic alias (``items`` or ``interactions``), key and value."""
+
+    stream: str
+    key: bytes
+    value: bytes
+    #: item, impression, click, read, forget, or ``malformed:<kind>``
+    kind: str
+    user_id: str | None = None
+    item_id: str | None = None
+
+
+class Simulator:
+    """Generates a news site's traffic, deterministically for a given seed.
+
+    Parameters
+    ----------
+    n_readers
+        Number of simulated readers.
+    n_items
+        Size of the initial catalogue; new articles keep arriving (``new_item_rate``).
+    zh_share
+        Share of Chinese articles; readers of Chinese are about the same share.
+    malformed_rate
+        Share of interaction messages that are deliberately malformed.
+    seed
+        Seed of every random choice.
+    """
+
+    def __init__(
+        self,
+        n_readers: int = 300,
+        n_items: int = 300,
+        zh_share: float = 0.2,
+        malformed_rate: float = 0.02,
+        new_item_rate: float = 0.01,
+        impression_size: int = 10,
+        seed: int = 7,
+    ) -> None:
+        self.rng = random.Random(seed)
+        self.n_items = n_items
+        self.zh_share = zh_share
+        self.malformed_rate = malformed_rate
+        self.new_item_rate = new_item_rate
+        self.impression_size = impression_size
+        self.items: list[SimItem] = []
+        self.item_by_id: dict[str, SimItem] = {}
+        self._event_seq = 0
+        self._malformed_seq = 0
+        self._malformed_cycle = list(MALFORMED_KINDS)
+        self.readers = [self._make_reader(i) for i in range(n_readers)]
+        self._weights = [r.activity for r in self.readers]
+
+    # --- catalogue --------------------------------------------------------------------------
+
+    def _make_reader(self, i: int) -> Reader:
+        rng = self.rng
+        k = 1 if rng.random() < 0.6 else 2
+        topics = rng.sample(TOPIC_NAMES, k)
+        weights = [1.0] if k == 1 else [0.65, 0.35]
+        u = rng.random()
+        if u < self.zh_share * 0.6:
+            langs: tuple[str, ...] = ("zh",)
+        elif u < self.zh_share:
+            langs = ("en", "zh")
+        else:
+            langs = ("en",)
+        return Reader(
+            user_id=f"reader-{i:04d}",
+            tastes=dict(zip(topics, weights, strict=True)),
+            langs=langs,
+            activity=rng.paretovariate(1.5),
+        )
+
+    def new_item(self, now: float) -> SimItem:
+        """Publish one more article (added to the catalogue)."""
+        rng = self.rng
+        topic = rng.choice(TOPIC_NAMES)
+        spec = TOPICS[topic]
+        if rng.random() < self.zh_share:
+            lang = "zh"
+            title = f"{rng.choice(spec['zh_s'])}{rng.choice(spec['zh_p'])}"
+        else:
+            lang = "en"
+            title = f"{rng.choice(spec['en_s'])} {rng.choice(spec['en_p'])}"
+        item = SimItem(
+            item_id=f"n{len(self.items):05d}",
+            title=title,
+            topic=topic,
+            tags=(topic, rng.choice(spec["sub"])),
+            lang=lang,
+            published_at=round(now, 3),
+        )
+        self.items.append(item)
+        self.item_by_id[item.item_id] = item
+        return item
+
+    def catalogue(self, now: float) -> list[SimEvent]:
+        """The initial catalogue as item events."""
+        return [self._item_event(self.new_item(now)) for _ in range(self.n_items)]
+
+    @staticmethod
+    def _item_event(item: SimItem) -> SimEvent:
+        return SimEvent(
+            "items", item.item_id.encode(), item.to_json(), "item", item_id=item.item_id
+        )
+
+    # --- traffic ----------------------------------------------------------------------------
+
+    def _event_id(self) -> str:
+        self._event_seq += 1
+        return f"ev-{self._event_seq:09d}"
+
+    def _interaction(self, kind: str, reader: Reader, now: float, **fields: Any) -> SimEvent:
+        body = {
+            "event_id": self._event_id(),
+            "type": kind,
+            "user_id": reader.user_id,
+            "ts": round(now, 6),
+            **fields,
+        }
+        return SimEvent(
+            "interactions",
+            reader.user_id.encode(),
+            orjson.dumps(body),
+            kind,
+            user_id=reader.user_id,
+            item_id=fields.get("item_id"),
+        )
+
+    def malformed(self, now: float) -> SimEvent:
+        """One malformed interaction, cycling through :data:`MALFORMED_KINDS`."""
+        kind = self._malformed_cycle[self._malformed_seq % len(self._malformed_cycle)]
+        self._malformed_seq += 1
+        reader = self.rng.choice(self.readers)
+        good = {
+            "event_id": self._event_id(),
+            "type": "click",
+            "user_id": reader.user_id,
+            "item_id": self.rng.choice(self.items).item_id,
+            "ts": now,
+        }
+        value: bytes
+        if kind == "not_json":
+            value = b'{"event_id": "x", "type": "click", '
+        elif kind == "not_object":
+            value = b'["click", "reader-0001"]'
+        elif kind == "missing_user":
+            good.pop("user_id")
+            value = orjson.dumps(good)
+        elif kind == "empty_item":
+            value = orjson.dumps({**good, "item_id": ""})
+        elif kind == "unknown_type":
+            value = orjson.dumps({**good, "type": "like"})
+        elif kind == "ts_as_string":
+            value = orjson.dumps({**good, "ts": "yesterday"})
+        elif kind == "negative_ts":
+            value = orjson.dumps({**good, "ts": -5})
+        else:  # non_utf8
+            value = b'{"event_id": "\xff\xfe", "type": "click"}'
+        return SimEvent(
+            "interactions",
+            reader.user_id.encode(),
+            value,
+            f"malformed:{kind}",
+            user_id=reader.user_id,
+        )
+
+    def pick_reader(self) -> Reader:
+        """A reader chosen by activity (a few readers are much more active than most)."""
+        return self.rng.choices(self.readers, self._weights)[0]
+
+    def visit(
+        self, now: float, shown: Sequence[str] | None = None, reader: Reader | None = None
+    ) -> list[SimEvent]:
+        """One reader visit: an impression of a list, maybe a click and a read.
+
+        ``shown`` is the list the site served (for example the reader's latest published
+        recommendations); without it the reader sees recent articles.
+        """
+        rng = self.rng
+        if reader is None:
+            reader = self.pick_reader()
+        candidates = [i for i in (shown or []) if i in self.item_by_id and i not in reader.clicked][
+            : self.impression_size
+        ]
+        if len(candidates) < self.impression_size:
+            pool = self.items[-400:]
+            extra = rng.sample(pool, min(len(pool), self.impression_size * 2))
+            for item in extra:
+                if len(candidates) >= self.impression_size:
+                    break
+                if item.item_id not in candidates and item.item_id not in reader.clicked:
+                    candidates.append(item.item_id)
+        events = [self._interaction("impression", reader, now, item_ids=candidates)]
+        for position, item_id in enumerate(candidates):
+            item = self.item_by_id[item_id]
+            examine = 1.0 / (1.0 + 0.3 * position)  # position bias
+            if rng.random() < examine * reader.affinity(item):
+                reader.clicked.add(item_id)
+                events.append(
+                    self._interaction("click", reader, now, item_id=item_id, position=position)
+                )
+                if rng.random() < 0.5:
+                    dwell = round(rng.uniform(5.0, 180.0), 1)
+                    events.append(
+                        self._interaction(
+                            "read", reader, now + 0.001, item_id=item_id, dwell_seconds=dwell
+                        )
+                    )
+                break
+        return events
+
+    def events(self, now: float, served: dict[str, list[str]] | None = None) -> Iterator[SimEvent]:
+        """The next burst of traffic at time ``now``: a visit, sometimes a new article or a
+        malformed message. ``served`` maps readers to the list the site would show them."""
+        if self.rng.random() < self.new_item_rate:
+            yield self._item_event(self.new_item(now))
+        if self.rng.random() < self.malformed_rate:
+            yield self.malformed(now)
+        reader = self.pick_reader()
+        yield from self.visit(now, (served or {}).get(reader.user_id), reader)

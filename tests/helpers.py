@@ -1,0 +1,147 @@
+"""Shared test helpers: a worker process, plain Kafka clients, metric scraping."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from stream.broker import EmbeddedBroker, create_topics, free_port, wait_for_port
+from stream.demo import scrape
+from stream.settings import Settings
+
+
+def unique_settings(broker: EmbeddedBroker, **overrides: Any) -> Settings:
+    """Settings with a topic set and consumer group of their own, on ``broker``."""
+    tag = uuid.uuid4().hex[:8]
+    names = {
+        "app_id": f"stream-test-{tag}",
+        "topic_items": f"t{tag}.items.v1",
+        "topic_interactions": f"t{tag}.interactions.v1",
+        "topic_comments": f"t{tag}.comments.v1",
+        "topic_comment_labels": f"t{tag}.comment_labels.v1",
+        "topic_recommendations": f"t{tag}.recommendations.v1",
+        "topic_comment_sentiment": f"t{tag}.comment_sentiment.v1",
+        "topic_user_profiles": f"t{tag}.user_profiles.v1",
+    }
+    values: dict[str, Any] = {
+        "broker": broker.url,
+        "partitions": 2,
+        "broker_session_timeout": 3.0,
+        "broker_heartbeat_interval": 1.0,
+        **names,
+        **overrides,
+    }
+    settings = Settings(**values)
+    asyncio.run(create_topics(broker.bootstrap, settings.topics))
+    return settings
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child process build exactly ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_")}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        env[f"STREAM_{name.upper()}"] = str(value)
+    return env
+
+
+@contextmanager
+def worker_process(settings: Settings, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A ``stream worker`` child process with its own data dir and ports, stopped at the end."""
+    metrics_port = settings.metrics_port
+    env = settings_env(settings)
+    env["STREAM_DATA_DIR"] = str(tmp_path / f"worker-{uuid.uuid4().hex[:6]}")
+    log_path = tmp_path / "worker.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "stream", "worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        if metrics_port:
+            wait_for_port("127.0.0.1", metrics_port, timeout=60)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+
+
+def worker_settings(broker: EmbeddedBroker, **overrides: Any) -> Settings:
+    """Unique settings with free metrics and web ports, for a worker process."""
+    return unique_settings(
+        broker, metrics_port=free_port(), web_port=free_port(), **overrides
+    )
+
+
+async def produce(bootstrap: str, messages: list[tuple[str, bytes | None, bytes]]) -> None:
+    """Produce (topic, key, value) messages with a plain aiokafka producer."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for topic, key, value in messages:
+            await producer.send(topic, value, key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def read_topics(
+    bootstrap: str,
+    topics: list[str],
+    partitions: int,
+    until: Any,
+    timeout: float = 60.0,
+) -> list[Any]:
+    """Read ``topics`` from the beginning with a plain consumer until ``until(records)``."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        consumer.assign([TopicPartition(t, p) for t in topics for p in range(partitions)])
+        await consumer.seek_to_beginning()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not until(records):
+            batches = await consumer.getmany(timeout_ms=200)
+            for messages in batches.values():
+                records.extend(messages)
+    finally:
+        await consumer.stop()
+    return records
+
+
+def wait_metrics(port: int, predicate: Any, timeout: float = 60.0) -> dict[str, float]:
+    """Scrape the worker's /metrics until ``predicate(metrics)`` holds; returns the last scrape."""
+    deadline = time.monotonic() + timeout
+    metrics: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        try:
+            metrics = scrape(port)
+        except OSError:
+            metrics = {}
+        if predicate(metrics):
+            return metrics
+        time.sleep(0.2)
+    return metrics

@@ -1,0 +1,90 @@
+"""The baselines follow the Recommender protocol, exclude seen items, and are deterministic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stream.evaluate.baselines import PopularityBaseline, RandomBaseline, RiverMFBaseline
+from stream.events import Forget, Interaction, Item
+from stream.models.base import Recommender
+
+from .synthetic import planted_taste
+
+
+def feed(model: Recommender, n_events: int = 400) -> None:
+    data = planted_taste(n_users=20, items_per_topic=10, clicks_per_user=20)
+    for item in data.items:
+        model.learn_item(item)
+    for event in data.time_ordered()[:n_events]:
+        assert isinstance(event, Interaction)
+        model.learn_one(event)
+
+
+@pytest.mark.parametrize("factory", [PopularityBaseline, RandomBaseline, RiverMFBaseline])
+def test_protocol_and_seen_items_excluded(factory: type) -> None:
+    model = factory()
+    assert isinstance(model, Recommender)
+    feed(model)
+    clicked = {"football-0", "football-1"}
+    for n, item_id in enumerate(sorted(clicked)):
+        model.learn_one(Interaction(f"x{n}", "click", "fresh-user", item_id, ts=200_000.0))
+    recs = model.recommend("fresh-user", k=100, now=200_000.0)
+    assert len(recs) == 38  # 40 items, 2 of them clicked
+    assert not clicked & {r.item_id for r in recs}
+    assert len({r.item_id for r in recs}) == 38
+    scores = model.score("fresh-user", ["football-2", "unknown-item"], now=200_000.0)
+    assert scores.shape == (2,) and np.all(np.isfinite(scores))
+    model.forget_user(Forget("f", "fresh-user", ts=200_001.0))
+    after = {r.item_id for r in model.recommend("fresh-user", k=100, now=200_001.0)}
+    assert after >= clicked  # forgotten: nothing is excluded any more
+
+
+def test_popularity_decays_with_time() -> None:
+    model = PopularityBaseline(half_life=10.0)
+    for n in range(3):
+        model.learn_one(Interaction(f"a{n}", "click", f"u{n}", "old", ts=0.0))
+    model.learn_one(Interaction("b", "click", "u9", "new", ts=100.0))
+    assert [r.item_id for r in model.recommend("x", k=2, now=100.0)] == ["new", "old"]
+    assert [r.item_id for r in model.recommend("x", k=2, now=0.0)][0] == "old"
+
+
+@pytest.mark.parametrize("factory", [RandomBaseline, RiverMFBaseline])
+def test_same_seed_same_lists(factory: type) -> None:
+    lists = []
+    for _ in range(2):
+        model = factory(seed=3)
+        feed(model)
+        lists.append([r.item_id for r in model.recommend("u1", k=10, now=1e6)])
+    assert lists[0] == lists[1]
+
+
+def test_river_mf_vectorised_scores_equal_predict_one() -> None:
+    model = RiverMFBaseline(seed=5)
+    feed(model, n_events=400)
+    rng = np.random.default_rng(0)
+    users = sorted(model.model.u_latents)
+    trained = sorted(model.model.i_latents)
+    assert len(users) > 5 and len(trained) > 20
+    for user in rng.choice(users, size=5, replace=False):
+        all_scores = model.scores_all(str(user))
+        for item in rng.choice(trained, size=20, replace=False):
+            expected = model.model.predict_one(str(user), str(item))
+            got = all_scores[model._items.index[str(item)]]
+            assert got == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_river_mf_learns_taste() -> None:
+    model = RiverMFBaseline(seed=1)
+    for item in planted_taste().items:
+        model.learn_item(item)
+    feed(model, n_events=2000)
+    user = "u0"  # group "football" (u % 4 == 0)
+    top = [r.item_id for r in model.recommend(user, k=10, now=1e6)]
+    assert sum(item.startswith("football") for item in top) >= 5
+
+
+def test_item_known_from_metadata_only_is_rankable() -> None:
+    for model in (PopularityBaseline(), RandomBaseline(), RiverMFBaseline()):
+        model.learn_item(Item(item_id="only", title="t", published_at=0.0))
+        assert [r.item_id for r in model.recommend("u", k=5, now=0.0)] == ["only"]

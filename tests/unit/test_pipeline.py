@@ -1,0 +1,104 @@
+"""The pure pipeline the agents call: dead letters, one list per user per batch, forget."""
+
+from __future__ import annotations
+
+import orjson
+from prometheus_client import CollectorRegistry
+
+from stream.metrics import Metrics
+from stream.pipeline import FeedPipeline, RawMessage
+from stream.recommender import build_recommender
+from stream.settings import Settings
+
+
+def make_pipeline() -> tuple[FeedPipeline, CollectorRegistry]:
+    settings = Settings()
+    registry = CollectorRegistry()
+    pipeline = FeedPipeline(settings, build_recommender(settings), Metrics(registry),
+                            clock=lambda: 1000.0)
+    return pipeline, registry
+
+
+def msg(topic: str, value: bytes, key: bytes = b"k", offset: int = 0) -> RawMessage:
+    return RawMessage(topic=topic, partition=1, offset=offset, key=key, value=value,
+                      timestamp=999.5)
+
+
+def items(p: FeedPipeline) -> None:
+    batch = [
+        msg(p.settings.topic_items, orjson.dumps({"item_id": f"i{n}", "title": title,
+                                                   "tags": [tag], "published_at": 900}))
+        for n, (title, tag) in enumerate([("Rates rise", "economy"), ("Rates fall", "economy"),
+                                          ("Cup final", "sport"), ("Derby win", "sport")])
+    ]
+    assert p.handle_items(batch) == []
+
+
+def click(p: FeedPipeline, user: str, item: str, n: int, kind: str = "click") -> RawMessage:
+    return msg(p.settings.topic_interactions, orjson.dumps(
+        {"event_id": f"e{n}", "type": kind, "user_id": user, "item_id": item, "ts": 999.0 + n}),
+        key=user.encode(), offset=n)
+
+
+def test_one_list_per_touched_user_after_the_whole_batch() -> None:
+    p, registry = make_pipeline()
+    items(p)
+    out = p.handle_interactions([click(p, "u1", "i0", 1), click(p, "u2", "i2", 2),
+                                 click(p, "u1", "i1", 3, "read"),
+                                 click(p, "u3", "i3", 4, "impression")])
+    assert [o.topic for o in out] == [p.settings.topic_recommendations] * 2
+    lists = {o.key: orjson.loads(o.value or b"") for o in out}
+    assert set(lists) == {b"u1", b"u2"}  # impressions alone publish nothing
+    u1 = lists[b"u1"]
+    assert u1["event_ts"] == 1002.0 and u1["emitted_ts"] == 1000.0 and u1["model"]
+    assert {i["item_id"] for i in u1["items"]} == {"i2", "i3"}  # read and clicked are gone
+    assert registry.get_sample_value("stream_recommendations_published_total") == 2
+    assert registry.get_sample_value("stream_event_to_recommendation_latency_seconds_count") == 2
+    assert registry.get_sample_value(
+        "stream_events_consumed_total",
+        {"topic": p.settings.topic_interactions, "type": "impression"}) == 1
+
+
+def test_bad_messages_are_dead_lettered_and_the_batch_goes_on() -> None:
+    p, registry = make_pipeline()
+    items(p)
+    bad = msg(p.settings.topic_interactions, b"{oops", key=b"u9", offset=41)
+    out = p.handle_interactions([bad, click(p, "u1", "i0", 1)])
+    dlq, rec = out
+    assert dlq.topic == p.settings.topic_interactions + ".dlq"
+    assert dlq.key == b"u9" and dlq.value == b"{oops"
+    headers = dict(dlq.headers)
+    assert headers["stream-dlq-reason"] == b"not_json"
+    assert headers["stream-dlq-offset"] == b"41" and headers["stream-dlq-partition"] == b"1"
+    assert headers["stream-dlq-topic"] == p.settings.topic_interactions.encode()
+    assert rec.key == b"u1"
+    assert registry.get_sample_value(
+        "stream_events_dead_lettered_total",
+        {"topic": p.settings.topic_interactions, "reason": "not_json"}) == 1
+
+
+def test_a_model_failure_is_dead_lettered_not_raised() -> None:
+    p, registry = make_pipeline()
+
+    def broken(event: object) -> None:
+        raise RuntimeError("model bug")
+
+    p.recommender.learn_one = broken  # type: ignore[method-assign]
+    out = p.handle_interactions([click(p, "u1", "i0", 1)])
+    assert len(out) == 1 and dict(out[0].headers)["stream-dlq-reason"] == b"processing_error"
+
+
+def test_forget_publishes_tombstones_and_erases_the_user() -> None:
+    p, _ = make_pipeline()
+    items(p)
+    p.handle_interactions([click(p, "u1", "i0", 1)])
+    forget = msg(p.settings.topic_interactions, orjson.dumps(
+        {"event_id": "f", "type": "forget", "user_id": "u1", "ts": 999.9}), key=b"u1")
+    out = p.handle_interactions([click(p, "u1", "i1", 2), forget])
+    assert [(o.topic, o.key, o.value) for o in out] == [
+        (p.settings.topic_recommendations, b"u1", None),
+        (p.settings.topic_user_profiles, b"u1", None),
+    ]
+    # a forgotten user is a cold-start user again: nothing they clicked is excluded any more
+    recs = p.recommender.recommend("u1", 10, 1000.0)
+    assert {r.item_id for r in recs} == {"i0", "i1", "i2", "i3"}

@@ -21,7 +21,10 @@ from stream.settings import EMBEDDED_BROKER_NOTE, Settings
 
 __all__ = ["main"]
 
-_SUBCOMMAND_MODULES: tuple[str, ...] = ("stream.demo",)
+_SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "stream.demo",
+    "stream.evaluate.cli",
+)
 
 
 def _cmd_broker(args: argparse.Namespace) -> int:

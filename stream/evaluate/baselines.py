@@ -167,9 +167,11 @@ class RiverMFBaseline:
     """River's ``BiasedMF`` trained online on implicit feedback, ranking every known item.
 
     A click or read is a target of 1 for (user, item), followed by ``n_negatives`` targets of
-    0 on items drawn uniformly from the known ones (seeded); an impression adds a target of 0
-    for each shown item (the clicks that follow it set theirs back towards 1). Without
-    negatives, a squared loss on clicks alone would learn to predict 1 everywhere.
+    0 on items drawn uniformly from the known ones (seeded, the user's seen items skipped).
+    Without negatives, a squared loss on clicks alone would learn to predict 1 everywhere.
+    An impression only makes its items known: when it arrives nobody knows yet which of its
+    items will be clicked, and training them all towards 0 first would punish exactly the
+    items the user is about to click.
 
     Ranking every item with ``predict_one`` is a Python call per item, so the item biases and
     latent vectors are mirrored in numpy arrays after each update and scored in one product:
@@ -197,9 +199,9 @@ class RiverMFBaseline:
     def __init__(
         self,
         n_factors: int = 16,
-        learning_rate: float = 0.05,
+        learning_rate: float = 0.1,
         l2: float = 0.001,
-        n_negatives: int = 3,
+        n_negatives: int = 8,
         seed: int = 42,
     ) -> None:
         self.n_factors = n_factors
@@ -249,17 +251,12 @@ class RiverMFBaseline:
         self._ensure(item.item_id)
 
     def learn_one(self, event: Interaction) -> None:
-        """A click or read: target 1 plus sampled 0s; an impression: 0 for each shown item."""
+        """A click or read: target 1 plus sampled 0s; an impression: its items become known."""
         for item_id in event.item_ids:
             self._ensure(item_id)
         if event.item_id:
             self._ensure(event.item_id)
         idx = self._items.observe(event)
-        if event.type == "impression":
-            shown = event.item_ids or (event.item_id,)
-            for item_id in shown:
-                self._fit(event.user_id, self._items.index[item_id], 0.0)
-            return
         if idx is None:
             return
         self._fit(event.user_id, idx, 1.0)

@@ -146,6 +146,7 @@ def _evaluate(args: argparse.Namespace, dataset: Dataset, console: Console) -> E
 
 
 def _print_summary(result: EvaluationResult, console: Console) -> None:
+    """One row per metric, one column per model (fits a narrow terminal)."""
     from rich.table import Table
 
     k = result.k
@@ -153,22 +154,22 @@ def _print_summary(result: EvaluationResult, console: Console) -> None:
     if result.protocol == "impressions":
         keys += ["auc", "impression_mrr", "impression_ndcg@5", "impression_ndcg@10"]
     if result.protocol == "split":
-        keys += [f"precision@{k}", f"recall@{k}", "map"]
-    keys.append("events_per_second")
+        keys += [f"precision@{k}", f"recall@{k}", "map", f"map@{k}"]
+    keys += ["top1%_share", "gini", f"ild@{k}", "events_per_second"]
     table = Table(title=f"{result.dataset} · {result.protocol} · {result.events:,} events · "
                         f"{result.wall_seconds:.1f} s")
-    table.add_column("model")
+    table.add_column("metric")
+    for name in result.models:
+        table.add_column(name, justify="right")
     for key in keys:
-        table.add_column(key, justify="right")
-    for name, figures in result.models.items():
         cells = []
-        for key in keys:
+        for figures in result.models.values():
             value = figures.get(key)
-            if isinstance(value, float):
+            if isinstance(value, float) and value == value:
                 cells.append(f"{value:,.0f}" if key == "events_per_second" else f"{value:.4f}")
             else:
                 cells.append("n/a")
-        table.add_row(name, *cells)
+        table.add_row(key, *cells)
     console.print(table)
 
 

@@ -124,25 +124,28 @@ TIME_LABEL = "each point averages an equal share of the scored clicks"
 
 
 def _plot_bars(result: EvaluationResult, keys: list[str], title: str, path: Path) -> None:
+    """One small panel per metric, each on its own scale, one bar per model."""
     names = list(result.models)
-    width = 0.8 / max(len(names), 1)
-    fig, ax = plt.subplots(figsize=(max(7.0, 1.5 * len(keys) + 3), 4.8),
-                           constrained_layout=True)
-    top = 0.0
-    for j, name in enumerate(names):
-        values = [result.models[name].get(key) for key in keys]
+    ncols = min(4, len(keys))
+    nrows = math.ceil(len(keys) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.1 * ncols + 1.0, 3.0 * nrows),
+                             constrained_layout=True, squeeze=False)
+    for ax, key in zip(axes.flat, keys, strict=False):
+        values = [result.models[name].get(key) for name in names]
         heights = [v if isinstance(v, float) and math.isfinite(v) else 0.0 for v in values]
-        top = max(top, *heights)
-        xs = [i + (j - (len(names) - 1) / 2) * width for i in range(len(keys))]
-        bars = ax.bar(xs, heights, width=width * 0.95, label=name, color=_COLOURS.get(name))
-        ax.bar_label(bars, labels=[_fmt(v) if v is not None else "n/a" for v in values],
-                     fontsize=7, rotation=90, padding=2)
-    ax.set_xticks(range(len(keys)), keys)
-    ax.set_ylim(0, top * 1.3 if top > 0 else 1.0)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-    ax.set_title(title)
-    fig.savefig(path, dpi=120)
+        bars = ax.bar(range(len(names)), heights,
+                      color=[_COLOURS.get(name, "#9467bd") for name in names])
+        ax.bar_label(bars, labels=[_fmt(v) for v in values], fontsize=8, padding=2)
+        top = max(heights) if heights else 0.0
+        ax.set_ylim(0, top * 1.22 if top > 0 else 1.0)
+        ax.set_xticks(range(len(names)), names, fontsize=8)
+        ax.set_title(key, fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+        ax.tick_params(axis="y", labelsize=8)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=11)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 

@@ -46,7 +46,11 @@ def test_popularity_decays_with_time() -> None:
         model.learn_one(Interaction(f"a{n}", "click", f"u{n}", "old", ts=0.0))
     model.learn_one(Interaction("b", "click", "u9", "new", ts=100.0))
     assert [r.item_id for r in model.recommend("x", k=2, now=100.0)] == ["new", "old"]
-    assert [r.item_id for r in model.recommend("x", k=2, now=0.0)][0] == "old"
+    slow = PopularityBaseline(half_life=1000.0)
+    for event in [Interaction(f"a{n}", "click", f"u{n}", "old", ts=0.0) for n in range(3)]:
+        slow.learn_one(event)
+    slow.learn_one(Interaction("b", "click", "u9", "new", ts=100.0))
+    assert [r.item_id for r in slow.recommend("x", k=2, now=100.0)] == ["old", "new"]
 
 
 @pytest.mark.parametrize("factory", [RandomBaseline, RiverMFBaseline])
@@ -72,16 +76,6 @@ def test_river_mf_vectorised_scores_equal_predict_one() -> None:
             expected = model.model.predict_one(str(user), str(item))
             got = all_scores[model._items.index[str(item)]]
             assert got == pytest.approx(expected, rel=1e-9, abs=1e-12)
-
-
-def test_river_mf_learns_taste() -> None:
-    model = RiverMFBaseline(seed=1)
-    for item in planted_taste().items:
-        model.learn_item(item)
-    feed(model, n_events=2000)
-    user = "u0"  # group "football" (u % 4 == 0)
-    top = [r.item_id for r in model.recommend(user, k=10, now=1e6)]
-    assert sum(item.startswith("football") for item in top) >= 5
 
 
 def test_item_known_from_metadata_only_is_rankable() -> None:

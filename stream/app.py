@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import ssl
 from dataclasses import dataclass
+from typing import Any
 
 import faust
 from prometheus_client import CollectorRegistry, start_http_server
 
 from stream.agents.feed import register_feed_agents
+from stream.agents.web import register_views
 from stream.metrics import Metrics
+from stream.models.base import Recommender
 from stream.pipeline import FeedPipeline
 from stream.recommender import build_recommender
 from stream.settings import Settings
@@ -70,16 +73,57 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         web_port=settings.web_port,
         autodiscover=False,
     )
-    metrics = Metrics(registry)
-    pipeline = FeedPipeline(settings, build_recommender(settings), metrics)
-    register_feed_agents(app, settings, pipeline)
+    metrics = Metrics(registry, process=registry is None)
+    pipeline = FeedPipeline(settings, build_variants(settings), metrics)
+    processed: dict[Any, int] = {}
+    interactions_topic = register_feed_agents(app, settings, pipeline, processed)
+
+    def is_ready() -> bool:
+        """Started, not rebalancing, and every table recovered."""
+        recovery = app.tables.recovery  # type: ignore[attr-defined]
+        return bool(app.started and not app.rebalancing and recovery.completed.is_set())
+
+    register_views(app, settings, pipeline, interactions_topic, is_ready)
+
+    @app.timer(settings.lag_interval_seconds, name="stream.measure_lag")  # type: ignore[untyped-decorator]
+    async def measure_lag() -> None:
+        """Consumer lag per assigned partition: high watermark minus what we processed."""
+        consumer = app.consumer
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            done = processed.get((tp.topic, tp.partition))
+            position = done + 1 if done is not None else await consumer.position(tp) or 0
+            metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
+                max(highwater - position, 0)
+            )
+        users = getattr(pipeline.recommender, "n_users", None)
+        if isinstance(users, int):
+            metrics.users_in_state.set(users)
+        items = getattr(pipeline.recommender, "n_items", None)
+        if isinstance(items, int):
+            metrics.items_in_state.set(items)
+
     return Worker(app=app, settings=settings, metrics=metrics, pipeline=pipeline)
+
+
+def build_variants(settings: Settings) -> dict[str, Recommender]:
+    """One model per A/B variant, each built from the settings plus its overrides."""
+    models: dict[str, Recommender] = {}
+    for name in settings.variants:
+        overrides = settings.variant_overrides.get(name, {})
+        unknown = set(overrides) - set(Settings.model_fields)
+        if unknown:
+            raise ValueError(f"variant {name!r} overrides unknown settings {sorted(unknown)}")
+        models[name] = build_recommender(settings.model_copy(update=overrides))
+    return models
 
 
 def run_worker(settings: Settings, loglevel: str | None = None) -> int:
     """Run a worker until it is stopped (SIGINT/SIGTERM); returns the exit code."""
     worker = create_app(settings)
-    if settings.metrics_port:
+    if settings.metrics_port and settings.metrics_port != settings.web_port:
         start_http_server(
             settings.metrics_port, addr=settings.metrics_host, registry=worker.metrics.registry
         )

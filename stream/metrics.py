@@ -7,7 +7,15 @@ event types, dead-letter reasons), never user or item ids.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 from stream import __version__
 
@@ -51,9 +59,12 @@ PROCESSING_BUCKETS = (
 class Metrics:
     """Every metric the worker exports, registered on ``registry``."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None, process: bool = False) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
+        if process:  # process_resident_memory_bytes, CPU, open fds; python_info
+            ProcessCollector(registry=r)
+            PlatformCollector(registry=r)
         self.build_info = Info("stream_build", "Version of the stream worker.", registry=r)
         self.build_info.info({"version": __version__})
         self.events_consumed = Counter(
@@ -104,4 +115,72 @@ class Metrics:
         )
         self.items_in_state = Gauge(
             "stream_items_in_state", "Items in this worker's catalogue.", registry=r
+        )
+        self.model_update = Histogram(
+            "stream_model_update_seconds",
+            "Time to learn one event in the model (validation excluded).",
+            buckets=PROCESSING_BUCKETS,
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "stream_consumer_lag_messages",
+            "Messages in the partition not yet consumed by this worker (high watermark minus "
+            "position).",
+            ["topic", "partition"],
+            registry=r,
+        )
+        # live quality: did the user click something from the last list we published?
+        self.quality_clicks = Counter(
+            "stream_quality_clicks_total",
+            "Clicks by users who had a published list, by variant.",
+            ["variant"],
+            registry=r,
+        )
+        self.quality_hits = Counter(
+            "stream_quality_hits_total",
+            "Clicks on an item of the last published top-k, by variant (HR@k = hits/clicks).",
+            ["variant"],
+            registry=r,
+        )
+        self.quality_reciprocal_rank = Counter(
+            "stream_quality_reciprocal_rank_total",
+            "Sum of 1/rank of clicked items in the last list (MRR = this/clicks), by variant.",
+            ["variant"],
+            registry=r,
+        )
+        self.quality_ndcg = Counter(
+            "stream_quality_ndcg_total",
+            "Sum of NDCG@k of clicks against the last list (NDCG = this/clicks), by variant.",
+            ["variant"],
+            registry=r,
+        )
+        self.quality_hit_rate = Gauge(
+            "stream_quality_hit_rate_ratio",
+            "HR@k over the last clicks (rolling window), by variant.",
+            ["variant"],
+            registry=r,
+        )
+        self.quality_ndcg_ratio = Gauge(
+            "stream_quality_ndcg_ratio",
+            "NDCG@k over the last clicks (rolling window), by variant.",
+            ["variant"],
+            registry=r,
+        )
+        self.quality_mrr = Gauge(
+            "stream_quality_mrr_ratio",
+            "MRR over the last clicks (rolling window), by variant.",
+            ["variant"],
+            registry=r,
+        )
+        self.sentiment_scored = Counter(
+            "stream_sentiment_scored_total",
+            "Comments scored, by label (unscored included) and language.",
+            ["label", "lang"],
+            registry=r,
+        )
+        self.items_sentiment = Gauge(
+            "stream_item_sentiment_items",
+            "Items with comment sentiment, by the sign of their decayed mean.",
+            ["label"],
+            registry=r,
         )

@@ -19,11 +19,13 @@ from stream.errors import InvalidEvent
 from stream.events import (
     EventLimits,
     Forget,
+    Interaction,
     parse_interaction,
     parse_item,
 )
 from stream.metrics import Metrics
 from stream.models.base import Recommender
+from stream.quality import LastLists, RollingQuality, assign_variant, score_click
 from stream.settings import Settings
 
 __all__ = ["FeedPipeline", "Outgoing", "RawMessage", "dead_letter"]
@@ -73,25 +75,73 @@ def dead_letter(msg: RawMessage, error: InvalidEvent, dlq_topic: str) -> Outgoin
 
 
 class FeedPipeline:
-    """Validates events, updates the recommender and produces the lists to publish."""
+    """Validates events, updates the recommenders and produces the lists to publish.
+
+    ``recommenders`` maps each A/B variant to its model; a user is served by the variant
+    :func:`~stream.quality.assign_variant` gives them, and every variant learns every event,
+    so they are compared on the same data. A single recommender is the variant ``default``.
+    """
 
     def __init__(
         self,
         settings: Settings,
-        recommender: Recommender,
+        recommenders: Recommender | dict[str, Recommender],
         metrics: Metrics,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        self.recommender = recommender
+        if not isinstance(recommenders, dict):
+            recommenders = {"default": recommenders}
+        self.recommenders = recommenders
+        self.variant_weights = {v: w for v, w in settings.variants.items() if v in recommenders}
+        if not self.variant_weights:
+            self.variant_weights = {name: 1.0 for name in recommenders}
         self.metrics = metrics
         self.clock = clock
+        self.last_lists = LastLists(settings.last_lists_capacity)
+        self.rolling = {v: RollingQuality(settings.quality_window) for v in recommenders}
         self.limits = EventLimits(
             max_bytes=settings.max_event_bytes,
             max_id_chars=settings.max_id_chars,
             max_list_items=settings.max_list_items,
             max_future_seconds=settings.max_future_seconds,
         )
+
+    @property
+    def recommender(self) -> Recommender:
+        """The model of the first variant (the only one without A/B tests)."""
+        return next(iter(self.recommenders.values()))
+
+    def variant_of(self, user_id: str) -> str:
+        """The A/B variant serving this user."""
+        if len(self.variant_weights) == 1:
+            return next(iter(self.variant_weights))
+        return assign_variant(user_id, self.variant_weights)
+
+    def _score_click(self, user_id: str, item_id: str) -> None:
+        last = self.last_lists.get(user_id)
+        if last is None:
+            return  # nothing was published to this user yet: nothing to judge
+        variant, items = last
+        outcome = score_click(items, item_id, self.settings.top_k)
+        m = self.metrics
+        m.quality_clicks.labels(variant).inc()
+        if outcome.hit:
+            m.quality_hits.labels(variant).inc()
+            m.quality_reciprocal_rank.labels(variant).inc(outcome.reciprocal_rank)
+            m.quality_ndcg.labels(variant).inc(outcome.ndcg)
+        rolling = self.rolling[variant]
+        rolling.update(outcome)
+        figures = rolling.get()
+        m.quality_hit_rate.labels(variant).set(figures["hr"])
+        m.quality_ndcg_ratio.labels(variant).set(figures["ndcg"])
+        m.quality_mrr.labels(variant).set(figures["mrr"])
+
+    def _learn(self, event: Interaction) -> None:
+        start = time.perf_counter()
+        for model in self.recommenders.values():
+            model.learn_one(event)
+        self.metrics.model_update.observe(time.perf_counter() - start)
 
     def _reject(self, msg: RawMessage, error: InvalidEvent) -> Outgoing:
         self.metrics.events_consumed.labels(msg.topic, "invalid").inc()
@@ -106,7 +156,8 @@ class FeedPipeline:
         for msg in batch:
             try:
                 item = parse_item(msg.value, self.limits, now)  # type: ignore[arg-type]
-                self.recommender.learn_item(item)
+                for model in self.recommenders.values():
+                    model.learn_item(item)
             except InvalidEvent as exc:
                 out.append(self._reject(msg, exc))
                 continue
@@ -131,12 +182,16 @@ class FeedPipeline:
             try:
                 event = parse_interaction(msg.value, self.limits, now)  # type: ignore[arg-type]
                 if isinstance(event, Forget):
-                    self.recommender.forget_user(event)
+                    for model in self.recommenders.values():
+                        model.forget_user(event)
+                    self.last_lists.forget(event.user_id)
                     touched.pop(event.user_id, None)
                     out.extend(self._tombstones(event.user_id))
                     kind = "forget"
                 else:
-                    self.recommender.learn_one(event)
+                    if event.type == "click":
+                        self._score_click(event.user_id, event.item_id)
+                    self._learn(event)
                     kind = event.type
                     if event.type != "impression":
                         prev = touched.get(event.user_id)
@@ -163,7 +218,10 @@ class FeedPipeline:
         event's Kafka timestamp, is where the latency histogram starts.
         """
         now = self.clock()
-        recs = self.recommender.recommend(user_id, self.settings.top_k, now)
+        variant = self.variant_of(user_id)
+        model = self.recommenders[variant]
+        recs = model.recommend(user_id, self.settings.top_k, now)
+        self.last_lists.put(user_id, variant, [r.item_id for r in recs])
         emitted = self.clock()
         value = orjson.dumps(
             {
@@ -171,7 +229,8 @@ class FeedPipeline:
                 "items": [
                     {"item_id": r.item_id, "score": r.score, "reason": r.reason} for r in recs
                 ],
-                "model": self.recommender.name,
+                "model": model.name,
+                "variant": variant,
                 "event_ts": event_ts,
                 "emitted_ts": emitted,
             }

@@ -113,6 +113,72 @@ class Settings(BaseSettings):
         60.0, gt=0, description="A read this long counts as much as two clicks."
     )
     history_size: int = Field(200, ge=1, description="Items remembered per user (seen filter).")
+    chinese_segmentation: Literal["jieba", "bigrams"] = Field(
+        "jieba", description="How Chinese text becomes tokens: jieba words or character bigrams."
+    )
+    short_term_half_life_seconds: float = Field(
+        3600.0, gt=0, description="Half-life of the short-term (session) interest profile."
+    )
+    short_term_weight: float = Field(
+        0.3, ge=0, le=1, description="Share of the short-term profile in a user's interest."
+    )
+    covisit_neighbors: int = Field(200, ge=1, description="Co-visited items kept per item.")
+    covisit_window: int = Field(
+        50, ge=1, description="A read is paired with this many of the user's previous reads."
+    )
+    covisit_half_life_seconds: float = Field(
+        30 * 86400.0, gt=0, description="Half-life of a co-visit (who read what together)."
+    )
+    covisit_beta: float = Field(
+        0.6, ge=0, description="Popularity penalty of co-visited items (RP3beta's beta)."
+    )
+    collab_query_items: int = Field(
+        200, ge=1, description="Most recent reads that query co-visitation when ranking."
+    )
+    content_weight: float = Field(1.0, ge=0, description="Weight of content similarity.")
+    collab_weight: float = Field(1.0, ge=0, description="Weight of co-visitation.")
+    fresh_boost: float = Field(0.1, ge=0, description="Score boost of a just-published item.")
+    freshness_half_life_seconds: float = Field(
+        6 * 3600.0, gt=0, description="Half-life of the fresh-item boost."
+    )
+    item_ttl_seconds: float = Field(
+        7 * 86400.0, gt=0, description="News items leave the pool this long after publication."
+    )
+    item_cap: int = Field(200_000, ge=1, description="Most items kept; least recent leave.")
+    user_ttl_seconds: float = Field(
+        365 * 86400.0, gt=0, description="Users idle this long are evicted from memory."
+    )
+    user_cap: int = Field(1_000_000, ge=1, description="Most users kept; least recent leave.")
+    diversity: float = Field(
+        0.2, ge=0, le=1, description="MMR weight of diversity against relevance (0: off)."
+    )
+    rank_candidates: int = Field(
+        100, ge=1, description="Items the learned ranker re-scores per recommendation."
+    )
+    excluded_tags: tuple[str, ...] = Field((), description="Never recommend items with these tags.")
+    excluded_items: tuple[str, ...] = Field((), description="Never recommend these items.")
+    ranker_learning_rate: float = Field(0.05, gt=0, description="SGD step of the ranker.")
+    ranker_min_examples: int = Field(
+        50, ge=1, description="Clicks and skips the ranker needs before it takes over."
+    )
+    interests_top_k: int = Field(10, ge=1, description="Interests published per user profile.")
+
+    # --- live quality and variants -----------------------------------------------------------
+    variants: dict[str, float] = Field(
+        default_factory=lambda: {"default": 1.0},
+        description="A/B variants and their traffic weights, e.g. "
+        '\'{"control": 0.5, "diverse": 0.5}\'. A user\'s variant is a stable hash of the id.',
+    )
+    variant_overrides: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Per variant, model settings that differ from the rest, e.g. "
+        '\'{"diverse": {"diversity": 0.5}}\'.',
+    )
+    quality_window: int = Field(1000, ge=1, description="Clicks in the rolling quality gauges.")
+    last_lists_capacity: int = Field(
+        1_000_000, ge=1, description="Users whose last published list is kept for live quality."
+    )
+    lag_interval_seconds: float = Field(5.0, gt=0, description="How often lag is measured.")
 
     # --- embedded broker -----------------------------------------------------------------------
     embedded_port: int = Field(9092, ge=1, le=65535)

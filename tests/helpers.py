@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -50,10 +51,11 @@ def unique_settings(broker: EmbeddedBroker, **overrides: Any) -> Settings:
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a child process build exactly ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_")}
-    for name, value in settings.model_dump().items():
+    for name, value in settings.model_dump(mode="json").items():
         if value is None:
             continue
-        env[f"STREAM_{name.upper()}"] = str(value)
+        text = json.dumps(value) if isinstance(value, list | dict) else str(value)
+        env[f"STREAM_{name.upper()}"] = text
     return env
 
 

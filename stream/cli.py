@@ -23,6 +23,7 @@ __all__ = ["main"]
 
 _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "stream.demo",
+    "stream.sentiment.cli",
     "stream.evaluate.cli",
 )
 

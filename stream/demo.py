@@ -40,6 +40,9 @@ from stream.simulate import Reader, Simulator
 __all__ = ["DemoStats", "register", "run_demo"]
 
 WATCHED = 3
+_SUMMED_LABELS = ("type", "reason", "variant")
+DEMO_VARIANTS = {"control": 0.5, "diverse": 0.5}
+DEMO_VARIANT_OVERRIDES = {"diverse": {"diversity": 0.6}}
 
 
 @dataclass
@@ -90,7 +93,7 @@ def scrape(port: int) -> dict[str, float]:
             if not sample.name.startswith("stream_") or sample.name.endswith("_created"):
                 continue
             labels = ",".join(
-                f"{k}={v}" for k, v in sorted(sample.labels.items()) if k in ("type", "reason")
+                f"{k}={v}" for k, v in sorted(sample.labels.items()) if k in _SUMMED_LABELS
             )
             key = f"{sample.name}{{{labels}}}" if labels else sample.name
             out[key] = out.get(key, 0.0) + sample.value
@@ -140,6 +143,9 @@ class Demo:
             "STREAM_BROKER_SESSION_TIMEOUT": "3",
             "STREAM_BROKER_HEARTBEAT_INTERVAL": "1",
             "STREAM_LOG_LEVEL": "warning",
+            # two ranking configurations side by side, compared live by their quality metrics
+            "STREAM_VARIANTS": orjson.dumps(DEMO_VARIANTS).decode(),
+            "STREAM_VARIANT_OVERRIDES": orjson.dumps(DEMO_VARIANT_OVERRIDES).decode(),
         }
         log = (self.tmp / "worker.log").open("wb")
         self.worker = subprocess.Popen(
@@ -270,6 +276,28 @@ class Demo:
             "",
             f"{_percentile(lat, 0.5) * 1000:.0f} / {_percentile(lat, 0.99) * 1000:.0f} ms",
         )
+        return table
+
+    def quality_table(self) -> Table:
+        """Live quality per variant, from the worker's counters: did readers click what we
+        had just published to them?"""
+        m = self.worker_metrics
+        table = Table(title="Live quality by variant (clicks scored against the last list)")
+        for col in ("variant", "clicks", "HR@10", "NDCG@10", "MRR"):
+            table.add_column(col, justify="right" if col != "variant" else "left")
+        for variant in DEMO_VARIANTS:
+            label = f"{{variant={variant}}}"
+            clicks = m.get(f"stream_quality_clicks_total{label}", 0.0)
+            if not clicks:
+                table.add_row(variant, "0", "–", "–", "–")
+                continue
+            table.add_row(
+                variant,
+                f"{clicks:,.0f}",
+                f"{m.get(f'stream_quality_hits_total{label}', 0.0) / clicks:.3f}",
+                f"{m.get(f'stream_quality_ndcg_total{label}', 0.0) / clicks:.3f}",
+                f"{m.get(f'stream_quality_reciprocal_rank_total{label}', 0.0) / clicks:.3f}",
+            )
         return table
 
     def _reader_panel(self, reader: Reader) -> Panel:
@@ -432,10 +460,11 @@ class Demo:
         )
         if lat:
             c.print(
-                f"click → published list, read back by a consumer: p50 "
+                f"click → published list (the event's ts to emitted_ts): p50 "
                 f"{_percentile(lat, 0.5) * 1000:.1f} ms, p99 "
                 f"{_percentile(lat, 0.99) * 1000:.1f} ms over {len(lat):,} lists"
             )
+        c.print(self.quality_table())
         ok = drained and all(flag for _, flag, _ in checks)
         if not ok:
             c.print(f"[red]Counts disagree.[/] Worker log: {self.tmp / 'worker.log'}")

@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     top_k: int = Field(10, ge=1, le=1000)
     content_dim: int = Field(256, ge=8, description="Size of the hashed content vectors.")
     interest_half_life_seconds: float = Field(
-        7 * 86400.0, gt=0, description="Half-life of a user's interest in what they read."
+        60 * 86400.0, gt=0, description="Half-life of a user's long-term interest profile."
     )
     popularity_half_life_seconds: float = Field(
         6 * 3600.0, gt=0, description="Half-life of an item's popularity (trending)."
@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     read_dwell_seconds_full: float = Field(
         60.0, gt=0, description="A read this long counts as much as two clicks."
     )
-    history_size: int = Field(200, ge=1, description="Items remembered per user (seen filter).")
+    history_size: int = Field(500, ge=1, description="Items remembered per user (seen filter).")
     chinese_segmentation: Literal["jieba", "bigrams"] = Field(
         "jieba", description="How Chinese text becomes tokens: jieba words or character bigrams."
     )
@@ -122,18 +122,18 @@ class Settings(BaseSettings):
     short_term_weight: float = Field(
         0.3, ge=0, le=1, description="Share of the short-term profile in a user's interest."
     )
-    covisit_neighbors: int = Field(200, ge=1, description="Co-visited items kept per item.")
+    covisit_neighbors: int = Field(400, ge=1, description="Co-visited items kept per item.")
     covisit_window: int = Field(
         50, ge=1, description="A read is paired with this many of the user's previous reads."
     )
     covisit_half_life_seconds: float = Field(
-        30 * 86400.0, gt=0, description="Half-life of a co-visit (who read what together)."
+        60 * 86400.0, gt=0, description="Half-life of a co-visit (who read what together)."
     )
     covisit_beta: float = Field(
         0.6, ge=0, description="Popularity penalty of co-visited items (RP3beta's beta)."
     )
     collab_query_items: int = Field(
-        200, ge=1, description="Most recent reads that query co-visitation when ranking."
+        100, ge=1, description="Most recent reads that query co-visitation when ranking."
     )
     content_weight: float = Field(1.0, ge=0, description="Weight of content similarity.")
     collab_weight: float = Field(1.0, ge=0, description="Weight of co-visitation.")
@@ -144,7 +144,7 @@ class Settings(BaseSettings):
     item_ttl_seconds: float = Field(
         7 * 86400.0, gt=0, description="News items leave the pool this long after publication."
     )
-    item_cap: int = Field(200_000, ge=1, description="Most items kept; least recent leave.")
+    item_cap: int = Field(100_000, ge=1, description="Most items kept; least recent leave.")
     user_ttl_seconds: float = Field(
         365 * 86400.0, gt=0, description="Users idle this long are evicted from memory."
     )

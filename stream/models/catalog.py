@@ -12,7 +12,9 @@ class ItemCatalog:
     """Items by dense index, so models can score every item with one matrix product.
 
     Items first seen in an interaction (before their metadata) get a zero vector and are
-    marked as stubs; an item event later fills them in.
+    marked as stubs; an item event later fills them in. :meth:`remove` frees an item's slot
+    for reuse, so a catalogue with a TTL stays bounded. ``len()`` is the number of slots
+    (live or free); :attr:`count` the number of live items.
     """
 
     def __init__(self, dim: int, capacity: int = 1024) -> None:
@@ -25,6 +27,16 @@ class ItemCatalog:
         self.vectors: NDArray[np.float32] = np.zeros((capacity, dim), dtype=np.float32)
         self.published_at: NDArray[np.float64] = np.zeros(capacity, dtype=np.float64)
         self.has_metadata: NDArray[np.bool_] = np.zeros(capacity, dtype=bool)
+        self.active: NDArray[np.bool_] = np.zeros(capacity, dtype=bool)
+        self.last_seen: NDArray[np.float64] = np.zeros(capacity, dtype=np.float64)
+        #: hashed term ids and weights per item, kept so vectors can be re-weighted
+        self.terms: list[tuple[NDArray[np.int32], NDArray[np.float32]] | None] = []
+        self._free: list[int] = []
+
+    @property
+    def count(self) -> int:
+        """Number of live items."""
+        return len(self.index)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -38,27 +50,50 @@ class ItemCatalog:
         vectors[: len(self.ids)] = self.vectors[: len(self.ids)]
         self.vectors = vectors
         self.published_at = np.resize(self.published_at, cap)
-        self.has_metadata = np.concatenate(
-            [self.has_metadata, np.zeros(cap - self.has_metadata.shape[0], dtype=bool)]
-        )
+        self.last_seen = np.resize(self.last_seen, cap)
+        extra = np.zeros(cap - self.has_metadata.shape[0], dtype=bool)
+        self.has_metadata = np.concatenate([self.has_metadata, extra])
+        self.active = np.concatenate([self.active, extra])
 
     def ensure(self, item_id: str, seen_at: float) -> int:
         """The index of ``item_id``, adding a stub if the item is unknown."""
         idx = self.index.get(item_id)
         if idx is not None:
             return idx
-        idx = len(self.ids)
-        if idx >= self.vectors.shape[0]:
-            self._grow()
+        if self._free:
+            idx = self._free.pop()
+            self.ids[idx] = item_id
+        else:
+            idx = len(self.ids)
+            if idx >= self.vectors.shape[0]:
+                self._grow()
+            self.ids.append(item_id)
+            self.titles.append("")
+            self.tags.append(())
+            self.langs.append(None)
+            self.terms.append(None)
         self.index[item_id] = idx
-        self.ids.append(item_id)
-        self.titles.append("")
-        self.tags.append(())
-        self.langs.append(None)
         self.vectors[idx] = 0.0
         self.published_at[idx] = seen_at
+        self.last_seen[idx] = seen_at
         self.has_metadata[idx] = False
+        self.active[idx] = True
         return idx
+
+    def remove(self, idx: int) -> str:
+        """Free the slot of a live item; returns its id."""
+        item_id = self.ids[idx]
+        del self.index[item_id]
+        self.ids[idx] = ""
+        self.titles[idx] = ""
+        self.tags[idx] = ()
+        self.langs[idx] = None
+        self.terms[idx] = None
+        self.vectors[idx] = 0.0
+        self.has_metadata[idx] = False
+        self.active[idx] = False
+        self._free.append(idx)
+        return item_id
 
     def upsert(
         self,

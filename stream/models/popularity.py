@@ -57,3 +57,14 @@ class DecayedPopularity:
         if self._t_ref is not None and m:
             out[:m] = self._values[:m] / self._factor(now)
         return out
+
+    def reset(self, index: int) -> None:
+        """Forget item ``index`` (its slot is about to be reused)."""
+        if index < self._values.shape[0]:
+            self._values[index] = 0.0
+
+    def value(self, index: int, now: float) -> float:
+        """The decayed count of item ``index`` as of ``now``."""
+        if self._t_ref is None or index >= self._values.shape[0]:
+            return 0.0
+        return float(self._values[index]) / self._factor(now)

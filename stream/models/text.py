@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import zlib
+from functools import lru_cache
+from typing import Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["HashedTextEncoder", "tokenize"]
+__all__ = ["ChineseSegmentation", "HashedTextEncoder", "tokenize"]
+
+#: how runs of Chinese characters become tokens: jieba words, or overlapping character bigrams
+ChineseSegmentation = Literal["jieba", "bigrams"]
 
 # Latin-script words (letters and digits, with inner apostrophes) or runs of CJK ideographs.
 _TOKEN_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*", re.UNICODE)
@@ -19,23 +25,49 @@ _STOPWORDS = frozenset(
 )
 
 
-def tokenize(text: str) -> list[str]:
-    """Split text into lowercase word tokens; Chinese runs become characters and bigrams.
+# Frequent function characters that carry no topic on their own (jieba keeps them as words).
+_CJK_STOPWORDS = frozenset("的了是在和与也就都而及或被把这那之其为以于上下中将对有")
+
+
+class _Cut(Protocol):
+    """The call signature of ``jieba.lcut``."""
+
+    def __call__(self, sentence: str) -> list[str]: ...
+
+
+@lru_cache(maxsize=1)
+def _jieba_cut() -> _Cut:
+    import jieba  # imported lazily: loading its dictionary takes about half a second
+
+    jieba.setLogLevel(logging.WARNING)
+    cut: _Cut = jieba.lcut
+    return cut
+
+
+def _chinese_tokens(run: str, chinese: ChineseSegmentation) -> list[str]:
+    if chinese == "jieba":
+        return [w for w in _jieba_cut()(run) if w not in _CJK_STOPWORDS]
+    if len(run) == 1:
+        return [run]
+    return [run[i : i + 2] for i in range(len(run) - 1)]
+
+
+def tokenize(text: str, chinese: ChineseSegmentation = "bigrams") -> list[str]:
+    """Split text into lowercase word tokens; Chinese runs become words or character bigrams.
 
     >>> tokenize("Rates rise again")
     ['rates', 'rise', 'again']
     >>> tokenize("央行加息")
     ['央行', '行加', '加息']
+    >>> tokenize("央行宣布加息", chinese="jieba")
+    ['央行', '宣布', '加息']
     """
     tokens: list[str] = []
     for match in _TOKEN_RE.finditer(text.lower()):
         word = match.group()
         if _CJK_RE.search(word):
             for run in _CJK_RE.findall(word):
-                if len(run) == 1:
-                    tokens.append(run)
-                else:
-                    tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+                tokens.extend(_chinese_tokens(run, chinese))
             rest = _CJK_RE.sub(" ", word).split()
             tokens.extend(w for w in rest if len(w) > 1 and w not in _STOPWORDS)
         elif len(word) > 1 and word not in _STOPWORDS:

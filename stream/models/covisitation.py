@@ -1,0 +1,171 @@
+"""Online item-to-item co-visitation with time decay and a bounded neighbour list per item."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["CoVisitation"]
+
+
+class CoVisitation:
+    """Decayed co-visitation counts ``C[i, j]`` kept as the top ``neighbors`` entries per row.
+
+    Each row holds a fixed number of (neighbour, weight) slots in two preallocated arrays, so an
+    update is a handful of vectorised comparisons and memory is ``capacity * neighbors * 8``
+    bytes. A pair not yet in a full row takes the slot of the row's weakest neighbour: heavy
+    pairs stay, rare ones churn at the tail (a space-saving approximation of the top-M).
+
+    Weights halve every ``half_life`` seconds. Like :class:`~stream.models.DecayedPopularity`,
+    they are stored relative to a reference time so an update never touches other entries.
+
+    Parameters
+    ----------
+    neighbors
+        Slots per item.
+    half_life
+        Half-life of a co-visit, seconds.
+    capacity
+        Initial number of item rows (grows by doubling).
+
+    Examples
+    --------
+    >>> cv = CoVisitation(neighbors=4, half_life=86400.0)
+    >>> cv.add(2, np.array([0, 1]), weight=1.0, ts=0.0)
+    >>> cv.add(1, np.array([0]), weight=1.0, ts=0.0)
+    >>> cv.row(0, now=0.0)
+    {2: 1.0, 1: 1.0}
+    """
+
+    def __init__(self, neighbors: int = 200, half_life: float = 30 * 86400.0,
+                 capacity: int = 1024) -> None:
+        self.neighbors = neighbors
+        self.half_life = half_life
+        self.nbr: NDArray[np.int32] = np.full((capacity, neighbors), -1, dtype=np.int32)
+        self.weight: NDArray[np.float32] = np.zeros((capacity, neighbors), dtype=np.float32)
+        self.t_ref: float | None = None
+
+    # --- time reference ---------------------------------------------------------------------
+
+    def scale(self, ts: float) -> float:
+        """The factor that turns a weight at time ``ts`` into stored units."""
+        if self.t_ref is None:
+            self.t_ref = ts
+        exponent = (ts - self.t_ref) / self.half_life
+        if exponent > 40.0:  # rebase before float32 loses its range
+            self.weight *= np.float32(math.pow(2.0, -exponent))
+            self.t_ref = ts
+            exponent = 0.0
+        return math.pow(2.0, exponent)
+
+    def decay_to(self, now: float) -> float:
+        """The factor that turns stored units into weights as of ``now``."""
+        if self.t_ref is None:
+            return 1.0
+        return math.pow(2.0, -(now - self.t_ref) / self.half_life)
+
+    def ensure_capacity(self, rows: int) -> None:
+        """Grow the arrays to hold at least ``rows`` items."""
+        cap = self.nbr.shape[0]
+        if rows <= cap:
+            return
+        new_cap = max(rows, cap * 2)
+        nbr = np.full((new_cap, self.neighbors), -1, dtype=np.int32)
+        nbr[:cap] = self.nbr
+        weight = np.zeros((new_cap, self.neighbors), dtype=np.float32)
+        weight[:cap] = self.weight
+        self.nbr, self.weight = nbr, weight
+
+    # --- updates ----------------------------------------------------------------------------
+
+    def add(self, item: int, others: NDArray[np.int64] | NDArray[np.int32], weight: float,
+            ts: float) -> None:
+        """Count a co-visit of ``item`` with each of ``others`` (both directions)."""
+        if others.size == 0:
+            return
+        self.ensure_capacity(max(item, int(others.max())) + 1)
+        amount = np.float32(weight * self.scale(ts))
+        self._add_to_rows(others.astype(np.int64), item, amount)
+        self._add_to_row(item, others.astype(np.int32), amount)
+
+    def _add_to_rows(self, rows: NDArray[np.int64], col: int, amount: np.float32) -> None:
+        # one new column into many rows
+        match = self.nbr[rows] == col
+        found = match.any(axis=1)
+        if found.any():
+            self.weight[rows[found], match[found].argmax(axis=1)] += amount
+        missing = rows[~found]
+        if missing.size:
+            slots = self.weight[missing].argmin(axis=1)  # empty slots weigh 0: taken first
+            self.nbr[missing, slots] = col
+            self.weight[missing, slots] = amount
+
+    def _add_to_row(self, row: int, cols: NDArray[np.int32], amount: np.float32) -> None:
+        # many new columns into one row
+        nbr = self.nbr[row]
+        match = cols[:, None] == nbr[None, :]
+        found = match.any(axis=1)
+        if found.any():
+            self.weight[row, match[found].argmax(axis=1)] += amount
+        new = cols[~found]
+        if new.size:
+            new = new[-self.neighbors:]
+            weights = self.weight[row]
+            if new.size < self.neighbors:
+                slots = np.argpartition(weights, new.size - 1)[: new.size]
+            else:
+                slots = np.arange(self.neighbors)
+            self.nbr[row, slots] = new
+            self.weight[row, slots] = amount
+
+    def subtract(self, item: int, others: NDArray[np.int64] | NDArray[np.int32],
+                 amount: float) -> None:
+        """Remove ``amount`` stored units of the co-visits of ``item`` with ``others`` (both
+        directions), as far as the slots still hold them; emptied slots are freed."""
+        for a, b in ((item, others), (others, item)):
+            rows = np.atleast_1d(np.asarray(a, dtype=np.int64))
+            cols = np.atleast_1d(np.asarray(b, dtype=np.int64))
+            rows, cols = np.broadcast_arrays(rows, cols)
+            match = self.nbr[rows] == cols[:, None]
+            hit = match.any(axis=1)
+            r, s = rows[hit], match[hit].argmax(axis=1)
+            self.weight[r, s] -= np.float32(amount)
+            dead = self.weight[r, s] <= np.float32(amount) * 1e-3
+            self.weight[r[dead], s[dead]] = 0.0
+            self.nbr[r[dead], s[dead]] = -1
+
+    def clear_item(self, item: int) -> None:
+        """Drop an item's row and every reference to it (its slot is about to be reused)."""
+        if item >= self.nbr.shape[0]:
+            return
+        self.nbr[item] = -1
+        self.weight[item] = 0.0
+        where = self.nbr == item
+        self.nbr[where] = -1
+        self.weight[where] = 0.0
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def scores(self, rows: NDArray[np.int64], row_weights: NDArray[np.float64], n: int
+               ) -> NDArray[np.float64]:
+        """``sum_r row_weights[r] * C[rows[r], :]`` over the first ``n`` items (stored units)."""
+        out = np.zeros(n, dtype=np.float64)
+        if rows.size == 0:
+            return out
+        rows = rows[rows < self.nbr.shape[0]]
+        nbr = self.nbr[rows]
+        weights = self.weight[rows] * row_weights[: rows.size, None]
+        valid = (nbr >= 0) & (nbr < n)
+        out += np.bincount(nbr[valid], weights=weights[valid], minlength=n)[:n]
+        return out
+
+    def row(self, item: int, now: float) -> dict[int, float]:
+        """The neighbours of ``item`` and their weights as of ``now``."""
+        if item >= self.nbr.shape[0]:
+            return {}
+        factor = self.decay_to(now)
+        valid = self.nbr[item] >= 0
+        return {int(j): round(float(w) * factor, 6)
+                for j, w in zip(self.nbr[item][valid], self.weight[item][valid], strict=True)}

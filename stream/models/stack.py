@@ -1,0 +1,791 @@
+"""The feed the worker runs: content, interest, co-visitation, trending and a learned ranker."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from stream.events import Forget, Interaction, Item
+from stream.models.base import Recommendation
+from stream.models.catalog import ItemCatalog
+from stream.models.covisitation import CoVisitation
+from stream.models.histories import UserHistories
+from stream.models.popularity import DecayedPopularity
+from stream.models.ranker import FEATURES, ImpressionRanker
+from stream.models.text import ChineseSegmentation
+from stream.models.tfidf import OnlineTfidf
+
+__all__ = ["SentimentSource", "StreamRecommender"]
+
+logger = logging.getLogger(__name__)
+
+#: per-item comment sentiment: ``item_id -> (mean in [-1, 1], number of comments)``
+SentimentSource = Mapping[str, tuple[float, float]] | Callable[[str], tuple[float, float] | None]
+
+_F = {name: i for i, name in enumerate(FEATURES)}
+
+
+@dataclass(slots=True)
+class _Impression:
+    """The last list served to a user and which of its positions are already labelled."""
+
+    items: NDArray[np.int64]
+    labelled: NDArray[np.bool_]
+    ts: float
+
+
+@dataclass(slots=True)
+class _Shared:
+    """Per-``now`` arrays every user of a batch shares."""
+
+    n: int
+    popularity: NDArray[np.float64]
+    freshness: NDArray[np.float64]
+    degree: NDArray[np.float64]
+    column_norm: NDArray[np.float64]
+    allowed: NDArray[np.bool_]
+
+
+@dataclass(slots=True)
+class _UserView:
+    """What ranking needs of one user."""
+
+    row: int | None
+    items: NDArray[np.int32]
+    weights: NDArray[np.float64]
+    query: NDArray[np.float32] | None
+
+
+class StreamRecommender:
+    """The online recommendation stack of `stream`, updated on every event.
+
+    Generators, each cheap enough to run on every event:
+
+    * **content**: items are hashed TF-IDF vectors (:class:`~stream.models.OnlineTfidf`,
+      Chinese split by jieba); a user's interest is a blend of a long-term and a short-term
+      profile, both computed from their history with exponential time decay (half-lives
+      ``interest_half_life`` and ``short_term_half_life``) and reads weighted by dwell time;
+      cosine similarity scores every item in one matrix product;
+    * **collaborative**: online item-to-item co-visitation
+      (:class:`~stream.models.CoVisitation`) with decay; a new read pairs with the user's last
+      ``covisit_window`` items, weighted ``1 / sqrt(items the user has read)``, and scores are
+      normalised like RP3beta: ``sum_h C[h, j] / deg(h) / deg(j) ** covisit_beta``;
+    * **trending and freshness**: decayed popularity, an age decay for items whose publication
+      time is known, and a TTL after which news items leave the catalogue.
+
+    A blend of these (the *prior*) picks ``candidates`` items; an
+    :class:`~stream.models.ImpressionRanker` trained on impressions re-scores them once it has
+    seen enough clicks; MMR re-ranking (``diversity``) spreads topics; seen, expired and
+    excluded items never come back; and each item carries a short reason.
+
+    All state is in arrays and plain dicts: :meth:`export_user`, :meth:`export_item` and
+    :meth:`export_global` return JSON-able dicts (never pickles) that the ``import_*`` methods
+    restore; :meth:`forget_user` erases a user's history, profile, pending impressions and
+    their co-visitation and popularity contributions.
+
+    Examples
+    --------
+    >>> from stream.events import Interaction, Item
+    >>> rec = StreamRecommender(chinese="bigrams")
+    >>> for i, (title, tag) in enumerate([("Rates rise", "economy"), ("Rates fall", "economy"),
+    ...                                   ("Cup final", "sport")]):
+    ...     rec.learn_item(Item(item_id=f"i{i}", title=title, tags=(tag,), published_at=0.0))
+    >>> rec.learn_one(Interaction("e1", "click", "u1", "i0", ts=86400.0))
+    >>> [(r.item_id, r.reason) for r in rec.recommend("u1", k=2, now=86400.0)]
+    [('i1', 'because you read “Rates rise”'), ('i2', 'new in sport')]
+    >>> [(r.item_id, r.reason) for r in rec.recommend("new-reader", k=2, now=86400.0)]
+    [('i0', 'trending in economy'), ('i2', 'new in sport')]
+    """
+
+    name = "stream"
+
+    def __init__(
+        self,
+        *,
+        dim: int = 256,
+        chinese: ChineseSegmentation = "jieba",
+        history_size: int = 500,
+        interest_half_life: float = 60 * 86400.0,
+        short_term_half_life: float = 3600.0,
+        short_term_weight: float = 0.3,
+        read_dwell_full: float = 60.0,
+        popularity_half_life: float = 6 * 3600.0,
+        covisit_neighbors: int = 400,
+        covisit_window: int = 50,
+        covisit_half_life: float = 60 * 86400.0,
+        covisit_beta: float = 0.6,
+        collab_query_items: int = 100,
+        content_weight: float = 1.0,
+        collab_weight: float = 1.0,
+        popularity_weight: float = 0.15,
+        fresh_boost: float = 0.1,
+        freshness_half_life: float = 6 * 3600.0,
+        item_ttl: float = 7 * 86400.0,
+        item_cap: int = 100_000,
+        user_ttl: float = 365 * 86400.0,
+        user_cap: int = 1_000_000,
+        housekeeping_interval: float = 600.0,
+        diversity: float = 0.2,
+        candidates: int = 100,
+        excluded_tags: Iterable[str] = (),
+        excluded_items: Iterable[str] = (),
+        ranker_learning_rate: float = 0.05,
+        ranker_min_examples: int = 50,
+        interests_top_k: int = 10,
+        recommend_stubs: bool = False,
+        sentiment: SentimentSource | None = None,
+        use_content: bool = True,
+        use_collab: bool = True,
+        use_ranker: bool = True,
+    ) -> None:
+        self.dim = dim
+        self.chinese: ChineseSegmentation = chinese
+        self.history_size = history_size
+        self.interest_half_life = interest_half_life
+        self.short_term_half_life = short_term_half_life
+        self.short_term_weight = short_term_weight
+        self.read_dwell_full = read_dwell_full
+        self.popularity_half_life = popularity_half_life
+        self.covisit_neighbors = covisit_neighbors
+        self.covisit_window = covisit_window
+        self.covisit_half_life = covisit_half_life
+        self.covisit_beta = covisit_beta
+        self.collab_query_items = collab_query_items
+        self.content_weight = content_weight
+        self.collab_weight = collab_weight
+        self.popularity_weight = popularity_weight
+        self.fresh_boost = fresh_boost
+        self.freshness_half_life = freshness_half_life
+        self.item_ttl = item_ttl
+        self.item_cap = item_cap
+        self.user_ttl = user_ttl
+        self.user_cap = user_cap
+        self.housekeeping_interval = housekeeping_interval
+        self.diversity = diversity
+        self.candidates = candidates
+        self.excluded_tags = frozenset(t.strip().lower() for t in excluded_tags)
+        self.excluded_items = frozenset(excluded_items)
+        self.interests_top_k = interests_top_k
+        self.recommend_stubs = recommend_stubs
+        self.sentiment = sentiment
+        self.use_content = use_content
+        self.use_collab = use_collab
+        self.use_ranker = use_ranker
+
+        self.tfidf = OnlineTfidf(dim=dim, chinese=chinese)
+        self.catalog = ItemCatalog(dim)
+        self.popularity = DecayedPopularity(popularity_half_life)
+        self.shown = DecayedPopularity(popularity_half_life)
+        self.degree = DecayedPopularity(covisit_half_life)
+        self.covisit = CoVisitation(covisit_neighbors, covisit_half_life)
+        self.users = UserHistories(history_size)
+        self.ranker = ImpressionRanker(ranker_learning_rate, min_examples=ranker_min_examples)
+        self.excluded: NDArray[np.bool_] = np.zeros(1024, dtype=bool)
+        self.impressions: dict[int, _Impression] = {}
+        self.profile_signatures: dict[int, int] = {}
+        self.clock = -math.inf
+        self._last_housekeeping: float | None = None
+        self._docs_at_reweight = 0
+
+    # --- items ------------------------------------------------------------------------------
+
+    def _item_index(self, item_id: str, ts: float) -> int:
+        idx = self.catalog.ensure(item_id, ts)
+        if idx >= self.excluded.shape[0]:
+            self.excluded = np.concatenate(
+                [self.excluded, np.zeros(max(idx + 1, self.excluded.shape[0]), dtype=bool)])
+        if self.catalog.last_seen[idx] < ts:
+            self.catalog.last_seen[idx] = ts
+        self.excluded[idx] = item_id in self.excluded_items
+        return idx
+
+    def learn_item(self, item: Item) -> None:
+        """Add or update an item: TF-IDF vector, metadata, business rules."""
+        idx = self._item_index(item.item_id, item.published_at)
+        old = self.catalog.terms[idx]
+        if old is not None:
+            self.tfidf.remove(old[0])
+        terms = self.tfidf.add(*self.tfidf.terms(item.title, item.body, item.tags))
+        self.catalog.upsert(item.item_id, self.tfidf.vector(*terms), item.title, item.tags,
+                            item.lang, item.published_at)
+        self.catalog.terms[idx] = terms
+        self.excluded[idx] = (item.item_id in self.excluded_items or any(
+            t.strip().lower() in self.excluded_tags for t in item.tags))
+        if self.tfidf.n_docs > 1.25 * self._docs_at_reweight + 16:
+            self.reweight()
+        self._tick(item.published_at)
+
+    def reweight(self) -> None:
+        """Recompute every item vector with the current document frequencies.
+
+        Called whenever the catalogue has grown by a quarter, so it costs O(1) per item."""
+        idf = self.tfidf.idf
+        for idx, terms in enumerate(self.catalog.terms):
+            if terms is not None:
+                self.catalog.vectors[idx] = self.tfidf.vector(*terms, idf=idf)
+        self._docs_at_reweight = self.tfidf.n_docs
+
+    # --- interactions -----------------------------------------------------------------------
+
+    def interaction_weight(self, event: Interaction) -> float:
+        """How much an event says about interest: 1 for a click, 1 to 2 for a read by dwell."""
+        if event.type == "click":
+            return 1.0
+        if event.type == "read":
+            dwell = event.dwell_seconds or 0.0
+            return 1.0 + min(dwell / self.read_dwell_full, 1.0)
+        return 0.0
+
+    def learn_many(self, events: Iterable[Item | Interaction | Forget]) -> None:
+        """Learn a batch of events in order (items, interactions and forgets mixed)."""
+        for event in events:
+            if isinstance(event, Interaction):
+                self.learn_one(event)
+            elif isinstance(event, Item):
+                self.learn_item(event)
+            else:
+                self.forget_user(event)
+
+    def learn_one(self, event: Interaction) -> None:
+        """Learn from one click, read or impression."""
+        self._tick(event.ts)
+        if event.type == "impression":
+            self._learn_impression(event)
+            return
+        weight = self.interaction_weight(event)
+        row = self.users.ensure(event.user_id, event.ts)
+        item = self._item_index(event.item_id, event.ts)
+        if self.use_ranker:
+            self._learn_ranker(row, item, event.ts)
+        pos = self.users.position(row, item)
+        if pos >= 0:  # a read after a click, a second click: strengthen, never count twice
+            old = float(self.users.hist_weight[row, pos])
+            if weight > old:
+                self.users.hist_weight[row, pos] = weight
+                self.popularity.update(item, event.ts, weight - old)
+            self.users.last_ts[row] = max(float(self.users.last_ts[row]), event.ts)
+            return
+        recent = self.users.items(row)[-self.covisit_window:]
+        n_read = int(self.users.n_items[row]) + 1
+        self.covisit.add(item, recent, weight / math.sqrt(n_read), event.ts)
+        self.degree.update(item, event.ts, 1.0)
+        self.popularity.update(item, event.ts, weight)
+        self.users.append(row, item, event.ts, weight)
+
+    def _learn_impression(self, event: Interaction) -> None:
+        row = self.users.ensure(event.user_id, event.ts)
+        ids = event.item_ids or (event.item_id,)
+        items = np.array([self._item_index(i, event.ts) for i in ids], dtype=np.int64)
+        for idx in items.tolist():
+            self.shown.update(idx, event.ts)
+        pending = self.impressions.get(row)
+        if event.item_ids or pending is None or not event.position \
+                or event.ts - pending.ts > 1800.0:
+            self.impressions[row] = _Impression(items, np.zeros(items.size, dtype=bool),
+                                                event.ts)
+        else:  # one more position of the list being served
+            pending.items = np.concatenate([pending.items, items])
+            pending.labelled = np.concatenate([pending.labelled, np.zeros(1, dtype=bool)])
+
+    def _learn_ranker(self, row: int, item: int, ts: float) -> None:
+        pending = self.impressions.get(row)
+        if pending is None:
+            return
+        hits = np.flatnonzero(pending.items == item)
+        if hits.size == 0:
+            return
+        pos = int(hits[0])
+        above = np.flatnonzero(~pending.labelled[:pos] & (pending.items[:pos] != item))
+        label_pos = above.tolist() + ([pos] if not pending.labelled[pos] else [])
+        if not label_pos:
+            return
+        pending.labelled[label_pos] = True
+        candidates = pending.items[label_pos]
+        features = self._features(self._user_view(row, ts), candidates, self._shared(ts), ts)
+        labels = np.zeros(len(label_pos), dtype=bool)
+        labels[-1] = label_pos[-1] == pos
+        self.ranker.learn(features, labels)
+
+    # --- forgetting and housekeeping --------------------------------------------------------
+
+    def forget_user(self, event: Forget) -> None:
+        """Erase every trace of a user: history, profile, pending impressions, and what their
+        reads added to co-visitation, item degrees and popularity (as far as the history
+        still holds them)."""
+        row = self.users.index.get(event.user_id)
+        if row is None:
+            return
+        items, ts, weights = self.users.entries(row)
+        n_total = int(self.users.n_items[row])
+        t_ref = self.covisit.t_ref
+        for k in range(items.size):
+            item = int(items[k])
+            if item < 0:
+                continue
+            n_read = n_total - (items.size - 1 - k)
+            earlier = items[max(0, k - self.covisit_window): k]
+            if earlier.size and t_ref is not None and n_read > 0:
+                amount = weights[k] / math.sqrt(n_read) * math.pow(
+                    2.0, (ts[k] - t_ref) / self.covisit_half_life)
+                self.covisit.subtract(item, earlier, amount)
+            self.degree.update(item, float(ts[k]), -1.0)
+            self.popularity.update(item, float(ts[k]), -float(weights[k]))
+        self._drop_user(event.user_id, row)
+
+    def _drop_user(self, user_id: str, row: int) -> None:
+        self.impressions.pop(row, None)
+        self.profile_signatures.pop(row, None)
+        self.users.remove(user_id)
+
+    def _tick(self, ts: float) -> None:
+        if ts > self.clock:
+            self.clock = ts
+        if self._last_housekeeping is None:
+            self._last_housekeeping = ts
+        elif ts - self._last_housekeeping >= self.housekeeping_interval:
+            self.housekeeping(ts)
+
+    def housekeeping(self, now: float) -> tuple[list[str], list[str]]:
+        """Expire items past their TTL (or beyond the cap) and idle users (or beyond the cap).
+
+        Returns the expired item ids and evicted user ids. Evicted users lose their history,
+        not their anonymous contributions to item statistics."""
+        self._last_housekeeping = now
+        cat = self.catalog
+        n = len(cat)
+        live = cat.active[:n]
+        old_news = live & cat.has_metadata[:n] & (cat.published_at[:n] < now - self.item_ttl)
+        expired = np.flatnonzero(old_news)
+        over = cat.count - expired.size - self.item_cap
+        if over > 0:
+            rest = np.flatnonzero(live & ~old_news)
+            expired = np.concatenate(
+                [expired, rest[np.argsort(cat.last_seen[rest], kind="stable")[:over]]])
+        expired_ids: list[str] = []
+        if expired.size:
+            self.users.remove_items(expired)
+            for idx in expired.tolist():
+                terms = cat.terms[idx]
+                if terms is not None:
+                    self.tfidf.remove(terms[0])
+                self.covisit.clear_item(idx)
+                for stat in (self.popularity, self.shown, self.degree):
+                    stat.reset(idx)
+                self.excluded[idx] = False
+                expired_ids.append(cat.remove(idx))
+            for pending in self.impressions.values():
+                keep = ~np.isin(pending.items, expired)
+                pending.items, pending.labelled = pending.items[keep], pending.labelled[keep]
+        evicted = self.users.expired(now, self.user_ttl, self.user_cap)
+        for user_id in evicted:
+            self._drop_user(user_id, self.users.index[user_id])
+        if expired_ids or evicted:
+            logger.debug("housekeeping: %d items expired, %d users evicted",
+                         len(expired_ids), len(evicted))
+        return expired_ids, evicted
+
+    # --- scoring ----------------------------------------------------------------------------
+
+    def _shared(self, now: float) -> _Shared:
+        cat = self.catalog
+        n = len(cat)
+        pop = np.maximum(self.popularity.scores(now, n), 0.0)
+        top = float(pop.max()) if n else 0.0
+        pop_norm = np.log1p(pop) / math.log1p(top) if top > 0 else pop
+        age = np.maximum(now - cat.published_at[:n], 0.0)
+        fresh = np.where(cat.has_metadata[:n], np.exp2(-age / self.freshness_half_life), 0.0)
+        degree = np.maximum(self.degree.scores(now, n), 1e-3)
+        allowed = cat.active[:n] & ~self.excluded[:n]
+        if not self.recommend_stubs:
+            allowed &= cat.has_metadata[:n]
+        allowed &= ~(cat.has_metadata[:n] & (cat.published_at[:n] < now - self.item_ttl))
+        return _Shared(n, pop_norm, fresh, degree, degree ** -self.covisit_beta, allowed)
+
+    def _user_view(self, row: int | None, now: float) -> _UserView:
+        if row is None:
+            return _UserView(None, np.zeros(0, dtype=np.int32), np.zeros(0), None)
+        items, ts, weights = self.users.entries(row)
+        if items.size == 0:
+            return _UserView(row, items, weights, None)
+        last = float(self.users.last_ts[row])
+        long_w = weights * np.exp2(-(last - ts) / self.interest_half_life)
+        short_w = weights * np.exp2(-(last - ts) / self.short_term_half_life)
+        query: NDArray[np.float32] | None = None
+        if self.use_content:
+            vectors = self.catalog.vectors[items]
+            long_v, short_v = long_w @ vectors, short_w @ vectors
+            long_n, short_n = float(np.linalg.norm(long_v)), float(np.linalg.norm(short_v))
+            if long_n > 0:
+                blend = (1.0 - self.short_term_weight) * long_v / long_n
+                if short_n > 0:
+                    blend += self.short_term_weight * short_v / short_n
+                norm = float(np.linalg.norm(blend))
+                query = (blend / norm).astype(np.float32) if norm > 0 else None
+        blended = (1.0 - self.short_term_weight) * long_w + self.short_term_weight * short_w
+        return _UserView(row, items, blended, query)
+
+    def _collab(self, user: _UserView, shared: _Shared) -> NDArray[np.float64]:
+        if not self.use_collab or user.items.size == 0:
+            return np.zeros(shared.n, dtype=np.float64)
+        items = user.items[-self.collab_query_items:].astype(np.int64)
+        weights = user.weights[-self.collab_query_items:]
+        row_norm = 1.0 / shared.degree[items]
+        raw = self.covisit.scores(items, weights * row_norm, shared.n) * shared.column_norm
+        top = float(raw.max()) if raw.size else 0.0
+        return raw / top if top > 0 else raw
+
+    def _content(self, user: _UserView, shared: _Shared) -> NDArray[np.float64]:
+        if user.query is None:
+            return np.zeros(shared.n, dtype=np.float64)
+        out: NDArray[np.float64] = np.maximum(self.catalog.matrix @ user.query, 0.0).astype(
+            np.float64)
+        return out
+
+    def _prior(self, content: NDArray[np.float64], collab: NDArray[np.float64],
+               shared: _Shared) -> NDArray[np.float64]:
+        return (self.content_weight * content + self.collab_weight * collab
+                + self.popularity_weight * shared.popularity + self.fresh_boost * shared.freshness)
+
+    def _sentiment(self, items: NDArray[np.int64]) -> NDArray[np.float64]:
+        out = np.zeros(items.size, dtype=np.float64)
+        source = self.sentiment
+        if source is None:
+            return out
+        for j, idx in enumerate(items.tolist()):
+            item_id = self.catalog.ids[idx]
+            got = source.get(item_id) if isinstance(source, Mapping) else source(item_id)
+            if got is not None:
+                mean, count = got
+                out[j] = float(mean) * count / (count + 5.0)
+        return out
+
+    def _ctr(self, items: NDArray[np.int64], now: float, n: int) -> NDArray[np.float64]:
+        clicks = np.maximum(self.popularity.scores(now, n), 0.0)
+        shown = self.shown.scores(now, n)
+        total_shown = float(shown.sum())
+        base = float(clicks.sum()) / total_shown if total_shown > 0 else 0.0
+        base = min(base, 1.0)
+        return np.minimum((clicks[items] + 5.0 * base) / (shown[items] + 5.0), 1.0)
+
+    def _features(self, user: _UserView, items: NDArray[np.int64], shared: _Shared,
+                  now: float, content: NDArray[np.float64] | None = None,
+                  collab: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+        if content is None:
+            content = self._content(user, shared)
+        if collab is None:
+            collab = self._collab(user, shared)
+        x = np.zeros((items.size, len(FEATURES)), dtype=np.float64)
+        x[:, _F["content"]] = content[items]
+        x[:, _F["collab"]] = collab[items]
+        x[:, _F["popularity"]] = shared.popularity[items]
+        x[:, _F["ctr"]] = self._ctr(items, now, shared.n)
+        x[:, _F["freshness"]] = shared.freshness[items]
+        x[:, _F["sentiment"]] = self._sentiment(items)
+        x[:, _F["prior"]] = self._prior(content, collab, shared)[items]
+        return x
+
+    def _final(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
+        if self.use_ranker and self.ranker.warm:
+            return self.ranker.predict(features)
+        return features[:, _F["prior"]]
+
+    def score(self, user_id: str, item_ids: list[str], now: float) -> NDArray[np.float64]:
+        """Scores of the candidates for the user (higher is better); unknown items get the
+        score of an item nobody has read yet."""
+        shared = self._shared(now)
+        user = self._user_view(self.users.index.get(user_id), now)
+        known = [self.catalog.index.get(i) for i in item_ids]
+        idx = np.array([-1 if k is None else k for k in known], dtype=np.int64)
+        x = self._features(user, np.maximum(idx, 0), shared, now)
+        x[idx < 0] = 0.0
+        out: NDArray[np.float64] = self._final(x)
+        return out
+
+    # --- recommending -----------------------------------------------------------------------
+
+    def recommend(self, user_id: str, k: int, now: float) -> list[Recommendation]:
+        """The user's top ``k``: never an item they read, expired or excluded; MMR-diverse;
+        each with a reason."""
+        return self.recommend_many([user_id], k, now)[user_id]
+
+    def recommend_many(self, user_ids: Iterable[str], k: int, now: float
+                       ) -> dict[str, list[Recommendation]]:
+        """Top ``k`` for each user, sharing the per-batch work (popularity, freshness, one
+        matrix product for all content scores)."""
+        ids = list(dict.fromkeys(user_ids))
+        out: dict[str, list[Recommendation]] = {}
+        shared = self._shared(now)
+        if shared.n == 0 or k <= 0:
+            return {u: [] for u in ids}
+        views = [self._user_view(self.users.index.get(u), now) for u in ids]
+        with_query = [i for i, v in enumerate(views) if v.query is not None]
+        content_all: NDArray[np.float32] | None = None
+        if with_query:
+            queries = np.stack([views[i].query for i in with_query])  # type: ignore[misc]
+            content_all = np.maximum(queries @ self.catalog.matrix.T, 0.0)
+        zeros = np.zeros(shared.n, dtype=np.float64)
+        slot = {i: j for j, i in enumerate(with_query)}
+        for i, (user_id, view) in enumerate(zip(ids, views, strict=True)):
+            content = (content_all[slot[i]].astype(np.float64)
+                       if content_all is not None and i in slot else zeros)
+            out[user_id] = self._rank_user(view, shared, content, k, now)
+        return out
+
+    def _rank_user(self, view: _UserView, shared: _Shared, content: NDArray[np.float64],
+                   k: int, now: float) -> list[Recommendation]:
+        collab = self._collab(view, shared)
+        prior = self._prior(content, collab, shared)
+        prior[~shared.allowed] = -np.inf
+        if view.items.size:
+            prior[view.items[view.items < shared.n]] = -np.inf
+        n_cand = min(max(self.candidates, k), shared.n)
+        cand = np.argpartition(-prior, n_cand - 1)[:n_cand]
+        cand = cand[np.isfinite(prior[cand])]
+        if cand.size == 0:
+            return []
+        features = self._features(view, cand.astype(np.int64), shared, now, content, collab)
+        final = self._final(features)
+        order = np.argsort(-final, kind="stable")
+        cand, features, final = cand[order], features[order], final[order]
+        picked = self._mmr(cand[: 3 * k], final[: 3 * k], k)
+        return [
+            Recommendation(
+                item_id=self.catalog.ids[int(cand[p])],
+                score=round(float(final[p]), 6),
+                reason=self._reason(view, int(cand[p]), features[p], now),
+            )
+            for p in picked
+        ]
+
+    def _mmr(self, cand: NDArray[np.intp], final: NDArray[np.float64], k: int) -> list[int]:
+        """Maximal marginal relevance over the content vectors: positions into ``cand``."""
+        m = cand.size
+        if self.diversity <= 0 or m <= 1:
+            return list(range(min(k, m)))
+        span = float(final[0] - final[-1])
+        rel = (final - final[-1]) / span if span > 0 else np.ones(m)
+        vectors = self.catalog.vectors[cand]
+        sims = vectors @ vectors.T
+        picked: list[int] = []
+        max_sim = np.zeros(m)
+        available = np.ones(m, dtype=bool)
+        for _ in range(min(k, m)):
+            mmr = (1.0 - self.diversity) * rel - self.diversity * max_sim
+            mmr[~available] = -np.inf
+            best = int(np.argmax(mmr))
+            picked.append(best)
+            available[best] = False
+            max_sim = np.maximum(max_sim, sims[best])
+        return picked
+
+    # --- explanations and profiles ----------------------------------------------------------
+
+    def _title(self, idx: int) -> str:
+        title = self.catalog.titles[idx] or self.catalog.ids[idx]
+        return title if len(title) <= 60 else title[:59] + "…"
+
+    def _reason(self, view: _UserView, idx: int, x: NDArray[np.float64], now: float) -> str:
+        parts = {
+            "content": self.content_weight * x[_F["content"]],
+            "collab": self.collab_weight * x[_F["collab"]],
+            "popularity": self.popularity_weight * x[_F["popularity"]],
+            "freshness": self.fresh_boost * x[_F["freshness"]],
+        }
+        main = max(parts, key=lambda name: parts[name])
+        tags = self.catalog.tags[idx]
+        tag = tags[0] if tags else None
+        if parts[main] <= 0:
+            return f"new in {tag}" if tag else "popular now"
+        if main in ("content", "collab") and view.items.size:
+            recent = view.items[-self.collab_query_items:]
+            if main == "collab":
+                rows = recent.astype(np.int64)
+                strength = ((self.covisit.nbr[rows] == idx)
+                            * self.covisit.weight[rows]).sum(axis=1)
+            else:
+                strength = self.catalog.vectors[recent] @ self.catalog.vectors[idx]
+            best = int(recent[int(np.argmax(strength))])
+            if main == "content" and x[_F["freshness"]] >= 0.5 and tag is not None \
+                    and tag in dict(self._interests(view)):
+                return f"new in {tag}, a topic you follow"
+            return f"because you read “{self._title(best)}”"
+        if main == "freshness":
+            return f"new in {tag}" if tag else "new"
+        return f"trending in {tag}" if tag else "trending now"
+
+    def _interests(self, view: _UserView) -> list[tuple[str, float]]:
+        totals: dict[str, float] = {}
+        for idx, weight in zip(view.items.tolist(), view.weights.tolist(), strict=True):
+            tags = self.catalog.tags[idx]
+            for tag in tags:
+                totals[tag] = totals.get(tag, 0.0) + weight / len(tags)
+        total = sum(totals.values())
+        if total <= 0:
+            return []
+        top = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[: self.interests_top_k]
+        return [(tag, round(w / total, 3)) for tag, w in top]
+
+    def interests(self, user_id: str, now: float) -> list[tuple[str, float]]:
+        """The user's top interests: tags with weights summing to at most 1, strongest first
+        (time-decayed, reads weighted by dwell)."""
+        row = self.users.index.get(user_id)
+        return self._interests(self._user_view(row, now)) if row is not None else []
+
+    def interests_if_changed(self, user_id: str, now: float) -> list[tuple[str, float]] | None:
+        """The user's interests if they changed (to two decimals) since the last call, else
+        ``None``: the worker publishes ``stream.user_profiles.v1`` only then."""
+        row = self.users.index.get(user_id)
+        if row is None:
+            return None
+        found = self.interests(user_id, now)
+        signature = hash(tuple((tag, round(w, 2)) for tag, w in found))
+        if self.profile_signatures.get(row) == signature:
+            return None
+        self.profile_signatures[row] = signature
+        return found
+
+    # --- state ------------------------------------------------------------------------------
+
+    def export_user(self, user_id: str) -> dict[str, Any] | None:
+        """A user's state as JSON-able values (``None`` if unknown)."""
+        row = self.users.index.get(user_id)
+        if row is None:
+            return None
+        items, ts, weights = self.users.entries(row)
+        pending = self.impressions.get(row)
+        return {
+            "user_id": user_id,
+            "items": [self.catalog.ids[i] for i in items.tolist()],
+            "ts": ts.tolist(),
+            "weights": weights.tolist(),
+            "n_items": int(self.users.n_items[row]),
+            "last_ts": float(self.users.last_ts[row]),
+            "impression": None if pending is None else {
+                "items": [self.catalog.ids[i] for i in pending.items.tolist()],
+                "labelled": pending.labelled.tolist(),
+                "ts": pending.ts,
+            },
+        }
+
+    def import_user(self, state: Mapping[str, Any]) -> None:
+        """Restore a user from :meth:`export_user` (replacing what the model has)."""
+        user_id = str(state["user_id"])
+        old = self.users.index.get(user_id)
+        if old is not None:
+            self._drop_user(user_id, old)
+        row = self.users.ensure(user_id, float(state["last_ts"]))
+        for item_id, ts, weight in zip(state["items"], state["ts"], state["weights"],
+                                       strict=True):
+            self.users.append(row, self._item_index(str(item_id), float(ts)), float(ts),
+                              float(weight))
+        self.users.n_items[row] = int(state["n_items"])
+        self.users.last_ts[row] = float(state["last_ts"])
+        pending = state.get("impression")
+        if pending is not None:
+            items = np.array([self._item_index(str(i), float(pending["ts"]))
+                              for i in pending["items"]], dtype=np.int64)
+            self.impressions[row] = _Impression(
+                items, np.array(pending["labelled"], dtype=bool), float(pending["ts"]))
+
+    def export_item(self, item_id: str) -> dict[str, Any] | None:
+        """An item's metadata, terms, statistics and neighbours as JSON-able values, with
+        decayed values as of the model's clock."""
+        idx = self.catalog.index.get(item_id)
+        if idx is None:
+            return None
+        cat = self.catalog
+        now = self.clock
+        terms = cat.terms[idx]
+        neighbors = self.covisit.row(idx, now)
+        return {
+            "item_id": item_id,
+            "title": cat.titles[idx],
+            "tags": list(cat.tags[idx]),
+            "lang": cat.langs[idx],
+            "published_at": float(cat.published_at[idx]),
+            "last_seen": float(cat.last_seen[idx]),
+            "has_metadata": bool(cat.has_metadata[idx]),
+            "terms": None if terms is None else [terms[0].tolist(), terms[1].tolist()],
+            "as_of": now,
+            "popularity": self.popularity.value(idx, now),
+            "shown": self.shown.value(idx, now),
+            "degree": self.degree.value(idx, now),
+            "neighbors": [[cat.ids[j], w] for j, w in neighbors.items()],
+        }
+
+    def import_item(self, state: Mapping[str, Any]) -> None:
+        """Restore an item from :meth:`export_item` (items it neighbours become stubs until
+        their own state arrives)."""
+        item_id = str(state["item_id"])
+        published_at = float(state["published_at"])
+        as_of = float(state["as_of"])
+        idx = self._item_index(item_id, published_at)
+        cat = self.catalog
+        if state["has_metadata"]:
+            raw = state["terms"]
+            old = cat.terms[idx]
+            if old is not None:
+                self.tfidf.remove(old[0])
+            terms = (np.array(raw[0], dtype=np.int32), np.array(raw[1], dtype=np.float32))
+            self.tfidf.add(*terms)
+            tags = tuple(str(t) for t in state["tags"])
+            cat.upsert(item_id, self.tfidf.vector(*terms), str(state["title"]), tags,
+                       state["lang"], published_at)
+            cat.terms[idx] = terms
+            self.excluded[idx] = item_id in self.excluded_items or any(
+                t.lower() in self.excluded_tags for t in tags)
+        cat.last_seen[idx] = float(state["last_seen"])
+        for stat, key in ((self.popularity, "popularity"), (self.shown, "shown"),
+                          (self.degree, "degree")):
+            stat.reset(idx)
+            if state[key]:
+                stat.update(idx, as_of, float(state[key]))
+        if state["neighbors"]:
+            others = np.array([self._item_index(str(j), as_of) for j, _ in state["neighbors"]],
+                              dtype=np.int64)
+            weights = np.array([w for _, w in state["neighbors"]], dtype=np.float64)
+            self.covisit.ensure_capacity(max(idx, int(others.max())) + 1)
+            scale = self.covisit.scale(as_of)
+            self.covisit.nbr[idx] = -1
+            self.covisit.weight[idx] = 0.0
+            m = min(others.size, self.covisit.neighbors)
+            self.covisit.nbr[idx, :m] = others[:m]
+            self.covisit.weight[idx, :m] = weights[:m] * scale
+        self._tick(as_of)
+
+    def export_global(self) -> dict[str, Any]:
+        """Model-wide state: the clock and the ranker (document frequencies are rebuilt from
+        the items' terms)."""
+        return {
+            "clock": self.clock if math.isfinite(self.clock) else None,
+            "ranker": self.ranker.export_state(),
+        }
+
+    def import_global(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`export_global` (before or after the items)."""
+        if state["clock"] is not None:
+            self.clock = max(self.clock, float(state["clock"]))
+        self.ranker.import_state(dict(state["ranker"]))
+
+    def export_state(self) -> dict[str, Any]:
+        """Everything, as one JSON-able dict."""
+        return {
+            "global": self.export_global(),
+            "items": [self.export_item(i) for i in list(self.catalog.index)],
+            "users": [self.export_user(u) for u in list(self.users.index)],
+        }
+
+    def import_state(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`export_state` into an empty model."""
+        for item in state["items"]:
+            self.import_item(item)
+        for user in state["users"]:
+            self.import_user(user)
+        self.import_global(state["global"])
+        self.reweight()

@@ -1,0 +1,88 @@
+"""HTTP views of the worker: a user's current list, an item's sentiment, health, metrics.
+
+All answers are JSON (``/metrics`` excepted). A user's list is answered by the worker that
+owns the user's partition: Faust forwards the request there (``topic_route``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from stream.pipeline import FeedPipeline
+from stream.settings import Settings
+
+__all__ = ["register_views"]
+
+
+def _error(web: Any, status: int, message: str) -> Any:
+    return web.json({"error": message, "status": status}, status=status)
+
+
+def register_views(
+    app: faust.App,
+    settings: Settings,
+    pipeline: FeedPipeline,
+    interactions_topic: Any,
+    is_ready: Callable[[], bool],
+    item_sentiment: Callable[[str, float], dict[str, Any] | None] | None = None,
+) -> None:
+    """Declare the HTTP views on ``app``."""
+
+    def valid_id(value: str) -> bool:
+        return bool(value.strip()) and len(value) <= settings.max_id_chars and "\x00" not in value
+
+    @app.page("/users/{user_id}/recommendations")
+    @app.topic_route(topic=interactions_topic, match_info="user_id")
+    async def user_recommendations(web: Any, request: Any, user_id: str) -> Any:
+        if not valid_id(user_id):
+            return _error(web, 400, f"user_id must be 1 to {settings.max_id_chars} characters")
+        last = pipeline.last_lists.get(user_id)
+        if last is None:
+            return _error(web, 404, f"no list published for user {user_id!r} on this worker")
+        now = pipeline.clock()
+        variant = pipeline.variant_of(user_id)
+        recs = pipeline.recommenders[variant].recommend(user_id, settings.top_k, now)
+        return web.json(
+            {
+                "user_id": user_id,
+                "variant": variant,
+                "items": [
+                    {"item_id": r.item_id, "score": r.score, "reason": r.reason} for r in recs
+                ],
+                "last_published": last[1],
+                "ts": now,
+            }
+        )
+
+    @app.page("/items/{item_id}/sentiment")
+    async def sentiment_of_item(web: Any, request: Any, item_id: str) -> Any:
+        if not valid_id(item_id):
+            return _error(web, 400, f"item_id must be 1 to {settings.max_id_chars} characters")
+        if item_sentiment is None:
+            return _error(web, 404, "comment sentiment is not enabled on this worker")
+        found = item_sentiment(item_id, pipeline.clock())
+        if found is None:
+            return _error(web, 404, f"no scored comments for item {item_id!r}")
+        return web.json({"item_id": item_id, **found})
+
+    @app.page("/health")
+    async def health(web: Any, request: Any) -> Any:
+        probe = request.query.get("probe", "ready")
+        if probe not in ("live", "ready"):
+            return _error(web, 400, "probe must be 'live' or 'ready'")
+        ready = is_ready()
+        body = {"live": True, "ready": ready}
+        if probe == "live":
+            return web.json(body, status=200)
+        return web.json(body, status=200 if ready else 503)
+
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        return web.bytes(
+            generate_latest(pipeline.metrics.registry),
+            content_type=CONTENT_TYPE_LATEST.split(";")[0],
+        )

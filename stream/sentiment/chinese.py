@@ -74,23 +74,34 @@ def segment(text: str) -> tuple[str, ...]:
     return tuple(w for w in _tokenizer().cut(text, HMM=False) if w.strip())
 
 
-def _word_value(word: str) -> tuple[float | None, float]:
-    """Sentiment of one word and a degree already inside it (很好, 不干净 are single words)."""
+def _word_value(word: str) -> tuple[float | None, bool]:
+    """Sentiment of one word, and whether a negator inside it was applied.
+
+    jieba keeps frequent phrases whole (不喜欢, 不太好, 很满意), so a word that is not in the
+    lexicon is split into a known modifier and a known sentiment word when it can be.
+    """
     value = POSITIVE.get(word)
     if value is not None:
-        return value, 1.0
+        return value, False
     value = NEGATIVE.get(word)
     if value is not None:
-        return -value, 1.0
-    if len(word) > 1:
-        head, rest = word[0], word[1:]
-        inner = POSITIVE.get(rest, -NEGATIVE.get(rest, 0.0)) or None
-        if inner is not None:
-            if head in _PREFIX_NEGATORS:
-                return -inner, 1.0
-            if head in _PREFIX_DEGREE:
-                return inner, _PREFIX_DEGREE[head]
-    return None, 1.0
+        return -value, False
+    for cut in range(1, len(word)):
+        head, rest = word[:cut], word[cut:]
+        inner = POSITIVE.get(rest)
+        if inner is None and rest in NEGATIVE:
+            inner = -NEGATIVE[rest]
+        if inner is None:
+            continue
+        if head in DAMPED_NEGATORS:
+            return inner * DAMPED_NEGATORS[head], True
+        if head in NEGATORS or head in _PREFIX_NEGATORS:
+            return -inner, True
+        if head in DEGREE:
+            return inner * DEGREE[head], False
+        if head in _PREFIX_DEGREE:
+            return inner * _PREFIX_DEGREE[head], False
+    return None, False
 
 
 def lexicon_score(words: Sequence[str]) -> tuple[float, float, float, int]:
@@ -150,16 +161,16 @@ def lexicon_score(words: Sequence[str]) -> tuple[float, float, float, int]:
                 degree *= DEGREE[word]
             since_modifier = 0
             continue
-        value, inner_degree = _word_value(word)
+        value, inner_negation = _word_value(word)
         if value is None:
             since_modifier += 1
             if since_modifier > _SCOPE:
                 negations, degree, damp = 0, 1.0, 1.0
             continue
-        value *= degree * inner_degree * damp
+        value *= degree * damp
         if negations % 2 == 1:
             value = -value
-        if negations or damp != 1.0:
+        if negations or damp != 1.0 or inner_negation:
             negated_words += 1
         if after_but:
             value *= _BUT_AFTER
@@ -229,8 +240,10 @@ class ChineseScorer:
 
     def score_many(self, texts: Sequence[str]) -> list[float]:
         """Scores in [-1, 1] of a batch of Chinese texts."""
-        out: list[float] = []
         online = self.online
+        if not online.n_learned:  # out of the box the score is the lexicon's: skip features
+            return [lexicon_score(segment(t))[0] for t in texts]
+        out: list[float] = []
         for text in texts:
             base, x = self.analyse(text)
             out.append(online.score(base, x))

@@ -52,7 +52,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--model", required=True, type=Path,
                    help="model directory: continued if it holds a model, created otherwise")
     p.add_argument("--epochs", type=int, default=1, help="passes over the file (default: 1)")
-    p.add_argument("--seed", type=int, default=0, help="order of the passes after the first")
+    p.add_argument("--seed", type=int, default=0, help="seed of the shuffled order of the passes")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="measure the model on labelled data")
@@ -255,6 +255,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         console = Console()
+        if not console.is_terminal:
+            console = Console(width=160)
         console.print(_table(title, rows))
         console.print("On binary gold sets (no neutral gold label), a neutral prediction counts "
                       "as wrong in accuracy and weighted F1; 'acc. by sign' reads every score "

@@ -141,6 +141,7 @@ def evaluate(
     ``accuracy_by_sign`` instead reads every score by its sign (score >= 0 is positive).
     Throughput counts only the time spent in :meth:`SentimentModel.score_many`.
     """
+    model.warm_up()  # lexicon and dictionary loading is not throughput
     results: list[SentimentResult | None] = [None] * len(data)
     seconds: dict[str, float] = defaultdict(float)
     # Batches by the language the data gives, so each language's throughput is its own.
@@ -189,7 +190,8 @@ def _report(
         scores.append(result.score)
         rep.labels[result.label] = rep.labels.get(result.label, 0) + 1
     rep.scored = sum(s is not None for s in scores)
-    rep.binary = "neutral" not in gold
+    # Binary gold: labels only (no gold scores), and none of them neutral (ChnSentiCorp).
+    rep.binary = "neutral" not in gold and all(data[i].score is None for i in positions)
     rep.accuracy = accuracy(gold, preds)
     rep.f1_weighted = weighted_f1(gold, preds)
     if rep.binary:
@@ -234,7 +236,7 @@ def train(
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Feed labelled texts to :meth:`SentimentModel.learn_one`, ``epochs`` shuffled passes.
+    """Feed labelled texts to :meth:`SentimentModel.learn_one` in ``epochs`` seeded shuffled passes.
 
     Returns how many label updates the model accepted (texts in languages we do not score
     are skipped).
@@ -242,9 +244,8 @@ def train(
     learnt = 0
     rng = random.Random(seed)
     order = list(range(len(data)))
-    for epoch in range(epochs):
-        if epoch:
-            rng.shuffle(order)
+    for _ in range(epochs):
+        rng.shuffle(order)  # mixed sets and sorted files must not arrive one class at a time
         for i in order:
             item = data[i]
             label_to_score(item.label, item.score)  # validate before learning

@@ -118,6 +118,11 @@ class SentimentModel:
             return self.chinese
         return None
 
+    def warm_up(self) -> None:
+        """Load VADER's lexicon and jieba's dictionary now rather than on the first comment."""
+        self.english.score_many(["ok"])
+        self.chinese.score_many(["好"])
+
     def label_of(self, score: float) -> str:
         """``positive``, ``negative`` or ``neutral`` by the thresholds."""
         if score >= self.positive_threshold:

@@ -1,0 +1,98 @@
+"""English and Chinese scoring on sentences written for these tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from stream.sentiment.chinese import ChineseScorer, lexicon_score, segment
+from stream.sentiment.english import EnglishScorer, vader_scores
+
+
+@pytest.fixture(scope="module")
+def en() -> EnglishScorer:
+    return EnglishScorer()
+
+
+@pytest.fixture(scope="module")
+def zh() -> ChineseScorer:
+    return ChineseScorer()
+
+
+def test_english_out_of_the_box_is_vader(en: EnglishScorer) -> None:
+    texts = ["What a wonderful piece", "This is awful", "The meeting is on Monday"]
+    assert en.score_many(texts) == [vader_scores(t)["compound"] for t in texts]
+    assert en.model_name == "vader"
+
+
+def test_english_negation_flips(en: EnglishScorer) -> None:
+    good, not_good = en.score_many(["The report is good", "The report is not good"])
+    assert good > 0.05
+    assert not_good < -0.05
+
+
+def test_english_degree_strengthens(en: EnglishScorer) -> None:
+    good, very_good = en.score_many(["The report is good", "The report is extremely good"])
+    assert very_good > good > 0
+
+
+def _zh(zh: ChineseScorer, text: str) -> float:
+    return zh.score_many([text])[0]
+
+
+def test_chinese_polarity(zh: ChineseScorer) -> None:
+    assert _zh(zh, "房间干净，服务周到，非常满意") > 0.5
+    assert _zh(zh, "房间很脏，服务态度恶劣，太失望了") < -0.5
+    assert -0.05 < _zh(zh, "我今天坐地铁去公司") < 0.05  # no sentiment words: neutral
+
+
+@pytest.mark.parametrize(
+    ("positive", "negated"),
+    [
+        ("这篇文章写得好", "这篇文章写得不好"),
+        ("服务很满意", "服务不满意"),
+        ("我喜欢这个设计", "我不喜欢这个设计"),
+        ("早餐好吃", "早餐没有好吃的"),
+    ],
+)
+def test_chinese_negation_flips(zh: ChineseScorer, positive: str, negated: str) -> None:
+    assert _zh(zh, positive) > 0.05
+    assert _zh(zh, negated) < -0.05
+
+
+def test_chinese_double_negation_is_positive(zh: ChineseScorer) -> None:
+    assert _zh(zh, "这个酒店不是不好") > 0.05
+
+
+def test_chinese_negated_complaint_is_positive(zh: ChineseScorer) -> None:
+    assert _zh(zh, "房间没有问题") > 0.0
+
+
+def test_chinese_degree_words_scale(zh: ChineseScorer) -> None:
+    plain = _zh(zh, "房间干净")
+    very = _zh(zh, "房间非常干净")
+    slightly = _zh(zh, "房间有点干净")
+    assert very > plain > slightly > 0
+
+
+def test_chinese_not_very_is_mildly_negative(zh: ChineseScorer) -> None:
+    not_very = _zh(zh, "服务不太好")
+    very_not = _zh(zh, "服务很不好")
+    assert very_not < not_very < 0
+
+
+def test_chinese_but_shifts_weight_to_what_follows(zh: ChineseScorer) -> None:
+    assert _zh(zh, "位置很方便，但是房间太吵了") < 0
+    assert _zh(zh, "房间有点吵，但是服务非常好") > 0
+
+
+def test_lexicon_score_counts_negations() -> None:
+    assert lexicon_score(segment("我喜欢"))[3] == 0
+    compound, pos, neg, negated = lexicon_score(segment("我不喜欢，也不太满意，但是服务很好"))
+    assert negated == 2
+    assert pos > 0 and neg > 0
+    assert -1.0 < compound < 1.0
+
+
+def test_jieba_is_quiet(capfd: pytest.CaptureFixture[str]) -> None:
+    ChineseScorer().score_many(["安静的房间"])
+    assert "Building prefix dict" not in capfd.readouterr().err

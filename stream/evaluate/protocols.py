@@ -80,7 +80,7 @@ def top_k(model: Recommender, user_id: str, k: int, now: float,
                     return out
         if len(recs) < k + extra:
             return out  # the model has no more items to offer
-        extra = max(2 * extra, k, len(seen or ()))
+        extra = max(2 * extra, k)
 
 
 @dataclass(slots=True)
@@ -207,17 +207,21 @@ def _exposure_figures(runs: Sequence[ModelRun], catalogue: _Catalogue,
         slots = float(exposure.sum())
         ild_sum = 0.0
         ild_lists = 0
-        for start in range(0, padded.shape[0], 4096):
-            block = padded[start : start + 4096]
-            mask = (block >= 0)
-            safe = np.where(mask, block, 0)
-            vectors = unit[safe] * mask[..., None]
-            counts = (has_content[safe] & mask).sum(axis=1)
-            gram = np.einsum("bid,bjd->b", vectors, vectors)
-            trace = np.einsum("bid,bid->b", vectors, vectors)
+        # With unit vectors, the sum of a list's Gram matrix is |sum of its vectors|^2 and
+        # its trace the number of vectors with content: no (lists, k, k) array is needed.
+        for start in range(0, padded.shape[0], 8192):
+            block = padded[start : start + 8192]
+            total = np.zeros((block.shape[0], unit.shape[1]), dtype=np.float64)
+            counts = np.zeros(block.shape[0], dtype=np.int64)
+            for column in block.T:
+                present = column >= 0
+                rows = np.where(present, column, 0)
+                total += unit[rows] * present[:, None]
+                counts += has_content[rows] & present
+            gram = np.einsum("bd,bd->b", total, total)
             pairs = counts * (counts - 1)
             ok = pairs > 0
-            ild_sum += float(np.sum(1.0 - (gram[ok] - trace[ok]) / pairs[ok]))
+            ild_sum += float(np.sum(1.0 - (gram[ok] - counts[ok]) / pairs[ok]))
             ild_lists += int(ok.sum())
         out[run.name] = {
             "coverage": float(np.count_nonzero(exposure)) / n_items if n_items else 0.0,

@@ -135,7 +135,7 @@ class Settings(BaseSettings):
     collab_query_items: int = Field(
         100, ge=1, description="Most recent reads that query co-visitation when ranking."
     )
-    content_weight: float = Field(1.0, ge=0, description="Weight of content similarity.")
+    content_weight: float = Field(0.3, ge=0, description="Weight of content similarity.")
     collab_weight: float = Field(1.0, ge=0, description="Weight of co-visitation.")
     fresh_boost: float = Field(0.1, ge=0, description="Score boost of a just-published item.")
     freshness_half_life_seconds: float = Field(
@@ -162,6 +162,23 @@ class Settings(BaseSettings):
         50, ge=1, description="Clicks and skips the ranker needs before it takes over."
     )
     interests_top_k: int = Field(10, ge=1, description="Interests published per user profile.")
+
+    # --- comment sentiment --------------------------------------------------------------------
+    sentiment_enabled: bool = Field(True, description="Score comments and learn from labels.")
+    sentiment_half_life_seconds: float = Field(
+        6 * 3600.0, gt=0, description="Half-life of a comment's weight in its item's sentiment."
+    )
+    sentiment_use: Literal["feature", "guardrail", "both", "off"] = Field(
+        "both",
+        description="How per-item sentiment reaches ranking: a ranker feature, a guardrail "
+        "that drops items whose discussion turned sour, both, or not at all.",
+    )
+    sentiment_guardrail_below: float = Field(
+        -0.3, ge=-1, le=1, description="Items whose decayed mean sentiment is below this ..."
+    )
+    sentiment_guardrail_min_comments: float = Field(
+        3.0, ge=0, description="... over at least this many (decayed) comments are not served."
+    )
 
     # --- live quality and variants -----------------------------------------------------------
     variants: dict[str, float] = Field(

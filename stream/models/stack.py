@@ -121,7 +121,7 @@ class StreamRecommender:
         covisit_half_life: float = 60 * 86400.0,
         covisit_beta: float = 0.6,
         collab_query_items: int = 100,
-        content_weight: float = 1.0,
+        content_weight: float = 0.3,
         collab_weight: float = 1.0,
         popularity_weight: float = 0.15,
         fresh_boost: float = 0.1,
@@ -219,7 +219,7 @@ class StreamRecommender:
             t.strip().lower() in self.excluded_tags for t in item.tags))
         if self.tfidf.n_docs > 1.25 * self._docs_at_reweight + 16:
             self.reweight()
-        self._tick(item.published_at)
+        # no clock tick: publication times may lie anywhere; only interactions move the clock
 
     def reweight(self) -> None:
         """Recompute every item vector with the current document frequencies.
@@ -351,8 +351,16 @@ class StreamRecommender:
         elif ts - self._last_housekeeping >= self.housekeeping_interval:
             self.housekeeping(ts)
 
+    def _last_activity(self, n: int) -> NDArray[np.float64]:
+        """When each item was published or last read, whichever is later: an item leaves the
+        pool ``item_ttl`` seconds after that."""
+        out: NDArray[np.float64] = np.maximum(self.catalog.published_at[:n],
+                                              self.catalog.last_seen[:n])
+        return out
+
     def housekeeping(self, now: float) -> tuple[list[str], list[str]]:
-        """Expire items past their TTL (or beyond the cap) and idle users (or beyond the cap).
+        """Expire items nobody read for ``item_ttl`` since publication (or beyond the cap) and
+        idle users (or beyond the cap).
 
         Returns the expired item ids and evicted user ids. Evicted users lose their history,
         not their anonymous contributions to item statistics."""
@@ -360,7 +368,7 @@ class StreamRecommender:
         cat = self.catalog
         n = len(cat)
         live = cat.active[:n]
-        old_news = live & cat.has_metadata[:n] & (cat.published_at[:n] < now - self.item_ttl)
+        old_news = live & (self._last_activity(n) < now - self.item_ttl)
         expired = np.flatnonzero(old_news)
         over = cat.count - expired.size - self.item_cap
         if over > 0:
@@ -404,7 +412,7 @@ class StreamRecommender:
         allowed = cat.active[:n] & ~self.excluded[:n]
         if not self.recommend_stubs:
             allowed &= cat.has_metadata[:n]
-        allowed &= ~(cat.has_metadata[:n] & (cat.published_at[:n] < now - self.item_ttl))
+        allowed &= self._last_activity(n) >= now - self.item_ttl
         return _Shared(n, pop_norm, fresh, degree, degree ** -self.covisit_beta, allowed)
 
     def _user_view(self, row: int | None, now: float) -> _UserView:
@@ -757,7 +765,6 @@ class StreamRecommender:
             m = min(others.size, self.covisit.neighbors)
             self.covisit.nbr[idx, :m] = others[:m]
             self.covisit.weight[idx, :m] = weights[:m] * scale
-        self._tick(as_of)
 
     def export_global(self) -> dict[str, Any]:
         """Model-wide state: the clock and the ranker (document frequencies are rebuilt from

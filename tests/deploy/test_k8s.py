@@ -1,0 +1,167 @@
+"""Kubernetes manifests: valid against the Kubernetes schemas (strict: unknown fields are errors),
+consistent with each other (selectors, ports, probes), with the image and with the settings."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from stream.settings import Settings
+from tests.deploy.common import DOCKERFILE, K8S_DIR, ROOT, load_yaml, load_yaml_all
+from tests.deploy.common import settings_from_env as settings_of
+
+#: the newest schemas the validator ships, and an older release still in wide use
+K8S_VERSIONS = ["1.37.0", "1.29.0"]
+
+
+def kustomization() -> dict[str, Any]:
+    out: dict[str, Any] = load_yaml(K8S_DIR / "kustomization.yaml")
+    return out
+
+
+def resources() -> list[dict[str, Any]]:
+    """Every resource the kustomization applies."""
+    out = []
+    for name in kustomization()["resources"]:
+        out.extend(load_yaml_all(K8S_DIR / name))
+    return out
+
+
+def by_kind(kind: str) -> list[dict[str, Any]]:
+    return [r for r in resources() if r["kind"] == kind]
+
+
+def statefulset() -> dict[str, Any]:
+    (sts,) = by_kind("StatefulSet")
+    return sts
+
+
+def container() -> dict[str, Any]:
+    (c,) = statefulset()["spec"]["template"]["spec"]["containers"]
+    out: dict[str, Any] = c
+    return out
+
+
+def settings() -> Settings:
+    (config,) = by_kind("ConfigMap")
+    return settings_of(config["data"])
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_manifests_validate_against_the_kubernetes_schemas(version: str) -> None:
+    validated = 0
+    for resource in resources():
+        kubernetes_validate.validate(resource, version, strict=True)
+        validated += 1
+    assert validated >= 5
+
+
+def test_validation_catches_a_broken_manifest() -> None:
+    broken = statefulset()
+    broken["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["periodSecond"] = 5
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, K8S_VERSIONS[0], strict=True)
+
+
+def test_kustomization_lists_every_manifest() -> None:
+    listed = set(kustomization()["resources"])
+    on_disk = {p.name for p in K8S_DIR.glob("*.yaml")} - {"kustomization.yaml"}
+    assert listed == on_disk
+    assert {r["kind"] for r in resources()} >= {
+        "ConfigMap", "Service", "StatefulSet", "PodDisruptionBudget",
+    }
+    (image,) = kustomization()["images"]
+    assert image["name"] == container()["image"]
+
+
+def test_settings_in_the_manifests_exist_and_validate() -> None:
+    s = settings()
+    assert s.web_host == "0.0.0.0" and s.metrics_host == "0.0.0.0"
+    assert s.producer_max_batch_size >= 16384
+    assert s.topic_replication_factor >= 3
+    for env in container()["env"]:
+        assert env["name"].startswith("STREAM_")
+        assert env["name"][7:].lower() in Settings.model_fields, env["name"]
+        ref = env["valueFrom"]["secretKeyRef"]
+        assert ref["optional"] is True, "credentials are only needed with SASL"
+    assert container()["envFrom"] == [{"configMapRef": {"name": "stream-settings"}}]
+
+
+def test_workers_never_outnumber_partitions() -> None:
+    assert 2 <= statefulset()["spec"]["replicas"] <= settings().partitions
+
+
+def test_ports_probes_and_services_agree() -> None:
+    s = settings()
+    ports = {p["name"]: p["containerPort"] for p in container()["ports"]}
+    assert ports == {"http": s.web_port, "metrics": s.metrics_port}
+    c = container()
+    assert c["readinessProbe"]["httpGet"] == {"path": "/health?probe=ready", "port": "http"}
+    assert c["livenessProbe"]["httpGet"] == {"path": "/health?probe=live", "port": "http"}
+    assert c["startupProbe"]["httpGet"]["path"] == "/health?probe=live"
+    pod_labels = statefulset()["spec"]["template"]["metadata"]["labels"]
+    annotations = statefulset()["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(s.metrics_port)
+    assert statefulset()["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    services = {svc["metadata"]["name"]: svc for svc in by_kind("Service")}
+    assert statefulset()["spec"]["serviceName"] in services
+    assert services[statefulset()["spec"]["serviceName"]]["spec"]["clusterIP"] == "None"
+    for name, svc in services.items():
+        assert svc["spec"]["selector"].items() <= pod_labels.items(), name
+        for port in svc["spec"]["ports"]:
+            assert port["targetPort"] in ports, (name, port)
+    (pdb,) = by_kind("PodDisruptionBudget")
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert pdb["spec"]["maxUnavailable"] == 1
+
+
+def test_pod_runs_as_the_image_user_with_resources_set() -> None:
+    spec = statefulset()["spec"]["template"]["spec"]
+    user = re.search(r"^USER\s+(\d+)", DOCKERFILE.read_text(encoding="utf-8"), re.M)
+    assert user is not None
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["runAsUser"] == int(user.group(1))
+    c = container()
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    mounts = {m["mountPath"] for m in c["volumeMounts"]}
+    assert {str(settings().data_dir), "/tmp"} <= mounts, "writable paths on a read-only root"
+    assert c["resources"]["requests"]["cpu"] and c["resources"]["requests"]["memory"]
+    assert c["resources"]["limits"]["memory"]
+    assert c["args"] == ["worker"]
+
+
+def test_podmonitor_scrapes_the_metrics_port_as_job_stream() -> None:
+    (monitor,) = load_yaml_all(K8S_DIR / "monitoring" / "podmonitor.yaml")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1" and monitor["kind"] == "PodMonitor"
+    pod_labels = statefulset()["spec"]["template"]["metadata"]["labels"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    assert endpoint["port"] in {p["name"] for p in container()["ports"]}
+    assert endpoint["path"] == "/metrics"
+    # the alerts and the dashboard select job="stream"
+    assert pod_labels[monitor["spec"]["jobLabel"]] == "stream"
+    with pytest.raises(kubernetes_validate.SchemaNotFoundError):
+        kubernetes_validate.validate(monitor, K8S_VERSIONS[0], strict=True)
+
+
+def test_readme_topic_commands_match_the_settings() -> None:
+    """deploy/README.md's kafka-topics.sh lines create exactly the topics of the settings, with
+    the ConfigMap's partition count and replication factor."""
+    s = settings()
+    text = (ROOT / "deploy" / "README.md").read_text(encoding="utf-8")
+    created = {}
+    for line in text.splitlines():
+        m = re.search(r"--create.*--topic (\S+) --partitions (\S+) --replication-factor (\S+)"
+                      r"(?: --config cleanup\.policy=(\w+))?", line)
+        if m:
+            created[m.group(1)] = (int(m.group(2)), int(m.group(3)), m.group(4))
+    assert set(created) == {spec.name for spec in s.topics}
+    for spec in s.topics:
+        partitions, replication, policy = created[spec.name]
+        assert partitions == s.partitions and replication == s.topic_replication_factor
+        compacted = spec.compacted or spec.name == s.topic_items
+        assert policy == ("compact" if compacted else None), spec.name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
@@ -720,6 +721,8 @@ class StreamRecommender:
             "last_seen": float(cat.last_seen[idx]),
             "has_metadata": bool(cat.has_metadata[idx]),
             "terms": None if terms is None else [terms[0].tolist(), terms[1].tolist()],
+            # the vector as weighted when last computed: raw float32 bytes, base64
+            "vector": base64.b64encode(cat.vectors[idx].tobytes()).decode("ascii"),
             "as_of": now,
             "popularity": self.popularity.value(idx, now),
             "shown": self.shown.value(idx, now),
@@ -743,8 +746,10 @@ class StreamRecommender:
             terms = (np.array(raw[0], dtype=np.int32), np.array(raw[1], dtype=np.float32))
             self.tfidf.add(*terms)
             tags = tuple(str(t) for t in state["tags"])
-            cat.upsert(item_id, self.tfidf.vector(*terms), str(state["title"]), tags,
-                       state["lang"], published_at)
+            vector = np.frombuffer(base64.b64decode(state["vector"]), dtype=np.float32)
+            if vector.shape != (self.dim,):
+                vector = self.tfidf.vector(*terms)
+            cat.upsert(item_id, vector, str(state["title"]), tags, state["lang"], published_at)
             cat.terms[idx] = terms
             self.excluded[idx] = item_id in self.excluded_items or any(
                 t.lower() in self.excluded_tags for t in tags)
@@ -771,6 +776,8 @@ class StreamRecommender:
         the items' terms)."""
         return {
             "clock": self.clock if math.isfinite(self.clock) else None,
+            "last_housekeeping": self._last_housekeeping,
+            "docs_at_reweight": self._docs_at_reweight,
             "ranker": self.ranker.export_state(),
         }
 
@@ -778,6 +785,8 @@ class StreamRecommender:
         """Restore :meth:`export_global` (before or after the items)."""
         if state["clock"] is not None:
             self.clock = max(self.clock, float(state["clock"]))
+        self._last_housekeeping = state["last_housekeeping"]
+        self._docs_at_reweight = int(state["docs_at_reweight"])
         self.ranker.import_state(dict(state["ranker"]))
 
     def export_state(self) -> dict[str, Any]:
@@ -795,4 +804,3 @@ class StreamRecommender:
         for user in state["users"]:
             self.import_user(user)
         self.import_global(state["global"])
-        self.reweight()

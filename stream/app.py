@@ -10,12 +10,15 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry, start_http_server
 
+from stream.agents.comments import register_comment_agents
 from stream.agents.feed import register_feed_agents
 from stream.agents.web import register_views
+from stream.comments import CommentPipeline
 from stream.metrics import Metrics
 from stream.models.base import Recommender
+from stream.models.stack import SentimentSource
 from stream.pipeline import FeedPipeline
-from stream.recommender import build_recommender
+from stream.recommender import build_stream_recommender
 from stream.settings import Settings
 
 __all__ = ["Worker", "create_app", "run_worker"]
@@ -31,6 +34,7 @@ class Worker:
     settings: Settings
     metrics: Metrics
     pipeline: FeedPipeline
+    comments: CommentPipeline | None
 
 
 def _credentials(settings: Settings) -> object | None:
@@ -71,19 +75,39 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
+        canonical_url=settings.web_canonical_url
+        or f"http://{settings.web_host}:{settings.web_port}",
         autodiscover=False,
     )
     metrics = Metrics(registry, process=registry is None)
-    pipeline = FeedPipeline(settings, build_variants(settings), metrics)
+    comments = CommentPipeline(settings, metrics) if settings.sentiment_enabled else None
+    feature: SentimentSource | None = None
+    if comments is not None and settings.sentiment_use in ("feature", "both"):
+        feature = comments.item_sentiment
+    pipeline = FeedPipeline(
+        settings,
+        build_variants(settings, feature),
+        metrics,
+        sentiment=comments.item_sentiment if comments is not None else None,
+    )
     processed: dict[Any, int] = {}
     interactions_topic = register_feed_agents(app, settings, pipeline, processed)
+    if comments is not None:
+        register_comment_agents(app, settings, comments, processed)
 
     def is_ready() -> bool:
         """Started, not rebalancing, and every table recovered."""
         recovery = app.tables.recovery  # type: ignore[attr-defined]
         return bool(app.started and not app.rebalancing and recovery.completed.is_set())
 
-    register_views(app, settings, pipeline, interactions_topic, is_ready)
+    register_views(
+        app,
+        settings,
+        pipeline,
+        interactions_topic,
+        is_ready,
+        item_sentiment=comments.item_sentiment_view if comments is not None else None,
+    )
 
     @app.timer(settings.lag_interval_seconds, name="stream.measure_lag")  # type: ignore[untyped-decorator]
     async def measure_lag() -> None:
@@ -98,17 +122,20 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
                 max(highwater - position, 0)
             )
-        users = getattr(pipeline.recommender, "n_users", None)
-        if isinstance(users, int):
-            metrics.users_in_state.set(users)
-        items = getattr(pipeline.recommender, "n_items", None)
-        if isinstance(items, int):
-            metrics.items_in_state.set(items)
+        model = pipeline.recommender
+        users = getattr(getattr(model, "users", None), "index", None)
+        if users is not None:
+            metrics.users_in_state.set(len(users))
+        catalog = getattr(model, "catalog", None)
+        if catalog is not None:
+            metrics.items_in_state.set(len(catalog))
 
-    return Worker(app=app, settings=settings, metrics=metrics, pipeline=pipeline)
+    return Worker(app=app, settings=settings, metrics=metrics, pipeline=pipeline, comments=comments)
 
 
-def build_variants(settings: Settings) -> dict[str, Recommender]:
+def build_variants(
+    settings: Settings, sentiment: SentimentSource | None = None
+) -> dict[str, Recommender]:
     """One model per A/B variant, each built from the settings plus its overrides."""
     models: dict[str, Recommender] = {}
     for name in settings.variants:
@@ -116,7 +143,9 @@ def build_variants(settings: Settings) -> dict[str, Recommender]:
         unknown = set(overrides) - set(Settings.model_fields)
         if unknown:
             raise ValueError(f"variant {name!r} overrides unknown settings {sorted(unknown)}")
-        models[name] = build_recommender(settings.model_copy(update=overrides))
+        models[name] = build_stream_recommender(
+            settings.model_copy(update=overrides), sentiment=sentiment
+        )
     return models
 
 

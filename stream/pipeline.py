@@ -24,7 +24,7 @@ from stream.events import (
     parse_item,
 )
 from stream.metrics import Metrics
-from stream.models.base import Recommender
+from stream.models.base import Recommendation, Recommender
 from stream.quality import LastLists, RollingQuality, assign_variant, score_click
 from stream.settings import Settings
 
@@ -88,8 +88,13 @@ class FeedPipeline:
         recommenders: Recommender | dict[str, Recommender],
         metrics: Metrics,
         clock: Callable[[], float] = time.time,
+        sentiment: Callable[[str], tuple[float, float] | None] | None = None,
     ) -> None:
         self.settings = settings
+        #: per-item (decayed mean, comment count); with ``sentiment_use`` guardrail or both,
+        #: items whose discussion turned sour are not served
+        self.sentiment = sentiment
+        self.guardrail = sentiment is not None and settings.sentiment_use in ("guardrail", "both")
         if not isinstance(recommenders, dict):
             recommenders = {"default": recommenders}
         self.recommenders = recommenders
@@ -207,6 +212,7 @@ class FeedPipeline:
             self.metrics.events_consumed.labels(msg.topic, kind).inc()
         for user_id, (event_ts, produced_ts) in touched.items():
             out.append(self.recommendations_for(user_id, event_ts, produced_ts))
+        out.extend(self.profiles(list(touched), now))
         return out
 
     def recommendations_for(
@@ -220,7 +226,7 @@ class FeedPipeline:
         now = self.clock()
         variant = self.variant_of(user_id)
         model = self.recommenders[variant]
-        recs = model.recommend(user_id, self.settings.top_k, now)
+        recs = self._serve(model, user_id, now)
         self.last_lists.put(user_id, variant, [r.item_id for r in recs])
         emitted = self.clock()
         value = orjson.dumps(
@@ -240,6 +246,46 @@ class FeedPipeline:
             latency = max(emitted - produced_ts, 0.0)
             self.metrics.event_to_recommendation_latency.observe(latency)
         return Outgoing(self.settings.topic_recommendations, user_id.encode(), value)
+
+    def _serve(self, model: Recommender, user_id: str, now: float) -> list[Recommendation]:
+        """The model's top-k after the sentiment guardrail (asks for more to keep k)."""
+        k = self.settings.top_k
+        if not self.guardrail or self.sentiment is None:
+            return model.recommend(user_id, k, now)
+        s = self.settings
+        kept = []
+        for rec in model.recommend(user_id, 2 * k, now):
+            found = self.sentiment(rec.item_id)
+            if found is not None:
+                mean, count = found
+                if (
+                    mean < s.sentiment_guardrail_below
+                    and count >= s.sentiment_guardrail_min_comments
+                ):
+                    continue
+            kept.append(rec)
+        return kept[:k]
+
+    def profiles(self, user_ids: Sequence[str], now: float) -> list[Outgoing]:
+        """``stream.user_profiles.v1`` messages for the users whose interests changed."""
+        out = []
+        for user_id in user_ids:
+            model = self.recommenders[self.variant_of(user_id)]
+            changed = getattr(model, "interests_if_changed", None)
+            if changed is None:
+                continue
+            interests = changed(user_id, now)
+            if interests is None:
+                continue
+            value = orjson.dumps(
+                {
+                    "user_id": user_id,
+                    "interests": [{"topic": t, "weight": round(w, 4)} for t, w in interests],
+                    "ts": now,
+                }
+            )
+            out.append(Outgoing(self.settings.topic_user_profiles, user_id.encode(), value))
+        return out
 
     def _tombstones(self, user_id: str) -> list[Outgoing]:
         key = user_id.encode()

@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     web_enabled: bool = True
     web_host: str = Field("127.0.0.1", description="Bind address of the HTTP views.")
     web_port: int = Field(6066, ge=0, le=65535)
+    web_canonical_url: str | None = Field(
+        None,
+        description="URL other workers use to reach this one's HTTP views (forwarding a "
+        "user's request to the worker that owns the user), e.g. http://worker-1:6066. "
+        "Default: http://<web_host>:<web_port>.",
+    )
     metrics_host: str = Field("127.0.0.1", description="Bind address of /metrics.")
     metrics_port: int = Field(9464, ge=0, le=65535, description="Port of /metrics; 0 disables.")
     batch_max: int = Field(1000, ge=1, description="Most events handled as one batch.")
@@ -218,7 +224,8 @@ class Settings(BaseSettings):
     def topics(self) -> tuple[TopicSpec, ...]:
         """Every topic the app uses, with its partition count and cleanup policy."""
         p = self.partitions
-        specs = [TopicSpec(t, p) for t in self.input_topics]
+        # items are keyed by id and only their latest version matters: compacted
+        specs = [TopicSpec(t, p, compacted=t == self.topic_items) for t in self.input_topics]
         specs += [TopicSpec(self.dlq(t), p) for t in self.input_topics]
         specs += [
             TopicSpec(self.topic_recommendations, p, compacted=True),

@@ -49,9 +49,12 @@ def test_views(broker: EmbeddedBroker, tmp_path: Path) -> None:
         assert status == 200 and json.loads(body) == {"live": True, "ready": True}
         assert get(port, "/health?probe=sideways")[0] == 400
 
-        messages = [item_msg(settings.topic_items, *it) for it in ITEMS]
-        messages.append(click_msg(settings.topic_interactions, "c1", "alice", "e1"))
-        asyncio.run(produce(broker.bootstrap, messages))
+        asyncio.run(produce(broker.bootstrap, [item_msg(settings.topic_items, *it)
+                                               for it in ITEMS]))
+        wait_metrics(settings.metrics_port,
+                     lambda m: m.get("stream_events_consumed_total{type=item}", 0) >= len(ITEMS))
+        asyncio.run(produce(broker.bootstrap,
+                            [click_msg(settings.topic_interactions, "c1", "alice", "e1")]))
         wait_metrics(settings.metrics_port,
                      lambda m: m.get("stream_recommendations_published_total", 0) >= 1)
 

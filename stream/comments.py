@@ -1,0 +1,133 @@
+"""Where a comment goes: validate, score its sentiment, publish the score, and keep per-item
+sentiment for ranking. Labelled comments teach the scorer online.
+
+Pure like :mod:`stream.pipeline`: raw messages in, messages to produce out.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+import orjson
+
+from stream.errors import InvalidEvent
+from stream.events import Comment, EventLimits, parse_comment, parse_comment_label
+from stream.metrics import Metrics
+from stream.pipeline import Outgoing, RawMessage, dead_letter
+from stream.sentiment.item_sentiment import ItemSentiment
+from stream.sentiment.model import SentimentModel
+from stream.settings import Settings
+
+__all__ = ["CommentPipeline"]
+
+log = logging.getLogger(__name__)
+
+
+class CommentPipeline:
+    """Scores comments, learns from labels, and keeps the decayed sentiment of each item."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: Metrics,
+        model: SentimentModel | None = None,
+        items: ItemSentiment | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.model = model if model is not None else SentimentModel()
+        self.items = (
+            items
+            if items is not None
+            else ItemSentiment(
+                half_life=settings.sentiment_half_life_seconds, max_items=settings.item_cap
+            )
+        )
+        self.clock = clock
+        self.limits = EventLimits(
+            max_bytes=settings.max_event_bytes,
+            max_id_chars=settings.max_id_chars,
+            max_list_items=settings.max_list_items,
+            max_future_seconds=settings.max_future_seconds,
+        )
+        #: labels learned since the model state was last checkpointed
+        self.unsaved_labels = 0
+
+    def _reject(self, msg: RawMessage, error: InvalidEvent) -> Outgoing:
+        self.metrics.events_consumed.labels(msg.topic, "invalid").inc()
+        self.metrics.events_dead_lettered.labels(msg.topic, error.reason).inc()
+        log.info("dead-lettered %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, error.reason)
+        return dead_letter(msg, error, self.settings.dlq(msg.topic))
+
+    def handle_comments(self, batch: Sequence[RawMessage]) -> list[Outgoing]:
+        """Score a batch of comments: dead letters first, then one score per comment."""
+        out: list[Outgoing] = []
+        now = self.clock()
+        comments: list[Comment] = []
+        for msg in batch:
+            try:
+                comments.append(parse_comment(msg.value, self.limits, now))  # type: ignore[arg-type]
+            except InvalidEvent as exc:
+                out.append(self._reject(msg, exc))
+                continue
+            self.metrics.events_consumed.labels(msg.topic, "comment").inc()
+        if not comments:
+            return out
+        results = self.model.score_many([c.text for c in comments], [c.lang for c in comments])
+        for comment, result in zip(comments, results, strict=True):
+            self.metrics.sentiment_scored.labels(result.label, result.lang).inc()
+            if result.score is not None:
+                self.items.update(comment.item_id, result.score, comment.ts)
+            value = orjson.dumps(
+                {
+                    "comment_id": comment.comment_id,
+                    "item_id": comment.item_id,
+                    "user_id": comment.user_id,
+                    "lang": result.lang,
+                    "label": result.label,
+                    "score": result.score,
+                    "model": result.model,
+                    "ts": comment.ts,
+                }
+            )
+            out.append(
+                Outgoing(self.settings.topic_comment_sentiment, comment.comment_id.encode(), value)
+            )
+        return out
+
+    def handle_labels(self, batch: Sequence[RawMessage]) -> list[Outgoing]:
+        """Learn from a batch of labelled comments; returns the dead letters."""
+        out: list[Outgoing] = []
+        for msg in batch:
+            try:
+                label = parse_comment_label(msg.value, self.limits)  # type: ignore[arg-type]
+            except InvalidEvent as exc:
+                out.append(self._reject(msg, exc))
+                continue
+            learned = self.model.learn_one(label.text, label.lang, label.label, label.score)
+            self.unsaved_labels += learned
+            self.metrics.events_consumed.labels(
+                msg.topic, "label" if learned else "label_unscored"
+            ).inc()
+        return out
+
+    def item_sentiment(self, item_id: str) -> tuple[float, float] | None:
+        """(decayed mean, decayed comment count) of the item now, or None: the ranker's
+        sentiment source."""
+        mean, count = self.items.get(item_id, self.clock())
+        return None if mean is None else (mean, count)
+
+    def item_sentiment_view(self, item_id: str, now: float) -> dict[str, object] | None:
+        """The item's sentiment as the HTTP view answers it."""
+        mean, count = self.items.get(item_id, now)
+        if mean is None:
+            return None
+        return {
+            "mean": round(mean, 4),
+            "comments": round(count, 3),
+            "label": self.model.label_of(mean),
+            "half_life_seconds": self.items.half_life,
+        }

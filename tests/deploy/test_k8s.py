@@ -82,10 +82,17 @@ def test_settings_in_the_manifests_exist_and_validate() -> None:
     assert s.web_host == "0.0.0.0" and s.metrics_host == "0.0.0.0"
     assert s.producer_max_batch_size >= 16384
     assert s.topic_replication_factor >= 3
-    for env in container()["env"]:
-        assert env["name"].startswith("STREAM_")
-        assert env["name"][7:].lower() in Settings.model_fields, env["name"]
-        ref = env["valueFrom"]["secretKeyRef"]
+    env = {e["name"]: e for e in container()["env"]}
+    # the pod's own name, from the downward API, makes its canonical URL
+    assert env.pop("POD_NAME")["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    canonical = env.pop("STREAM_WEB_CANONICAL_URL")["value"]
+    assert canonical == (
+        f"http://$(POD_NAME).{statefulset()['spec']['serviceName']}:{s.web_port}"
+    )
+    for name, entry in env.items():
+        assert name.startswith("STREAM_")
+        assert name[7:].lower() in Settings.model_fields, name
+        ref = entry["valueFrom"]["secretKeyRef"]
         assert ref["optional"] is True, "credentials are only needed with SASL"
     assert container()["envFrom"] == [{"configMapRef": {"name": "stream-settings"}}]
 

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -13,24 +14,26 @@ import pytest
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def _our_processes() -> set[int]:
-    """Pids of Tansu brokers and stream workers running now."""
+def _processes_with(marker: str) -> set[int]:
+    """Pids of live processes whose environment carries ``marker`` (the demo's children
+    inherit it), whoever their parent is now."""
+    needle = f"DEMO_E2E_MARKER={marker}".encode()
     pids = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            cmd = (entry / "cmdline").read_bytes().replace(b"\x00", b" ").decode(errors="replace")
+            if needle in (entry / "environ").read_bytes().split(b"\x00"):
+                pids.add(int(entry.name))
         except OSError:
             continue
-        if "tansu" in cmd or "-m stream worker" in cmd:
-            pids.add(int(entry.name))
     return pids
 
 
 def test_demo_runs_and_stops_by_itself(tmp_path: Path) -> None:
-    before = _our_processes()
+    marker = uuid.uuid4().hex
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_")}
+    env["DEMO_E2E_MARKER"] = marker
     proc = subprocess.run(
         [sys.executable, "-m", "stream", "demo", "--seconds", "20"],
         capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path,
@@ -46,4 +49,4 @@ def test_demo_runs_and_stops_by_itself(tmp_path: Path) -> None:
     assert m, out
     events, recs, dead = (int(g.replace(",", "")) for g in m.groups())
     assert events > 1000 and recs > 100 and dead > 0
-    assert _our_processes() - before == set()
+    assert _processes_with(marker) == set(), "the demo left processes behind"

@@ -80,6 +80,9 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         autodiscover=False,
     )
     metrics = Metrics(registry, process=registry is None)
+    metrics.initialise(
+        settings.input_topics, (settings.topic_recommendations, settings.topic_user_profiles)
+    )
     comments = CommentPipeline(settings, metrics) if settings.sentiment_enabled else None
     feature: SentimentSource | None = None
     if comments is not None and settings.sentiment_use in ("feature", "both"):
@@ -129,6 +132,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         catalog = getattr(model, "catalog", None)
         if catalog is not None:
             metrics.items_in_state.set(len(catalog))
+        if comments is not None:
+            comments.update_gauges()
 
     return Worker(app=app, settings=settings, metrics=metrics, pipeline=pipeline, comments=comments)
 

@@ -120,6 +120,14 @@ class CommentPipeline:
         mean, count = self.items.get(item_id, self.clock())
         return None if mean is None else (mean, count)
 
+    def update_gauges(self) -> None:
+        """Items with comment sentiment, by the label of their mean (no item ids)."""
+        counts = {"positive": 0, "negative": 0, "neutral": 0}
+        for _, mean in self.items.means():
+            counts[self.model.label_of(mean)] += 1
+        for label, n in counts.items():
+            self.metrics.items_sentiment.labels(label).set(n)
+
     def item_sentiment_view(self, item_id: str, now: float) -> dict[str, object] | None:
         """The item's sentiment as the HTTP view answers it."""
         mean, count = self.items.get(item_id, now)

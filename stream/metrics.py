@@ -18,6 +18,7 @@ from prometheus_client import (
 )
 
 from stream import __version__
+from stream.errors import InvalidEvent
 
 __all__ = ["LATENCY_BUCKETS", "PROCESSING_BUCKETS", "Metrics"]
 
@@ -184,3 +185,12 @@ class Metrics:
             ["label"],
             registry=r,
         )
+
+    def initialise(self, input_topics: tuple[str, ...], output_topics: tuple[str, ...]) -> None:
+        """Create the known label combinations at 0, so rates and alerts see a series
+        before the first event of its kind (e.g. the first dead letter)."""
+        for topic in input_topics:
+            for reason in sorted(InvalidEvent.REASONS):
+                self.events_dead_lettered.labels(topic, reason)
+        for topic in output_topics:
+            self.tombstones_published.labels(topic)

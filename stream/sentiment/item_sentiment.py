@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 __all__ = ["ItemSentiment"]
@@ -97,6 +97,13 @@ class ItemSentiment:
     def forget(self, item_id: str) -> bool:
         """Drop everything about ``item_id``; True when there was something."""
         return self._items.pop(item_id, None) is not None
+
+    def means(self) -> Iterator[tuple[str, float]]:
+        """(item id, mean sentiment) of every item held; decay scales the sum and the count
+        alike, so the mean needs no clock."""
+        for item_id, (total, count, _) in self._items.items():
+            if count > 0:
+                yield item_id, total / count
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state."""

@@ -51,6 +51,9 @@ class _Shared:
     degree: NDArray[np.float64]
     column_norm: NDArray[np.float64]
     allowed: NDArray[np.bool_]
+    clicks: NDArray[np.float64]
+    shown: NDArray[np.float64]
+    base_ctr: float
 
 
 @dataclass(slots=True)
@@ -61,6 +64,8 @@ class _UserView:
     items: NDArray[np.int32]
     weights: NDArray[np.float64]
     query: NDArray[np.float32] | None
+    seen: NDArray[np.int32]
+    followed: set[str] | None = None
 
 
 class StreamRecommender:
@@ -308,7 +313,7 @@ class StreamRecommender:
             return
         pending.labelled[label_pos] = True
         candidates = pending.items[label_pos]
-        features = self._features(self._user_view(row, ts), candidates, self._shared(ts), ts)
+        features = self._features(self._user_view(row, ts), candidates, self._shared(ts))
         labels = np.zeros(len(label_pos), dtype=bool)
         labels[-1] = label_pos[-1] == pos
         self.ranker.learn(features, labels)
@@ -405,6 +410,9 @@ class StreamRecommender:
         cat = self.catalog
         n = len(cat)
         pop = np.maximum(self.popularity.scores(now, n), 0.0)
+        shown = self.shown.scores(now, n)
+        total_shown = float(shown.sum())
+        base_ctr = min(float(pop.sum()) / total_shown, 1.0) if total_shown > 0 else 0.0
         top = float(pop.max()) if n else 0.0
         pop_norm = np.log1p(pop) / math.log1p(top) if top > 0 else pop
         age = np.maximum(now - cat.published_at[:n], 0.0)
@@ -414,14 +422,20 @@ class StreamRecommender:
         if not self.recommend_stubs:
             allowed &= cat.has_metadata[:n]
         allowed &= self._last_activity(n) >= now - self.item_ttl
-        return _Shared(n, pop_norm, fresh, degree, degree ** -self.covisit_beta, allowed)
+        return _Shared(n, pop_norm, fresh, degree, degree ** -self.covisit_beta, allowed, pop,
+                       shown, base_ctr)
 
     def _user_view(self, row: int | None, now: float) -> _UserView:
         if row is None:
-            return _UserView(None, np.zeros(0, dtype=np.int32), np.zeros(0), None)
+            empty = np.zeros(0, dtype=np.int32)
+            return _UserView(None, empty, np.zeros(0), None, empty)
         items, ts, weights = self.users.entries(row)
+        seen = items
         if items.size == 0:
-            return _UserView(row, items, weights, None)
+            return _UserView(row, items, weights, None, seen)
+        # profiles from the most recent reads: older ones are decayed and only cost time
+        items, ts, weights = (items[-self.collab_query_items:], ts[-self.collab_query_items:],
+                              weights[-self.collab_query_items:])
         last = float(self.users.last_ts[row])
         long_w = weights * np.exp2(-(last - ts) / self.interest_half_life)
         short_w = weights * np.exp2(-(last - ts) / self.short_term_half_life)
@@ -437,7 +451,7 @@ class StreamRecommender:
                 norm = float(np.linalg.norm(blend))
                 query = (blend / norm).astype(np.float32) if norm > 0 else None
         blended = (1.0 - self.short_term_weight) * long_w + self.short_term_weight * short_w
-        return _UserView(row, items, blended, query)
+        return _UserView(row, items, blended, query, seen)
 
     def _collab(self, user: _UserView, shared: _Shared) -> NDArray[np.float64]:
         if not self.use_collab or user.items.size == 0:
@@ -474,29 +488,29 @@ class StreamRecommender:
                 out[j] = float(mean) * count / (count + 5.0)
         return out
 
-    def _ctr(self, items: NDArray[np.int64], now: float, n: int) -> NDArray[np.float64]:
-        clicks = np.maximum(self.popularity.scores(now, n), 0.0)
-        shown = self.shown.scores(now, n)
-        total_shown = float(shown.sum())
-        base = float(clicks.sum()) / total_shown if total_shown > 0 else 0.0
-        base = min(base, 1.0)
-        return np.minimum((clicks[items] + 5.0 * base) / (shown[items] + 5.0), 1.0)
+    def _ctr(self, items: NDArray[np.int64], shared: _Shared) -> NDArray[np.float64]:
+        """Decayed clicks over decayed impressions, shrunk towards the overall rate."""
+        clicks, shown = shared.clicks[items], shared.shown[items]
+        return np.minimum((clicks + 5.0 * shared.base_ctr) / (shown + 5.0), 1.0)
 
     def _features(self, user: _UserView, items: NDArray[np.int64], shared: _Shared,
-                  now: float, content: NDArray[np.float64] | None = None,
-                  collab: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+                  content: NDArray[np.float64] | None = None,
+                  collab: NDArray[np.float64] | None = None,
+                  prior: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
         if content is None:
             content = self._content(user, shared)
         if collab is None:
             collab = self._collab(user, shared)
+        if prior is None:
+            prior = self._prior(content, collab, shared)
         x = np.zeros((items.size, len(FEATURES)), dtype=np.float64)
         x[:, _F["content"]] = content[items]
         x[:, _F["collab"]] = collab[items]
         x[:, _F["popularity"]] = shared.popularity[items]
-        x[:, _F["ctr"]] = self._ctr(items, now, shared.n)
+        x[:, _F["ctr"]] = self._ctr(items, shared)
         x[:, _F["freshness"]] = shared.freshness[items]
         x[:, _F["sentiment"]] = self._sentiment(items)
-        x[:, _F["prior"]] = self._prior(content, collab, shared)[items]
+        x[:, _F["prior"]] = prior[items]
         return x
 
     def _final(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -511,7 +525,7 @@ class StreamRecommender:
         user = self._user_view(self.users.index.get(user_id), now)
         known = [self.catalog.index.get(i) for i in item_ids]
         idx = np.array([-1 if k is None else k for k in known], dtype=np.int64)
-        x = self._features(user, np.maximum(idx, 0), shared, now)
+        x = self._features(user, np.maximum(idx, 0), shared)
         x[idx < 0] = 0.0
         out: NDArray[np.float64] = self._final(x)
         return out
@@ -537,7 +551,8 @@ class StreamRecommender:
         content_all: NDArray[np.float32] | None = None
         if with_query:
             queries = np.stack([views[i].query for i in with_query])  # type: ignore[misc]
-            content_all = np.maximum(queries @ self.catalog.matrix.T, 0.0)
+            # items x users: the item matrix is read once, row-major, for the whole batch
+            content_all = np.maximum(self.catalog.matrix @ queries.T, 0.0).T
         zeros = np.zeros(shared.n, dtype=np.float64)
         slot = {i: j for j, i in enumerate(with_query)}
         for i, (user_id, view) in enumerate(zip(ids, views, strict=True)):
@@ -550,15 +565,16 @@ class StreamRecommender:
                    k: int, now: float) -> list[Recommendation]:
         collab = self._collab(view, shared)
         prior = self._prior(content, collab, shared)
-        prior[~shared.allowed] = -np.inf
-        if view.items.size:
-            prior[view.items[view.items < shared.n]] = -np.inf
+        ranked = prior.copy()
+        ranked[~shared.allowed] = -np.inf
+        if view.seen.size:
+            ranked[view.seen[view.seen < shared.n]] = -np.inf
         n_cand = min(max(self.candidates, k), shared.n)
-        cand = np.argpartition(-prior, n_cand - 1)[:n_cand]
-        cand = cand[np.isfinite(prior[cand])]
+        cand = np.argpartition(-ranked, n_cand - 1)[:n_cand]
+        cand = cand[np.isfinite(ranked[cand])]
         if cand.size == 0:
             return []
-        features = self._features(view, cand.astype(np.int64), shared, now, content, collab)
+        features = self._features(view, cand.astype(np.int64), shared, content, collab, prior)
         final = self._final(features)
         order = np.argsort(-final, kind="stable")
         cand, features, final = cand[order], features[order], final[order]
@@ -621,12 +637,17 @@ class StreamRecommender:
                 strength = self.catalog.vectors[recent] @ self.catalog.vectors[idx]
             best = int(recent[int(np.argmax(strength))])
             if main == "content" and x[_F["freshness"]] >= 0.5 and tag is not None \
-                    and tag in dict(self._interests(view)):
+                    and tag in self._followed(view):
                 return f"new in {tag}, a topic you follow"
             return f"because you read “{self._title(best)}”"
         if main == "freshness":
             return f"new in {tag}" if tag else "new"
         return f"trending in {tag}" if tag else "trending now"
+
+    def _followed(self, view: _UserView) -> set[str]:
+        if view.followed is None:
+            view.followed = {tag for tag, _ in self._interests(view)}
+        return view.followed
 
     def _interests(self, view: _UserView) -> list[tuple[str, float]]:
         totals: dict[str, float] = {}

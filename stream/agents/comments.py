@@ -8,12 +8,14 @@ survives a restart.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import faust
 
-from stream.agents.common import publish, to_raw
+from stream.agents.common import batched_agent, raw_topic
 from stream.comments import CommentPipeline
+from stream.pipeline import Outgoing, RawMessage
 from stream.sentiment.model import SentimentModel
 from stream.settings import Settings
 
@@ -66,30 +68,23 @@ def register_comment_agents(
             comments.model = SentimentModel.from_bytes(saved)
             log.info("restored the sentiment model (%s labels learned)", comments.model.n_learned)
 
-    def raw_topic(name: str) -> Any:
-        return app.topic(
-            name, value_serializer="raw", key_serializer="raw", partitions=settings.partitions
-        )
+    def handle_comments(batch: Sequence[RawMessage]) -> list[Outgoing]:
+        restore()
+        return comments.handle_comments(batch)
 
-    def track(events: Any) -> None:
-        for e in events:
-            processed[(e.message.topic, e.message.partition)] = e.message.offset
+    def handle_labels(batch: Sequence[RawMessage]) -> list[Outgoing]:
+        restore()
+        return comments.handle_labels(batch)
 
-    async def score_comments(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_max, settings.batch_within):
-            restore()
-            await publish(app, comments.handle_comments([to_raw(e) for e in events]))
-            track(events)
+    def checkpoint() -> None:
+        if comments.unsaved_labels:
+            state[MODEL_KEY] = comments.model.to_bytes()
+            comments.unsaved_labels = 0
 
-    async def learn_labels(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_max, settings.batch_within):
-            restore()
-            out = comments.handle_labels([to_raw(e) for e in events])
-            if comments.unsaved_labels:
-                state[MODEL_KEY] = comments.model.to_bytes()
-                comments.unsaved_labels = 0
-            await publish(app, out)
-            track(events)
-
-    app.agent(raw_topic(settings.topic_comments), name="stream.agents.comments")(score_comments)
-    app.agent(raw_topic(settings.topic_comment_labels), name="stream.agents.labels")(learn_labels)
+    m = comments.metrics
+    app.agent(raw_topic(app, settings, settings.topic_comments), name="stream.agents.comments")(
+        batched_agent(app, settings, m, "comments", handle_comments, processed)
+    )
+    app.agent(raw_topic(app, settings, settings.topic_comment_labels), name="stream.agents.labels")(
+        batched_agent(app, settings, m, "labels", handle_labels, processed, after=checkpoint)
+    )

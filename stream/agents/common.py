@@ -1,15 +1,18 @@
-"""What every agent shares: turning Faust events into raw messages and producing results."""
+"""What every agent shares: raw messages in, a pure handler, produced results, tracked offsets."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import faust
 
+from stream.metrics import Metrics
 from stream.pipeline import Outgoing, RawMessage
+from stream.settings import Settings
 
-__all__ = ["publish", "to_raw"]
+__all__ = ["batched_agent", "publish", "raw_topic", "to_raw"]
 
 
 def to_raw(event: Any) -> RawMessage:
@@ -27,7 +30,49 @@ def to_raw(event: Any) -> RawMessage:
 
 
 async def publish(app: faust.App, messages: Sequence[Outgoing]) -> None:
-    """Produce every outgoing message through the app's producer (buffered, not awaited)."""
+    """Produce every outgoing message through the app's producer (buffered, not awaited:
+    Faust flushes the producer before it commits the offsets of the batch)."""
     producer = app.producer
     for m in messages:
         await producer.send(m.topic, m.key, m.value, None, None, m.headers or None)
+
+
+def raw_topic(app: faust.App, settings: Settings, name: str) -> Any:
+    """A topic read and written as raw bytes: we decode ourselves, so a bad message is a dead
+    letter, never a skipped decode error."""
+    return app.topic(
+        name, value_serializer="raw", key_serializer="raw", partitions=settings.partitions
+    )
+
+
+def batched_agent(
+    app: faust.App,
+    settings: Settings,
+    metrics: Metrics,
+    name: str,
+    handle: Callable[[Sequence[RawMessage]], list[Outgoing]],
+    processed: dict[Any, int],
+    after: Callable[[], None] | None = None,
+) -> Callable[[Any], Any]:
+    """An agent body: take batches (``batch_max`` within ``batch_within`` s), hand their raw
+    messages to ``handle``, produce what it returns, call ``after``, record offsets.
+
+    The batch is acked when the next one is taken, after its output was handed to the
+    producer: at-least-once.
+    """
+
+    async def agent(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_max, settings.batch_within):
+            start = time.perf_counter()
+            try:
+                out = handle([to_raw(e) for e in events])
+                if after is not None:
+                    after()
+            finally:
+                metrics.batch_processing.labels(name).observe(time.perf_counter() - start)
+                metrics.batch_size.labels(name).observe(len(events))
+            await publish(app, out)
+            for e in events:
+                processed[(e.message.topic, e.message.partition)] = e.message.offset
+
+    return agent

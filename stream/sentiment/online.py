@@ -17,12 +17,13 @@ from __future__ import annotations
 import itertools
 import math
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from itertools import repeat
 from typing import Any
 
 from river import linear_model, optim
 
-__all__ = ["OnlineCorrection", "hashed_features"]
+__all__ = ["NgramLogit", "OnlineCorrection", "hashed_features"]
 
 _MAX_BASE = 0.995  # atanh(0.995) = 3.0: a lexicon score of exactly +-1 stays correctable
 
@@ -174,4 +175,138 @@ class OnlineCorrection:
         optimizer.n_iterations = int(state["n_iterations"])
         for key, value in join(state["g2"]).items():
             optimizer.g2[key] = value
+        return model
+
+
+class NgramLogit:
+    """A logistic correction of a lexicon score over named dense features and string n-grams.
+
+    ``score = tanh(atanh(base) + b + w . dense + sum of w[g] over the n-grams g / sqrt(n))``,
+    learnt with AdaGrad on the matching loss of the tanh link (gradient ``score - target``
+    in the logit), so binary labels stop pushing once a text is confidently right. N-grams are
+    keyed by their own text rather than hashed: only n-grams seen in a label can carry a
+    weight, so scoring is one dictionary look-up per n-gram (in C, via ``map``), nothing is
+    salted per process, and the state is plain JSON. At most ``max_features`` n-grams are
+    kept (the first seen), so an endless stream cannot grow it without bound.
+
+    Parameters
+    ----------
+    lr
+        AdaGrad learning rate.
+    l2
+        L2 penalty, applied to the weights in each update.
+    max_features
+        The most n-grams that get a weight.
+
+    Examples
+    --------
+    >>> m = NgramLogit()
+    >>> m.score(0.5, {"base": 0.5}, {"好", "很"})
+    0.5
+    >>> for _ in range(20):
+    ...     m.learn(0.5, {"base": 0.5}, {"好", "很"}, -1.0)
+    >>> m.score(0.5, {"base": 0.5}, {"好", "很"}) < 0.0
+    True
+    >>> NgramLogit.from_state(m.to_state()).to_state() == m.to_state()
+    True
+    """
+
+    def __init__(self, lr: float = 0.2, l2: float = 0.0, max_features: int = 1 << 20) -> None:
+        self.lr = lr
+        self.l2 = l2
+        self.max_features = max_features
+        self.n_learned = 0
+        self.intercept = 0.0
+        self.dense: dict[str, float] = {}
+        self.weights: dict[str, float] = {}
+        self._g2_intercept = 0.0
+        self._g2_dense: dict[str, float] = {}
+        self._g2: dict[str, float] = {}
+
+    def logit(self, base: float, dense: Mapping[str, float], grams: Collection[str]) -> float:
+        """The score before the tanh: the lexicon's logit plus the learnt shift."""
+        z = _logit(base) + self.intercept
+        weights = self.dense
+        for key, value in dense.items():
+            w = weights.get(key)
+            if w is not None:
+                z += w * value
+        if grams:
+            z += sum(map(self.weights.get, grams, repeat(0.0))) / math.sqrt(len(grams))
+        return z
+
+    def score(self, base: float, dense: Mapping[str, float], grams: Collection[str]) -> float:
+        """The score in [-1, 1] (exactly ``base`` before the first label)."""
+        if not self.n_learned:
+            return max(-1.0, min(1.0, base))
+        return math.tanh(self.logit(base, dense, grams))
+
+    def learn(
+        self, base: float, dense: Mapping[str, float], grams: Collection[str], target: float
+    ) -> None:
+        """One AdaGrad step towards ``target`` in [-1, 1]."""
+        g = math.tanh(self.logit(base, dense, grams)) - target
+        lr, l2 = self.lr, self.l2
+        self._g2_intercept += g * g
+        self.intercept -= lr * g / (math.sqrt(self._g2_intercept) + 1e-8)
+        for key, value in dense.items():
+            self._step(self.dense, self._g2_dense, key, g * value, lr, l2, True)
+        if grams:
+            gv = g / math.sqrt(len(grams))
+            weights, g2 = self.weights, self._g2
+            room = len(weights) < self.max_features
+            for gram in grams:
+                if room or gram in weights:
+                    self._step(weights, g2, gram, gv, lr, l2, room)
+                    room = room and len(weights) < self.max_features
+        self.n_learned += 1
+
+    @staticmethod
+    def _step(
+        weights: dict[str, float],
+        g2: dict[str, float],
+        key: str,
+        grad: float,
+        lr: float,
+        l2: float,
+        add: bool,
+    ) -> None:
+        w = weights.get(key)
+        if w is None:
+            if not add:
+                return
+            w = 0.0
+        grad += l2 * w
+        acc = g2.get(key, 0.0) + grad * grad
+        g2[key] = acc
+        weights[key] = w - lr * grad / (math.sqrt(acc) + 1e-8)
+
+    def to_state(self) -> dict[str, Any]:
+        """Weights and AdaGrad sums as plain JSON-ready values."""
+        return {
+            "lr": self.lr,
+            "l2": self.l2,
+            "max_features": self.max_features,
+            "n_learned": self.n_learned,
+            "intercept": self.intercept,
+            "g2_intercept": self._g2_intercept,
+            "dense": dict(self.dense),
+            "g2_dense": dict(self._g2_dense),
+            "weights": dict(self.weights),
+            "g2": dict(self._g2),
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> NgramLogit:
+        """Rebuild a model saved by :meth:`to_state`."""
+        model = cls(
+            lr=float(state["lr"]), l2=float(state["l2"]), max_features=int(state["max_features"])
+        )
+        model.n_learned = int(state["n_learned"])
+        model.intercept = float(state["intercept"])
+        model._g2_intercept = float(state["g2_intercept"])
+        model.dense = {str(k): float(v) for k, v in state["dense"].items()}
+        model._g2_dense = {str(k): float(v) for k, v in state["g2_dense"].items()}
+        model.weights = {str(k): float(v) for k, v in state["weights"].items()}
+        model._g2 = {str(k): float(v) for k, v in state["g2"].items()}
         return model

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
-from stream.sentiment.chinese import ChineseScorer, lexicon_score, segment
+from stream.sentiment.chinese import ChineseScorer, char_ngrams, lexicon_score, segment
 from stream.sentiment.english import EnglishScorer, vader_scores
+from stream.sentiment.online import NgramLogit
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +95,65 @@ def test_lexicon_score_counts_negations() -> None:
     assert -1.0 < compound < 1.0
 
 
-def test_jieba_is_quiet(capfd: pytest.CaptureFixture[str]) -> None:
+def test_scoring_is_quiet(capfd: pytest.CaptureFixture[str]) -> None:
     ChineseScorer().score_many(["安静的房间"])
-    assert "Building prefix dict" not in capfd.readouterr().err
+    assert capfd.readouterr().err == ""
+
+
+def test_matcher_keeps_blockers_whole() -> None:
+    # 小时 is not "small", 不同 does not negate what follows, 香港 is not fragrant.
+    assert "小" not in segment("等了一个小时")
+    assert lexicon_score(segment("等了一个小时"))[0] == 0.0
+    assert "不" not in segment("两个房间不同")
+    assert lexicon_score(segment("香港的酒店"))[0] == 0.0
+
+
+def test_matcher_splits_jieba_phrases_into_modifier_and_word() -> None:
+    # Phrases of jieba's dictionary that hold a negator and a sentiment word still read right.
+    assert lexicon_score(segment("我不喜欢"))[0] < 0
+    assert lexicon_score(segment("很满意"))[0] > lexicon_score(segment("满意"))[0] > 0
+
+
+def test_segment_keeps_every_character() -> None:
+    text = "房间很干净，但是早餐一般！Wifi不太稳定"
+    assert "".join(segment(text)) == text
+
+
+def test_char_ngrams_are_distinct_lowercase_unigrams_and_bigrams() -> None:
+    assert char_ngrams("好 好Ok") == {"好", "o", "k", "好好", "好o", "ok"}
+    assert char_ngrams("") == set()
+
+
+def test_chinese_learning_is_deterministic_and_survives_json() -> None:
+    data = [("房间干净，服务热情", 1.0), ("前台态度恶劣", -1.0), ("标题党，带节奏", -1.0)] * 5
+    a, b = ChineseScorer(), ChineseScorer()
+    for text, target in data:
+        a.learn_one(text, target)
+        b.learn_one(text, target)
+    assert a.to_state() == b.to_state()
+    restored = ChineseScorer.from_state(orjson.loads(orjson.dumps(a.to_state())))
+    texts = ["带节奏的标题党", "服务热情"]
+    assert restored.score_many(texts) == a.score_many(texts)
+    assert a.score_many(["带节奏的标题党"])[0] < -0.05
+    assert a.model_name == "zh-lexicon+ngrams"
+
+
+def test_chinese_state_of_another_kind_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a state"):
+        ChineseScorer.from_state({"n_buckets": 1024, "online": {}})
+
+
+def test_ngram_logit_caps_its_features() -> None:
+    m = NgramLogit(max_features=3)
+    m.learn(0.0, {}, {"a", "b"}, 1.0)
+    m.learn(0.0, {}, {"c", "d", "e"}, -1.0)
+    assert len(m.weights) == 3
+    assert {"a", "b"} <= set(m.weights)
+    m.learn(0.0, {}, {"a", "z"}, 1.0)  # known grams still learn, new ones wait
+    assert len(m.weights) == 3 and "z" not in m.weights
+
+
+def test_ngram_logit_is_the_base_score_before_learning() -> None:
+    m = NgramLogit()
+    assert m.score(0.3, {"base": 0.3}, {"x"}) == 0.3
+    assert m.score(1.5, {}, set()) == 1.0

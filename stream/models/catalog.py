@@ -29,6 +29,8 @@ class ItemCatalog:
         self.has_metadata: NDArray[np.bool_] = np.zeros(capacity, dtype=bool)
         self.active: NDArray[np.bool_] = np.zeros(capacity, dtype=bool)
         self.last_seen: NDArray[np.float64] = np.zeros(capacity, dtype=np.float64)
+        #: when the item was first seen (in an event or its own metadata)
+        self.first_seen: NDArray[np.float64] = np.zeros(capacity, dtype=np.float64)
         #: hashed term ids and weights per item, kept so vectors can be re-weighted
         self.terms: list[tuple[NDArray[np.int32], NDArray[np.float32]] | None] = []
         self._free: list[int] = []
@@ -51,6 +53,7 @@ class ItemCatalog:
         self.vectors = vectors
         self.published_at = np.resize(self.published_at, cap)
         self.last_seen = np.resize(self.last_seen, cap)
+        self.first_seen = np.resize(self.first_seen, cap)
         extra = np.zeros(cap - self.has_metadata.shape[0], dtype=bool)
         self.has_metadata = np.concatenate([self.has_metadata, extra])
         self.active = np.concatenate([self.active, extra])
@@ -76,6 +79,7 @@ class ItemCatalog:
         self.vectors[idx] = 0.0
         self.published_at[idx] = seen_at
         self.last_seen[idx] = seen_at
+        self.first_seen[idx] = seen_at
         self.has_metadata[idx] = False
         self.active[idx] = True
         return idx

@@ -415,8 +415,10 @@ class StreamRecommender:
         base_ctr = min(float(pop.sum()) / total_shown, 1.0) if total_shown > 0 else 0.0
         top = float(pop.max()) if n else 0.0
         pop_norm = np.log1p(pop) / math.log1p(top) if top > 0 else pop
-        age = np.maximum(now - cat.published_at[:n], 0.0)
-        fresh = np.where(cat.has_metadata[:n], np.exp2(-age / self.freshness_half_life), 0.0)
+        # age from the publication time, or from the first sighting when none is known
+        known = cat.has_metadata[:n] & (cat.published_at[:n] > 0)
+        born = np.where(known, cat.published_at[:n], cat.first_seen[:n])
+        fresh = np.exp2(-np.maximum(now - born, 0.0) / self.freshness_half_life)
         degree = np.maximum(self.degree.scores(now, n), 1e-3)
         allowed = cat.active[:n] & ~self.excluded[:n]
         if not self.recommend_stubs:
@@ -740,6 +742,7 @@ class StreamRecommender:
             "lang": cat.langs[idx],
             "published_at": float(cat.published_at[idx]),
             "last_seen": float(cat.last_seen[idx]),
+            "first_seen": float(cat.first_seen[idx]),
             "has_metadata": bool(cat.has_metadata[idx]),
             "terms": None if terms is None else [terms[0].tolist(), terms[1].tolist()],
             # the vector as weighted when last computed: raw float32 bytes, base64
@@ -775,6 +778,7 @@ class StreamRecommender:
             self.excluded[idx] = item_id in self.excluded_items or any(
                 t.lower() in self.excluded_tags for t in tags)
         cat.last_seen[idx] = float(state["last_seen"])
+        cat.first_seen[idx] = float(state.get("first_seen", published_at))
         for stat, key in ((self.popularity, "popularity"), (self.shown, "shown"),
                           (self.degree, "degree")):
             stat.reset(idx)

@@ -11,7 +11,8 @@ MovieLens 100K
     kept in file order in :attr:`Dataset.events` (the split protocol draws its random numbers
     in that order, as Microsoft Recommenders does on the same file) and replayed sorted by
     timestamp, stably. Items come from ``u.item`` (ISO-8859-1, pipe-separated): the title,
-    the genres as tags, ``published_at`` the release date at 00:00 UTC (0 when missing).
+    the genres as tags, ``published_at`` the release date at 00:00 UTC (0 when missing or
+    before 1970, as the contract allows no negative time).
 MIND
     ``news.tsv`` gives items (title, abstract as body, category and subcategory as tags,
     ``published_at`` 0: MIND has no publication times). Each row of ``behaviors.tsv`` becomes
@@ -129,9 +130,11 @@ def _fingerprints(paths: Iterable[Path]) -> dict[str, str]:
 
 
 def _ml_release_date(text: str) -> float:
+    """The release date at 00:00 UTC; 0 when missing or before 1970 (the contract requires
+    ``published_at >= 0``, and a film from 1950 is as old as one from 1970 to any model)."""
     if not text.strip():
         return 0.0
-    return float(calendar.timegm(time.strptime(text.strip(), "%d-%b-%Y")))
+    return max(0.0, float(calendar.timegm(time.strptime(text.strip(), "%d-%b-%Y"))))
 
 
 def load_movielens_100k(data_dir: Path) -> Dataset:

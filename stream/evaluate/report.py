@@ -81,11 +81,21 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _cell(key: str, value: Any) -> str:
+    if isinstance(value, float) and math.isfinite(value):
+        if key == "events_per_second":
+            return f"{value:,.0f}"
+        if key.endswith("seconds"):
+            return f"{value:,.1f}"
+    return _fmt(value)
+
+
 def _table(models: dict[str, dict[str, Any]], keys: list[str]) -> list[str]:
     lines = ["| model | " + " | ".join(keys) + " |",
              "|---|" + "---:|" * len(keys)]
     for name, figures in models.items():
-        lines.append(f"| {name} | " + " | ".join(_fmt(figures.get(key)) for key in keys) + " |")
+        lines.append(f"| {name} | " + " | ".join(_cell(key, figures.get(key)) for key in keys)
+                     + " |")
     return lines
 
 
@@ -197,7 +207,8 @@ def write_report(result: EvaluationResult, out_dir: Path, *, seed: int, limit: i
         "`top1%_share`: share of recommended slots that went to the 1 % most clicked items of "
         "the replay; `gini`: Gini coefficient of how often each catalogue item was "
         f"recommended; `ild@{k}`: mean pairwise cosine distance between the hashed title and "
-        "tag vectors of the items of a list (lists with fewer than two items with content "
+        "tag vectors of the items of a list, from 0 to 2 since signed hashed vectors can point "
+        "apart (lists with fewer than two items with content "
         "are skipped; `ild_lists` is the share used); `events_per_second`: replayed events "
         "divided by the time spent inside the model's own methods.",
         "",

@@ -41,7 +41,8 @@ def write_movielens(directory: Path, seed: int = 3) -> None:
             title = " ".join(rng.choice(words, size=3, replace=False))
             flags = ["0"] * 19
             flags[1 + movie % 4] = "1"
-            handle.write(f"{movie}|{title} Café ({1990 + movie % 8})|01-Jan-1995||http://x|"
+            released = "01-Jan-1950" if movie % 10 == 0 else "01-Jan-1995"  # some pre-1970
+            handle.write(f"{movie}|{title} Café ({1990 + movie % 8})|{released}||http://x|"
                          + "|".join(flags) + "\n")
     rows = []
     for user in range(1, 41):

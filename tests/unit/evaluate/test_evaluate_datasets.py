@@ -30,7 +30,8 @@ def write_ml(directory: Path) -> None:
     )
     (directory / "u.item").write_bytes(
         f"10|Les Misérables (1995)|01-Jan-1995||http://x|{GENRE_FLAGS_COMEDY_DRAMA}\n"
-        f"11|unknown|||http://y|{GENRE_FLAGS_NONE}\n".encode("iso-8859-1")
+        f"11|unknown|||http://y|{GENRE_FLAGS_NONE}\n"
+        f"12|Old film (1939)|01-Jan-1939||http://z|{GENRE_FLAGS_NONE}\n".encode("iso-8859-1")
     )
 
 
@@ -38,11 +39,12 @@ def test_movielens_loader(tmp_path: Path) -> None:
     write_ml(tmp_path)
     data = load_movielens_100k(tmp_path)
     assert data.name == "movielens-100k"
-    assert [i.item_id for i in data.items] == ["10", "11"]
+    assert [i.item_id for i in data.items] == ["10", "11", "12"]
     assert data.items[0].title == "Les Misérables (1995)"
     assert data.items[0].tags == ("Comedy", "Drama")
     assert data.items[0].published_at == 788918400.0  # 1995-01-01T00:00:00Z
     assert data.items[1].published_at == 0.0 and data.items[1].tags == ()
+    assert data.items[2].published_at == 0.0  # before 1970: the contract has no negative time
     # file order kept in .events, time order (stable) from time_ordered()
     assert [e.event_id for e in data.events] == ["ml-0", "ml-1", "ml-2", "ml-3"]
     ordered = data.time_ordered()

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
+from operator import add
 from typing import Any
 
 from stream.sentiment.online import NgramLogit
@@ -141,27 +142,24 @@ class _Matcher:
         out: list[str] = []
         lengths = self.lengths.get
         roles = self.roles
-        i = 0
         gap = 0  # start of the current run of unknown characters
-        n = len(text)
-        while i < n:
-            candidates = lengths(text[i])
-            if candidates is not None:
-                for size in candidates:
-                    word = text[i : i + size]
-                    if word in roles:
-                        if gap < i:
-                            out.append(text[gap:i])
-                        out.append(word)
-                        i += size
-                        gap = i
-                        break
-                else:
-                    i += 1
-            else:
-                i += 1
-        if gap < n:
-            out.append(text[gap:n])
+        end = 0  # end of the last known word: characters before it are taken
+        for i, ch in enumerate(text):
+            if i < end:
+                continue
+            sizes = lengths(ch)
+            if sizes is None:
+                continue
+            for size in sizes:
+                word = text[i : i + size] if size > 1 else ch
+                if word in roles:
+                    if gap < i:
+                        out.append(text[gap:i])
+                    out.append(word)
+                    end = gap = i + size
+                    break
+        if gap < len(text):
+            out.append(text[gap:])
         return out
 
 
@@ -275,18 +273,19 @@ def lexicon_score(words: Sequence[str]) -> tuple[float, float, float, int]:
     return compound, pos, neg, negated_words
 
 
-def char_ngrams(text: str) -> set[str]:
-    """Distinct characters and character bigrams of ``text``, lower-cased, spaces dropped.
+def char_ngrams(text: str) -> list[str]:
+    """Characters and character bigrams of ``text``, lower-cased, spaces dropped, repeats kept.
+
+    Repeats count (a bag, not a set): as accurate on held-out training folds as distinct
+    n-grams, and building no set halves the cost, which dominates scoring.
 
     Examples
     --------
-    >>> sorted(char_ngrams("很好"))
-    ['好', '很', '很好']
+    >>> char_ngrams("很好 很好")
+    ['很', '好', '很', '好', '很好', '好很', '很好']
     """
     t = "".join(text.lower().split())
-    grams = set(t)
-    grams.update(map(str.__add__, t, t[1:]))
-    return grams
+    return [*t, *map(add, t, t[1:])]
 
 
 class ChineseScorer:
@@ -333,9 +332,15 @@ class ChineseScorer:
         if not online.n_learned:  # out of the box the score is the lexicon's
             return [lexicon_score(_matcher().segment(t))[0] for t in texts]
         out: list[float] = []
+        gram_sum = online.gram_sum
+        logit = online.logit_of_sum
+        tanh = math.tanh
         for text in texts:
             base, dense = self.lexicon_features(text)
-            out.append(online.score(base, dense, char_ngrams(text)))
+            # char_ngrams(text), summed as the bigrams are made rather than listed first
+            t = "".join(text.lower().split())
+            total = gram_sum(t) + gram_sum(map(add, t, t[1:]))
+            out.append(tanh(logit(base, dense, total, 2 * len(t) - 1 if t else 0)))
         return out
 
     def learn_one(self, text: str, target: float) -> None:

@@ -181,7 +181,8 @@ class OnlineCorrection:
 class NgramLogit:
     """A logistic correction of a lexicon score over named dense features and string n-grams.
 
-    ``score = tanh(atanh(base) + b + w . dense + sum of w[g] over the n-grams g / sqrt(n))``,
+    ``score = tanh(atanh(base) + b + w . dense + sum of w[g] over the n grams g / sqrt(n))``
+    (a gram that occurs twice counts twice),
     learnt with AdaGrad on the matching loss of the tanh link (gradient ``score - target``
     in the logit), so binary labels stop pushing once a text is confidently right. N-grams are
     keyed by their own text rather than hashed: only n-grams seen in a label can carry a
@@ -225,14 +226,25 @@ class NgramLogit:
 
     def logit(self, base: float, dense: Mapping[str, float], grams: Collection[str]) -> float:
         """The score before the tanh: the lexicon's logit plus the learnt shift."""
+        return self.logit_of_sum(base, dense, self.gram_sum(grams), len(grams))
+
+    def gram_sum(self, grams: Iterable[str]) -> float:
+        """The sum of the weights of ``grams`` (0.0 for unknown ones), in one pass in C."""
+        return sum(map(self.weights.get, grams, repeat(0.0)))
+
+    def logit_of_sum(
+        self, base: float, dense: Mapping[str, float], gram_sum: float, n_grams: int
+    ) -> float:
+        """:meth:`logit` from :meth:`gram_sum` of ``n_grams`` n-grams (so that a caller can sum
+        n-grams as it makes them, without a list)."""
         z = _logit(base) + self.intercept
         weights = self.dense
         for key, value in dense.items():
             w = weights.get(key)
             if w is not None:
                 z += w * value
-        if grams:
-            z += sum(map(self.weights.get, grams, repeat(0.0))) / math.sqrt(len(grams))
+        if n_grams:
+            z += gram_sum / math.sqrt(n_grams)
         return z
 
     def score(self, base: float, dense: Mapping[str, float], grams: Collection[str]) -> float:

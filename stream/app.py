@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from dataclasses import dataclass
@@ -11,8 +12,10 @@ import faust
 from prometheus_client import CollectorRegistry, start_http_server
 
 from stream.agents.comments import register_comment_agents
+from stream.agents.common import raw_table
 from stream.agents.feed import register_feed_agents
 from stream.agents.web import register_views
+from stream.broker import create_topics
 from stream.comments import CommentPipeline
 from stream.metrics import Metrics
 from stream.models.base import Recommender
@@ -68,6 +71,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         producer_max_batch_size=settings.producer_max_batch_size,
         broker_session_timeout=settings.broker_session_timeout,
         broker_heartbeat_interval=settings.broker_heartbeat_interval,
+        broker_commit_interval=settings.commit_interval_seconds,
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.topic_replication_factor,
         consumer_auto_offset_reset="earliest",
@@ -92,6 +96,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         build_variants(settings, feature),
         metrics,
         sentiment=comments.item_sentiment if comments is not None else None,
+        # user state follows the user's partition: a table co-partitioned with interactions
+        user_store=raw_table(app, "users", settings.partitions),
     )
     processed: dict[Any, int] = {}
     interactions_topic = register_feed_agents(app, settings, pipeline, processed)
@@ -155,7 +161,20 @@ def build_variants(
 
 
 def run_worker(settings: Settings, loglevel: str | None = None) -> int:
-    """Run a worker until it is stopped (SIGINT/SIGTERM); returns the exit code."""
+    """Run a worker until it is stopped (SIGINT/SIGTERM); returns the exit code.
+
+    Every topic, state changelogs included, is created first with the configured partition
+    count: a broker that auto-creates topics would pick its own count, and a changelog with
+    another count than its input breaks co-partitioning.
+    """
+    asyncio.run(
+        create_topics(
+            settings.bootstrap_servers,
+            settings.topics,
+            settings.topic_replication_factor,
+            settings.kafka_client_options(),
+        )
+    )
     worker = create_app(settings)
     if settings.metrics_port and settings.metrics_port != settings.web_port:
         start_http_server(

@@ -80,6 +80,13 @@ class Metrics:
             ["topic", "reason"],
             registry=r,
         )
+        self.events_duplicate = Counter(
+            "stream_events_duplicate_total",
+            "Events skipped because their event_id was applied already (at-least-once "
+            "redelivery after a crash or rebalance), by topic.",
+            ["topic"],
+            registry=r,
+        )
         self.recommendations_published = Counter(
             "stream_recommendations_published_total",
             "Recommendation lists published (tombstones for forgotten users not included).",

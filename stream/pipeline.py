@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import orjson
 
@@ -28,7 +30,7 @@ from stream.models.base import Recommendation, Recommender
 from stream.quality import LastLists, RollingQuality, assign_variant, score_click
 from stream.settings import Settings
 
-__all__ = ["FeedPipeline", "Outgoing", "RawMessage", "dead_letter"]
+__all__ = ["FeedPipeline", "Outgoing", "RawMessage", "StateStore", "dead_letter"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,20 @@ class Outgoing:
     key: bytes | None
     value: bytes | None
     headers: Headers = field(default_factory=list)
+
+
+class StateStore(Protocol):
+    """Where user state is checkpointed: a Faust table in the worker (changelog-backed, so it
+    survives a crash and follows the user's partition), a dict in tests."""
+
+    def get(self, key: bytes, default: None = None) -> bytes | None:
+        """The stored value, or None."""
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        """Store a value."""
+
+    def pop(self, key: bytes, default: None = None) -> bytes | None:
+        """Remove a key (a tombstone in the changelog)."""
 
 
 def dead_letter(msg: RawMessage, error: InvalidEvent, dlq_topic: str) -> Outgoing:
@@ -89,8 +105,14 @@ class FeedPipeline:
         metrics: Metrics,
         clock: Callable[[], float] = time.time,
         sentiment: Callable[[str], tuple[float, float] | None] | None = None,
+        user_store: StateStore | None = None,
     ) -> None:
         self.settings = settings
+        #: checkpoints of user state with the ids of the user's last events; written for every
+        #: user a batch changed, before the batch is acknowledged
+        self.user_store = user_store
+        #: per user in memory: (ids of the last events applied, events applied in all)
+        self.applied: dict[str, tuple[deque[str], int]] = {}
         #: per-item (decayed mean, comment count); with ``sentiment_use`` guardrail or both,
         #: items whose discussion turned sour are not served
         self.sentiment = sentiment
@@ -183,6 +205,7 @@ class FeedPipeline:
         now = self.clock()
         # user -> (event ts, Kafka timestamp) of their latest click/read in this batch
         touched: dict[str, tuple[float, float]] = {}
+        dirty: set[str] = set()
         for msg in batch:
             try:
                 event = parse_interaction(msg.value, self.limits, now)  # type: ignore[arg-type]
@@ -190,13 +213,23 @@ class FeedPipeline:
                     for model in self.recommenders.values():
                         model.forget_user(event)
                     self.last_lists.forget(event.user_id)
+                    self.applied.pop(event.user_id, None)
+                    if self.user_store is not None:
+                        self.user_store.pop(event.user_id.encode(), None)
+                    dirty.discard(event.user_id)
                     touched.pop(event.user_id, None)
                     out.extend(self._tombstones(event.user_id))
                     kind = "forget"
                 else:
+                    if not self._first_time(event):
+                        # at-least-once delivery replayed an event we applied already
+                        self.metrics.events_duplicate.labels(msg.topic).inc()
+                        self.metrics.events_consumed.labels(msg.topic, "duplicate").inc()
+                        continue
                     if event.type == "click":
                         self._score_click(event.user_id, event.item_id)
                     self._learn(event)
+                    dirty.add(event.user_id)
                     kind = event.type
                     if event.type != "impression":
                         prev = touched.get(event.user_id)
@@ -210,10 +243,60 @@ class FeedPipeline:
                 out.append(self._reject(msg, InvalidEvent("processing_error", repr(exc))))
                 continue
             self.metrics.events_consumed.labels(msg.topic, kind).inc()
+        self.checkpoint_users(dirty)
         for user_id, (event_ts, produced_ts) in touched.items():
             out.append(self.recommendations_for(user_id, event_ts, produced_ts))
         out.extend(self.profiles(list(touched), now))
         return out
+
+    # --- user state: dedupe window and checkpoints ------------------------------------------
+
+    def _first_time(self, event: Interaction) -> bool:
+        """Record the event as applied; False when its id is in the user's recent window."""
+        entry = self.applied.get(event.user_id)
+        if entry is None:
+            entry = self._restore_user(event.user_id)
+        window, count = entry
+        if event.event_id in window:
+            return False
+        window.append(event.event_id)
+        self.applied[event.user_id] = (window, count + 1)
+        return True
+
+    def _restore_user(self, user_id: str) -> tuple[deque[str], int]:
+        """The user's applied-event window, restored with the models' user state from the
+        checkpoint when the worker has not seen the user since it started."""
+        window: deque[str] = deque(maxlen=self.settings.dedupe_window)
+        entry = (window, 0)
+        raw = self.user_store.get(user_id.encode()) if self.user_store is not None else None
+        if raw:
+            saved = orjson.loads(raw)
+            window.extend(saved["events"])
+            entry = (window, int(saved["applied"]))
+            for variant, state in saved["models"].items():
+                model = self.recommenders.get(variant)
+                restore = getattr(model, "import_user", None)
+                if state is not None and restore is not None:
+                    restore(state)
+        self.applied[user_id] = entry
+        return entry
+
+    def user_checkpoint(self, user_id: str) -> dict[str, Any]:
+        """What is checkpointed for a user: every variant's state of the user, the ids of
+        the last events applied, and how many were applied in all."""
+        window, count = self.applied.get(user_id, (deque(), 0))
+        models: dict[str, Any] = {}
+        for variant, model in self.recommenders.items():
+            export = getattr(model, "export_user", None)
+            models[variant] = export(user_id) if export is not None else None
+        return {"user_id": user_id, "events": list(window), "applied": count, "models": models}
+
+    def checkpoint_users(self, user_ids: set[str]) -> None:
+        """Write the checkpoint of each user (once per batch, whatever their event count)."""
+        if self.user_store is None:
+            return
+        for user_id in user_ids:
+            self.user_store[user_id.encode()] = orjson.dumps(self.user_checkpoint(user_id))
 
     def recommendations_for(
         self, user_id: str, event_ts: float, produced_ts: float | None = None

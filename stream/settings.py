@@ -12,12 +12,16 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "TopicSpec"]
+__all__ = ["STATE_TABLES", "Settings", "TopicSpec"]
 
 EMBEDDED_BROKER_NOTE = (
     "The embedded Tansu broker keeps everything in memory: all topics, offsets and "
     "state are gone when it stops. Point STREAM_BROKER at a real Kafka to keep data."
 )
+
+
+#: the worker's changelog-backed state tables (user state, the sentiment scorer)
+STATE_TABLES = ("users", "sentiment")
 
 
 class TopicSpec:
@@ -61,6 +65,12 @@ class Settings(BaseSettings):
     )
     broker_session_timeout: float = Field(10.0, gt=0, description="Consumer session timeout, s.")
     broker_heartbeat_interval: float = Field(3.0, gt=0, description="Heartbeat interval, s.")
+    commit_interval_seconds: float = Field(
+        2.8,
+        gt=0,
+        description="How often consumed offsets are committed (after the producer "
+        "is flushed): what a crash makes the next worker redeliver.",
+    )
     topic_replication_factor: int = Field(1, ge=1)
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
@@ -102,6 +112,12 @@ class Settings(BaseSettings):
     max_list_items: int = Field(1000, ge=1, description="Longest accepted tags/item_ids list.")
     max_future_seconds: float = Field(
         86400.0, ge=0, description="Events stamped further than this in the future are rejected."
+    )
+    dedupe_window: int = Field(
+        64,
+        ge=1,
+        description="Event ids remembered per user: a redelivered event among them is not "
+        "applied twice (at-least-once delivery replays what was not committed).",
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -232,7 +248,13 @@ class Settings(BaseSettings):
             TopicSpec(self.topic_comment_sentiment, p),
             TopicSpec(self.topic_user_profiles, p, compacted=True),
         ]
+        # the worker's state tables: co-partitioned with the inputs, compacted
+        specs += [TopicSpec(self.changelog(t), p, compacted=True) for t in STATE_TABLES]
         return tuple(specs)
+
+    def changelog(self, table: str) -> str:
+        """The changelog topic of one of the worker's state tables."""
+        return f"{self.app_id}-{table}-changelog"
 
     @property
     def bootstrap_servers(self) -> list[str]:

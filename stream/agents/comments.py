@@ -13,42 +13,18 @@ from typing import Any
 
 import faust
 
-from stream.agents.common import batched_agent, raw_topic
+from stream.agents.common import batched_agent, raw_table, raw_topic
 from stream.comments import CommentPipeline
 from stream.pipeline import Outgoing, RawMessage
 from stream.sentiment.model import SentimentModel
 from stream.settings import Settings
 
-__all__ = ["MODEL_KEY", "raw_table", "register_comment_agents"]
+__all__ = ["MODEL_KEY", "register_comment_agents"]
 
 log = logging.getLogger(__name__)
 
 #: key of the scorer's state in the ``sentiment`` table
 MODEL_KEY = b"model"
-
-
-def raw_table(app: faust.App, name: str, partitions: int) -> Any:
-    """A table of raw bytes (JSON we encode ourselves, never pickles) with a compacted
-    changelog; keys go to partitions by the Kafka partitioner, like producers' keys."""
-    changelog = app.topic(
-        f"{app.conf.id}-{name}-changelog",
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=partitions,
-        compacting=True,
-        deleting=False,
-    )
-    table = app.Table(
-        name,
-        key_type=bytes,
-        value_type=bytes,
-        partitions=partitions,
-        changelog_topic=changelog,
-        use_partitioner=True,
-    )
-    table.key_serializer = "raw"  # type: ignore[attr-defined]
-    table.value_serializer = "raw"  # type: ignore[attr-defined]
-    return table
 
 
 def register_comment_agents(

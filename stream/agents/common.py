@@ -12,7 +12,7 @@ from stream.metrics import Metrics
 from stream.pipeline import Outgoing, RawMessage
 from stream.settings import Settings
 
-__all__ = ["batched_agent", "publish", "raw_topic", "to_raw"]
+__all__ = ["batched_agent", "publish", "raw_table", "raw_topic", "to_raw"]
 
 
 def to_raw(event: Any) -> RawMessage:
@@ -76,3 +76,27 @@ def batched_agent(
                 processed[(e.message.topic, e.message.partition)] = e.message.offset
 
     return agent
+
+
+def raw_table(app: faust.App, name: str, partitions: int) -> Any:
+    """A table of raw bytes (JSON we encode ourselves, never pickles) with a compacted
+    changelog; keys go to partitions by the Kafka partitioner, like producers' keys."""
+    changelog = app.topic(
+        f"{app.conf.id}-{name}-changelog",  # Settings.changelog(name)
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+        compacting=True,
+        deleting=False,
+    )
+    table = app.Table(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=partitions,
+        changelog_topic=changelog,
+        use_partitioner=True,
+    )
+    table.key_serializer = "raw"  # type: ignore[attr-defined]
+    table.value_serializer = "raw"  # type: ignore[attr-defined]
+    return table

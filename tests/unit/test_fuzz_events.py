@@ -113,6 +113,6 @@ def test_the_pipeline_never_raises(batch: list[bytes]) -> None:
     consumed = pipeline.metrics.registry.get_sample_value
     valid = sum(
         consumed("stream_events_consumed_total", {"topic": s.topic_interactions, "type": t}) or 0
-        for t in ("click", "read", "impression", "forget")
+        for t in ("click", "read", "impression", "forget", "duplicate")
     )
     assert len(dead) + valid == len(batch)

@@ -46,8 +46,13 @@ def test_one_list_per_touched_user_after_the_whole_batch() -> None:
     out = p.handle_interactions([click(p, "u1", "i0", 1), click(p, "u2", "i2", 2),
                                  click(p, "u1", "i1", 3, "read"),
                                  click(p, "u3", "i3", 4, "impression")])
-    assert [o.topic for o in out] == [p.settings.topic_recommendations] * 2
-    lists = {o.key: orjson.loads(o.value or b"") for o in out}
+    recs = [o for o in out if o.topic == p.settings.topic_recommendations]
+    assert len(recs) == 2  # one per user with a click or read, however many events
+    profiles = {o.key: orjson.loads(o.value or b"") for o in out
+                if o.topic == p.settings.topic_user_profiles}
+    assert set(profiles) == {b"u1", b"u2"}  # their interests changed: published
+    assert profiles[b"u1"]["interests"][0]["topic"] == "economy"
+    lists = {o.key: orjson.loads(o.value or b"") for o in recs}
     assert set(lists) == {b"u1", b"u2"}  # impressions alone publish nothing
     u1 = lists[b"u1"]
     assert u1["event_ts"] == 1002.0 and u1["emitted_ts"] == 1000.0 and u1["model"]
@@ -64,7 +69,7 @@ def test_bad_messages_are_dead_lettered_and_the_batch_goes_on() -> None:
     items(p)
     bad = msg(p.settings.topic_interactions, b"{oops", key=b"u9", offset=41)
     out = p.handle_interactions([bad, click(p, "u1", "i0", 1)])
-    dlq, rec = out
+    dlq, rec = (o for o in out if o.topic != p.settings.topic_user_profiles)
     assert dlq.topic == p.settings.topic_interactions + ".dlq"
     assert dlq.key == b"u9" and dlq.value == b"{oops"
     headers = dict(dlq.headers)

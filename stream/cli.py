@@ -25,6 +25,7 @@ _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "stream.demo",
     "stream.sentiment.cli",
     "stream.evaluate.cli",
+    "stream.bench.cli",
 )
 
 

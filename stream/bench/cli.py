@@ -1,0 +1,106 @@
+"""``stream bench``: measure throughput, latency, memory and the model path in one run."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from stream.bench.report import print_summary, write_report
+from stream.bench.runner import MEASUREMENTS, BenchConfig, run_bench
+from stream.settings import Settings
+
+__all__ = ["register"]
+
+log = logging.getLogger(__name__)
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text}") from exc
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in _floats(text))
+
+
+def _only(text: str) -> tuple[str, ...]:
+    names = tuple(x.strip() for x in text.split(",") if x.strip())
+    unknown = set(names) - set(MEASUREMENTS)
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"choose among {', '.join(MEASUREMENTS)} (got {text!r})")
+    return names
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    console = Console()
+    settings = Settings()
+    broker = args.broker
+    if broker is None and "broker" in settings.model_fields_set:
+        broker = settings.broker  # STREAM_BROKER was given: use that broker
+    cfg = BenchConfig(
+        events=args.events, items=args.items, users=args.users, rates=args.rates,
+        memory_users=args.memory_users, memory_events_per_user=args.memory_events_per_user,
+        seconds=args.seconds, model_events=args.model_events, only=args.only, seed=args.seed,
+        broker=broker, profile=not args.no_profile, timeout=args.timeout,
+    )
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+
+    def say(text: str) -> None:
+        console.print(text, highlight=False)
+
+    result = run_bench(cfg, say, keep=out)
+    paths = write_report(result, out)
+    print_summary(result, console)
+    console.print(f"wrote {', '.join(str(p) for p in paths)}", highlight=False)
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``stream bench`` to the CLI."""
+    d = BenchConfig()
+    p = sub.add_parser(
+        "bench",
+        help="benchmark: worker vs trivial Faust agent, latency, memory, model path",
+        description="Measure, in one run: end-to-end throughput of a real worker against a "
+        "trivial Faust agent on the same broker and events; event-to-recommendation latency "
+        "at fixed open-loop rates; memory per user; and the pure model path next to River's "
+        "FunkMF. Uses the embedded broker unless --broker or STREAM_BROKER is given.",
+    )
+    p.add_argument("--out", type=Path, default=Path("out/bench"),
+                   help="folder for bench.json, bench.md and the plots (default: %(default)s)")
+    p.add_argument("--events", type=int, default=d.events,
+                   help="interactions pre-produced for the throughput run (default: %(default)s)")
+    p.add_argument("--items", type=int, default=d.items,
+                   help="catalogue size (default: %(default)s)")
+    p.add_argument("--users", type=int, default=d.users,
+                   help="readers in the traffic (default: %(default)s)")
+    p.add_argument("--rates", type=_floats, default=d.rates,
+                   help="open-loop rates of the latency steps, events/s (default: 1000,5000); "
+                   "80%% of the measured throughput is added")
+    p.add_argument("--seconds", type=float, default=d.seconds,
+                   help="length of each latency step (default: %(default)s)")
+    p.add_argument("--memory-users", type=_ints, default=d.memory_users,
+                   help="user counts of the memory measurement (default: 100000,1000000)")
+    p.add_argument("--memory-events-per-user", type=int, default=d.memory_events_per_user,
+                   help="events fed per user there (default: %(default)s)")
+    p.add_argument("--model-events", type=int, default=d.model_events,
+                   help="events timed on the pure model path (default: %(default)s)")
+    p.add_argument("--only", type=_only, default=d.only,
+                   help=f"a subset of {','.join(MEASUREMENTS)} (default: all)")
+    p.add_argument("--seed", type=int, default=d.seed, help="seed of the workload")
+    p.add_argument("--broker", default=None,
+                   help="kafka://host:port of a running broker (default: STREAM_BROKER if "
+                   "set, else an embedded Tansu)")
+    p.add_argument("--timeout", type=float, default=d.timeout,
+                   help="longest wait, s, for any one stage (default: %(default)s)")
+    p.add_argument("--no-profile", action="store_true",
+                   help="skip the py-spy profile of the worker")
+    p.set_defaults(func=_cmd_bench)

@@ -1,0 +1,240 @@
+"""Child processes of the benchmark: a ``stream worker``, the trivial agent, a profiler; the
+topics of one measurement; and reading what they produced back from Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeAlias
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+from prometheus_client.parser import text_string_to_metric_families
+
+from stream.broker import create_topics, free_port, wait_for_port
+from stream.settings import Settings, TopicSpec
+
+__all__ = [
+    "BenchTopics",
+    "consumed_events",
+    "end_offsets",
+    "produce",
+    "read_records",
+    "scrape_worker",
+    "start_process",
+    "start_trivial",
+    "start_worker",
+    "stop_process",
+]
+
+log = logging.getLogger(__name__)
+
+Record: TypeAlias = ConsumerRecord
+
+#: the settings that name a topic
+_TOPIC_FIELDS = tuple(
+    name for name, f in Settings.model_fields.items()
+    if name.startswith("topic_") and f.annotation is str
+)
+
+
+@dataclass(frozen=True)
+class BenchTopics:
+    """A topic set and consumer group of its own for one measurement, as worker settings."""
+
+    settings: Settings
+    trivial_sink: str
+
+    @classmethod
+    def create(cls, broker_url: str, bootstrap: str, partitions: int) -> BenchTopics:
+        """Fresh topics on the broker (so runs never see each other's messages)."""
+        tag = uuid.uuid4().hex[:8]
+        names = {name: f"bench-{tag}.{name.removeprefix('topic_')}.v1" for name in _TOPIC_FIELDS}
+        settings = Settings(broker=broker_url, app_id=f"bench-{tag}", partitions=partitions,
+                            **names)  # type: ignore[arg-type]
+        sink = f"bench-{tag}.trivial.v1"
+        specs = (*settings.topics, TopicSpec(sink, partitions))
+        asyncio.run(create_topics(bootstrap, specs, settings.topic_replication_factor))
+        return cls(settings, sink)
+
+    def env(self) -> dict[str, str]:
+        """``STREAM_*`` variables that make a worker use this topic set and group."""
+        s = self.settings
+        env = {
+            "STREAM_BROKER": s.broker,
+            "STREAM_APP_ID": s.app_id,
+            "STREAM_PARTITIONS": str(s.partitions),
+        }
+        for name in _TOPIC_FIELDS:
+            env[f"STREAM_{name.upper()}"] = str(getattr(s, name))
+        return env
+
+
+def start_process(cmd: Sequence[str], env: dict[str, str], log_path: Path
+                  ) -> subprocess.Popen[bytes]:
+    """Start ``cmd`` in its own session with output to ``log_path``."""
+    with log_path.open("ab") as log_file:
+        return subprocess.Popen(list(cmd), env=env, stdout=log_file, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 20.0,
+                 sig: signal.Signals = signal.SIGTERM) -> None:
+    """``sig`` (SIGTERM), then SIGKILL after ``timeout`` seconds."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+def start_worker(topics: BenchTopics, work_dir: Path, name: str
+                 ) -> tuple[subprocess.Popen[bytes], int]:
+    """A ``python -m stream worker`` child on the topic set; returns it and its metrics port.
+
+    The batch knobs and every other ``STREAM_*`` setting of the caller's environment pass
+    through, so ``STREAM_BATCH_MAX=5000 stream bench`` measures that configuration."""
+    metrics_port = free_port()
+    env = {
+        **os.environ,
+        **topics.env(),
+        "STREAM_METRICS_PORT": str(metrics_port),
+        "STREAM_WEB_PORT": str(free_port()),
+        "STREAM_DATA_DIR": str(work_dir / f"{name}-data"),
+        "STREAM_BROKER_SESSION_TIMEOUT": "3",
+        "STREAM_BROKER_HEARTBEAT_INTERVAL": "1",
+        "STREAM_LOG_LEVEL": "warning",
+    }
+    proc = start_process([sys.executable, "-m", "stream", "worker"], env,
+                         work_dir / f"{name}.log")
+    try:
+        wait_for_port("127.0.0.1", metrics_port, timeout=60)
+    except Exception:
+        stop_process(proc)
+        raise
+    return proc, metrics_port
+
+
+def start_trivial(topics: BenchTopics, work_dir: Path) -> subprocess.Popen[bytes]:
+    """The trivial Faust agent on the topic set's interactions, writing to its sink."""
+    s = topics.settings
+    cmd = [
+        sys.executable, "-m", "stream.bench.trivial",
+        "--broker", s.broker,
+        "--source", s.topic_interactions,
+        "--sink", topics.trivial_sink,
+        "--app-id", f"{s.app_id}-trivial",
+        "--data-dir", str(work_dir / "trivial-data"),
+        "--partitions", str(s.partitions),
+        "--producer-max-batch-size", str(s.producer_max_batch_size),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_")}
+    return start_process(cmd, env, work_dir / "trivial.log")
+
+
+def start_profiler(pid: int, seconds: float, out: Path, log_path: Path
+                   ) -> subprocess.Popen[bytes] | None:
+    """``py-spy record`` of ``pid`` for ``seconds`` (collapsed stacks), if py-spy is here.
+
+    Stop it early with SIGINT: it writes what it has sampled."""
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(exe).exists():
+        log.warning("py-spy not found: no profile of the worker")
+        return None
+    cmd = [exe, "record", "--pid", str(pid), "--duration", str(max(int(seconds), 1)),
+           "--rate", "100", "--nonblocking", "--format", "raw", "-o", str(out)]
+    return start_process(cmd, dict(os.environ), log_path)
+
+
+def scrape_worker(port: int) -> dict[str, float]:
+    """The worker's ``stream_*`` samples summed by name (every label summed away)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+        text = resp.read().decode()
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.startswith("stream_") and not sample.name.endswith("_created"):
+                out[sample.name] = out.get(sample.name, 0.0) + sample.value
+    return out
+
+
+def consumed_events(port: int, wanted: int, timeout: float,
+                    progress: Callable[[float], None] | None = None) -> tuple[bool, float]:
+    """Wait until the worker has consumed ``wanted`` messages (all topics); returns whether
+    it did and the count last seen."""
+    deadline = time.monotonic() + timeout
+    seen = 0.0
+    while True:
+        with contextlib.suppress(OSError):
+            seen = scrape_worker(port).get("stream_events_consumed_total", 0.0)
+        if seen >= wanted:
+            return True, seen
+        if time.monotonic() > deadline:
+            return False, seen
+        if progress is not None:
+            progress(seen)
+        time.sleep(0.25)
+
+
+async def produce(bootstrap: str, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> float:
+    """Produce (key, value) messages as fast as the producer goes; returns the seconds."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5,
+                                max_batch_size=262144)
+    await producer.start()
+    start = time.perf_counter()
+    try:
+        for key, value in messages:
+            await producer.send(topic, value, key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return time.perf_counter() - start
+
+
+async def end_offsets(bootstrap: str, topic: str, partitions: int) -> int:
+    """Messages in ``topic`` (sum of the end offsets of its partitions)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
+        return int(sum(ends.values()))
+    finally:
+        await consumer.stop()
+
+
+async def read_records(bootstrap: str, topic: str, partitions: int, timeout: float = 60.0
+                       ) -> list[Record]:
+    """Every message in ``topic`` now, from the beginning, with a plain assigned consumer."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="earliest", max_partition_fetch_bytes=4 << 20)
+    await consumer.start()
+    records: list[Record] = []
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        await consumer.seek_to_beginning(*tps)
+        wanted = sum(ends.values())
+        deadline = time.monotonic() + timeout
+        while len(records) < wanted and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=200, max_records=10000)
+            for messages in batches.values():
+                records.extend(messages)
+    finally:
+        await consumer.stop()
+    return records

@@ -1,0 +1,259 @@
+"""What ``stream bench`` writes: ``bench.json``, ``bench.md`` (tables and the profiles), PNG
+plots, and the summary table printed at the end."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["print_summary", "summary_rows", "write_report"]
+
+Row = tuple[str, str, str]
+
+#: the targets of the issue, shown next to the figures
+TARGETS = {
+    "ratio": "≥ 10× the trivial agent",
+    "p50": "≤ 10 ms at 5,000/s",
+    "p99": "≤ 50 ms at 5,000/s",
+    "memory": "≤ 1,024 B at 1M users",
+    "model": "≥ 50,000 events/s",
+}
+
+
+def _num(value: Any, fmt: str = ",.0f", unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:{fmt}}{unit}"
+
+
+def summary_rows(result: dict[str, Any]) -> list[Row]:
+    """(measure, figure, target) rows of every measurement present in ``result``."""
+    rows: list[Row] = []
+    tp = result.get("throughput")
+    if tp:
+        w, t = tp.get("worker", {}), tp.get("trivial", {})
+        rows.append(("throughput: our worker, events/s",
+                     _num(w.get("events_per_second")) + ("" if w.get("drained") else
+                                                         " (not drained)"), ""))
+        rows.append(("throughput: trivial Faust agent, events/s",
+                     _num(t.get("events_per_second")) + ("" if t.get("drained") else
+                                                         " (not drained)"), ""))
+        rows.append(("throughput ratio worker / trivial", _num(tp.get("ratio"), ".2f", "×"),
+                     TARGETS["ratio"]))
+    for step in result.get("latency", []):
+        if "error" in step:
+            rows.append((f"latency at {step['rate']:,.0f}/s", step["error"], ""))
+            continue
+        cens = step.get("censored", 0)
+        lower = "≥ " if cens else ""
+        kept = "sustained" if step.get("sustained") else "NOT sustained"
+        target = f"{TARGETS['p50']}, {TARGETS['p99']}" if step["rate"] == 5000 else ""
+        rows.append((
+            f"latency at {step['rate']:,.0f}/s ({kept}), p50 / p95 / p99",
+            f"{lower}{_num(step.get('p50_ms'), ',.1f')} / {lower}{_num(step.get('p95_ms'), ',.1f')}"
+            f" / {lower}{_num(step.get('p99_ms'), ',.1f')} ms",
+            target,
+        ))
+    for m in result.get("memory", []):
+        if "error" in m:
+            rows.append((f"memory at {m['users']:,} users", str(m["error"]), ""))
+            continue
+        rows.append((f"memory per user at {m['users']:,} users",
+                     f"{_num(m.get('bytes_per_user'))} B",
+                     TARGETS["memory"] if m["users"] >= 1_000_000 else ""))
+    model = result.get("model")
+    if model:
+        rows.append((f"model path, batches of {model['batch']:,} + top-{model['k']}, events/s",
+                     _num(model["batched"]["events_per_second"]), TARGETS["model"]))
+        rows.append(("model path, one event at a time + top-k, events/s",
+                     _num(model["per_event"]["events_per_second"]), ""))
+        rows.append(("River FunkMF learn_one, events/s (updates/s)",
+                     f"{_num(model['funkmf']['events_per_second'])} "
+                     f"({_num(model['funkmf']['updates_per_second'])})", ""))
+    return rows
+
+
+def print_summary(result: dict[str, Any], console: Console) -> None:
+    """The summary as a rich table."""
+    table = Table(title=f"stream bench ({result.get('seconds', 0):.0f} s)")
+    table.add_column("measure")
+    table.add_column("figure", justify="right")
+    table.add_column("target")
+    for row in summary_rows(result):
+        table.add_row(*row)
+    console.print(table)
+
+
+def _markdown(result: dict[str, Any]) -> str:
+    cfg, machine = result["config"], result["machine"]
+    lines = [
+        "# stream bench",
+        "",
+        f"Python {machine['python']} on {machine['platform']}, {machine['cpus']} CPUs, "
+        f"load average at start {', '.join(str(x) for x in machine['load_at_start'])}; "
+        f"broker: {result.get('broker', '–')}; {result.get('seconds', 0):.0f} s in all.",
+        "",
+        f"Workload: {cfg['items']:,} items, {cfg['users']:,} readers, {cfg['events']:,} "
+        f"interactions for throughput, seed {cfg['seed']}.",
+        "",
+        "| measure | figure | target |",
+        "|---|---:|---|",
+    ]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in summary_rows(result)]
+    tp = result.get("throughput")
+    if tp:
+        w = tp["worker"]
+        lines += [
+            "",
+            "## Throughput",
+            "",
+            f"{tp['events']:,} interactions (after {tp['items']:,} items) pre-produced at "
+            f"{tp['producer_events_per_second']:,.0f}/s, then each consumer started; rate = "
+            "events / (last - first output message's Kafka timestamp). Worker batches: "
+            f"batch_max {tp['batch_max']}, batch_within {tp['batch_within']} s, mean batch "
+            f"{w.get('mean_batch', '–')} (all agents); {w.get('recommendations', 0):,} lists "
+            "published.",
+        ]
+        if tp.get("worker_profile"):
+            lines += ["", "### Where the worker's time goes (py-spy, share of samples)", "",
+                      "| function | own | total |", "|---|---:|---:|"]
+            lines += [f"| `{p['function']}` | {p['own_share']:.1%} | {p['total_share']:.1%} |"
+                      for p in tp["worker_profile"]]
+    if result.get("latency"):
+        lines += ["", "## Latency (open loop)", "",
+                  "| rate/s | achieved/s | clicks+reads | p50 ms | p95 ms | p99 ms | max ms "
+                  "| no list by the end | drained after s |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for s in result["latency"]:
+            if "error" in s:
+                continue
+            lines.append(
+                f"| {s['rate']:,.0f} | {s['achieved_rate']:,.0f} | {s['measured']:,} | "
+                f"{s['p50_ms']:,.1f} | {s['p95_ms']:,.1f} | {s['p99_ms']:,.1f} | "
+                f"{s['max_ms']:,.1f} | {s['censored']:,} | "
+                f"{_num(s.get('drained_after_s'), '.2f')} |")
+        lines += ["", "Latency is the published list's `emitted_ts` minus the event's send "
+                  "time, for every click and read (the first list of that user that reflects "
+                  "it). Events with no list by the end count with the time waited so far, a "
+                  "lower bound (≥)."]
+    if result.get("memory"):
+        lines += ["", "## Memory", "", "| users | events | RSS before MiB | RSS after MiB "
+                  "| bytes per user |", "|---:|---:|---:|---:|---:|"]
+        for m in result["memory"]:
+            if "error" not in m:
+                lines.append(f"| {m['users']:,} | {m['events']:,} | {m['rss_before_mib']:,} | "
+                             f"{m['rss_after_mib']:,} | {m['bytes_per_user']:,.0f} |")
+    model = result.get("model")
+    if model:
+        lines += [
+            "", "## Pure model path (no broker)", "",
+            f"{model['events']:,} events over {model['items']:,} items (learned at "
+            f"{model['item_learn_per_second']:,.0f} items/s); "
+            f"{model['batched']['recommendations']:,} top-{model['k']} lists in the batched "
+            f"run ({model['batched']['recommendations_per_second']:,.0f}/s); FunkMF: "
+            f"{model['funkmf']['updates']:,} updates (impressions are one update per shown "
+            "item).",
+            "",
+            "### cProfile of the batched path (own time)", "",
+            "| function | calls | own s | own share | cumulative s |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        lines += [f"| `{p['function']}` | {p['calls']:,} | {p['own_seconds']:.3f} | "
+                  f"{p['own_share']:.1%} | {p['cumulative_seconds']:.3f} |"
+                  for p in model["profile"]]
+        lines += ["", "### cProfile of the batched path (our functions, cumulative time)", "",
+                  "| function | calls | cumulative s | share of the run |", "|---|---:|---:|---:|"]
+        lines += [f"| `{p['function']}` | {p['calls']:,} | {p['cumulative_seconds']:.3f} | "
+                  f"{p['cumulative_share']:.1%} |" for p in model.get("profile_cumulative", [])]
+    return "\n".join(lines) + "\n"
+
+
+def _plots(result: dict[str, Any], out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths: list[Path] = []
+
+    def save(fig: Any, name: str) -> None:
+        fig.tight_layout()
+        path = out / name
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+
+    def bars(ax: Any, labels: list[str], values: list[float], fmt: str = "{:,.0f}") -> None:
+        pos = range(len(values))
+        ax.bar(pos, values, color=["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"][: len(values)])
+        ax.set_xticks(list(pos), labels)
+        for x, v in zip(pos, values, strict=True):
+            ax.annotate(fmt.format(v), (x, v), ha="center", va="bottom", fontsize=9)
+        ax.margins(y=0.15)
+
+    tp = result.get("throughput")
+    if tp and "events_per_second" in tp["worker"] and "events_per_second" in tp["trivial"]:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        bars(ax, ["our worker", "trivial Faust agent"],
+             [tp["worker"]["events_per_second"], tp["trivial"]["events_per_second"]])
+        ax.set_ylabel("events / s (by output timestamps)")
+        ax.set_title(f"End-to-end throughput, {tp['events']:,} events "
+                     f"(ratio {tp.get('ratio', math.nan):.2f}×)")
+        save(fig, "throughput.png")
+
+    steps = [s for s in result.get("latency", []) if "error" not in s]
+    if steps:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        width = 0.25
+        for j, (key, label) in enumerate((("p50_ms", "p50"), ("p95_ms", "p95"),
+                                          ("p99_ms", "p99"))):
+            xs = [i + (j - 1) * width for i in range(len(steps))]
+            ax.bar(xs, [max(s[key], 0.01) for s in steps], width, label=label)
+        ax.set_xticks(range(len(steps)),
+                      [f"{s['rate']:,.0f}/s\n{'kept up' if s['sustained'] else 'fell behind'}"
+                       for s in steps])
+        ax.set_yscale("log")
+        ax.set_ylabel("event → published list, ms (log)")
+        ax.axhline(10, color="grey", ls=":", lw=1)
+        ax.axhline(50, color="grey", ls="--", lw=1)
+        ax.set_title("Latency at fixed open-loop rates (dotted 10 ms, dashed 50 ms)")
+        ax.legend()
+        save(fig, "latency.png")
+
+    mem = [m for m in result.get("memory", []) if "error" not in m]
+    if mem:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        bars(ax, [f"{m['users']:,} users" for m in mem], [m["bytes_per_user"] for m in mem])
+        ax.axhline(1024, color="grey", ls="--", lw=1, label="target 1 KiB")
+        ax.set_ylabel("RSS growth per user, bytes")
+        ax.set_title("Memory per user")
+        ax.legend()
+        save(fig, "memory.png")
+
+    model = result.get("model")
+    if model:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        bars(ax, [f"batches of {model['batch']:,}\n+ top-{model['k']}",
+                  f"one by one\n+ top-{model['k']}", "River FunkMF\nlearn_one only"],
+             [model["batched"]["events_per_second"], model["per_event"]["events_per_second"],
+              model["funkmf"]["events_per_second"]])
+        ax.set_yscale("log")
+        ax.set_ylabel("events / s (log)")
+        ax.set_title(f"Pure model path, {model['items']:,} items")
+        save(fig, "model.png")
+    return paths
+
+
+def write_report(result: dict[str, Any], out: Path) -> list[Path]:
+    """Write ``bench.json``, ``bench.md`` and the plots into ``out``; returns their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / "bench.json"
+    json_path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    md_path = out / "bench.md"
+    md_path.write_text(_markdown(result))
+    return [json_path, md_path, *_plots(result, out)]

@@ -1,0 +1,588 @@
+"""The four measurements of ``stream bench``: end-to-end throughput against the trivial agent,
+open-loop latency, memory per user, and the pure model path against River's FunkMF."""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import cProfile
+import io
+import json
+import logging
+import math
+import pstats
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from stream.bench.processes import (
+    BenchTopics,
+    Record,
+    consumed_events,
+    end_offsets,
+    produce,
+    read_records,
+    scrape_worker,
+    start_profiler,
+    start_trivial,
+    start_worker,
+    stop_process,
+)
+from stream.bench.workload import BenchEvent, Workload
+from stream.broker import EmbeddedBroker
+from stream.events import Interaction
+from stream.recommender import build_stream_recommender
+from stream.settings import Settings
+
+__all__ = ["MEASUREMENTS", "BenchConfig", "run_bench"]
+
+log = logging.getLogger(__name__)
+
+MEASUREMENTS = ("throughput", "latency", "memory", "model")
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class BenchConfig:
+    """What to measure and how much."""
+
+    events: int = 50_000
+    items: int = 10_000
+    users: int = 10_000
+    rates: tuple[float, ...] = (1000.0, 5000.0)
+    memory_users: tuple[int, ...] = (100_000, 1_000_000)
+    memory_events_per_user: int = 3
+    seconds: float = 10.0
+    model_events: int = 10_000
+    only: tuple[str, ...] = MEASUREMENTS
+    seed: int = 7
+    broker: str | None = None
+    profile: bool = True
+    timeout: float = 600.0
+    work_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) by the nearest-rank method; NaN when empty."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def _rss_bytes() -> int:
+    """Resident memory of this process (Linux ``/proc``; ``ru_maxrss`` elsewhere)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+# --- broker ------------------------------------------------------------------------------
+
+
+class _Broker:
+    """The embedded broker, or the one ``--broker``/``STREAM_BROKER`` names."""
+
+    def __init__(self, url: str | None, work_dir: Path) -> None:
+        self.embedded: EmbeddedBroker | None = None
+        if url is None:
+            self.embedded = EmbeddedBroker(log_dir=work_dir / "tansu").start()
+            url = self.embedded.url
+        self.url = url
+        self.bootstrap = Settings(broker=url).bootstrap_servers[0]
+
+    def stop(self) -> None:
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+# --- 1. throughput -----------------------------------------------------------------------
+
+
+def _span(records: list[Record]) -> tuple[float, float]:
+    """First and last Kafka timestamp of ``records``, in seconds."""
+    stamps = [r.timestamp for r in records]
+    return min(stamps) / 1000.0, max(stamps) / 1000.0
+
+
+def _top_frames(collapsed: Path, n: int = 15) -> list[dict[str, Any]]:
+    """The functions with most samples in a py-spy raw (collapsed stacks) file: own samples
+    (the innermost frame) and total samples (anywhere on the stack)."""
+    own: dict[str, int] = {}
+    total: dict[str, int] = {}
+    samples = 0
+    for line in collapsed.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        samples += count
+        frames = stack.split(";")
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+        for frame in set(frames):
+            total[frame] = total.get(frame, 0) + count
+    top = sorted(own, key=lambda f: -own[f])[:n]
+    return [
+        {"function": f, "own_share": round(own[f] / samples, 4),
+         "total_share": round(total[f] / samples, 4)}
+        for f in top
+    ] if samples else []
+
+
+def measure_throughput(cfg: BenchConfig, broker: _Broker, work: Path, say: Say
+                       ) -> dict[str, Any]:
+    """Pre-produce the catalogue and ``cfg.events`` interactions, then time our worker and
+    the trivial agent on them, each by the Kafka timestamps of its own output."""
+    topics = BenchTopics.create(broker.url, broker.bootstrap, Settings().partitions)
+    s = topics.settings
+    workload = Workload(cfg.items, cfg.users, cfg.seed)
+    base = time.time()
+    events = list(workload.events(cfg.events))
+    messages = [(e.user_id.encode(), e.to_json(base + i * 1e-3)) for i, e in enumerate(events)]
+    say(f"throughput: producing {cfg.items:,} items and {len(messages):,} interactions")
+    asyncio.run(produce(broker.bootstrap, s.topic_items, workload.item_messages(base - 3600)))
+    produce_seconds = asyncio.run(produce(broker.bootstrap, s.topic_interactions, messages))
+    wanted = cfg.items + len(messages)
+    result: dict[str, Any] = {
+        "events": len(messages), "items": cfg.items, "users": cfg.users,
+        "producer_events_per_second": round(len(messages) / produce_seconds, 1),
+        "batch_max": s.batch_max, "batch_within": s.batch_within,
+    }
+
+    say("throughput: our worker (python -m stream worker)")
+    proc, port = start_worker(topics, work, "worker-throughput")
+    profiler = None
+    try:
+        if cfg.profile:
+            # sample the busy middle of the run, after start-up and the catalogue
+            consumed_events(port, cfg.items + min(1000, len(messages) // 10), 120)
+            profiler = start_profiler(proc.pid, 20, work / "worker.pyspy",
+                                      work / "py-spy.log")
+        done, seen = consumed_events(
+            port, wanted, cfg.timeout,
+            _progress(say, "worker consumed", wanted),
+        )
+        metrics = scrape_worker(port)
+    finally:
+        stop_process(profiler, 30, signal.SIGINT)
+        stop_process(proc)
+    records = asyncio.run(read_records(broker.bootstrap, s.topic_recommendations,
+                                       s.partitions))
+    worker: dict[str, Any] = {"drained": done, "consumed": int(seen),
+                              "recommendations": len(records)}
+    if records:
+        first, last = _span(records)
+        worker["seconds"] = round(last - first, 3)
+        worker["events_per_second"] = round(len(messages) / max(last - first, 1e-3), 1)
+    count = metrics.get("stream_batch_size_count", 0.0)
+    if count:
+        worker["mean_batch"] = round(metrics.get("stream_batch_size_sum", 0.0) / count, 1)
+    result["worker"] = worker
+    if profiler is not None and (work / "worker.pyspy").exists():
+        result["worker_profile"] = _top_frames(work / "worker.pyspy")
+        shutil.copy(work / "worker.pyspy", work / "worker-profile.collapsed")
+
+    say("throughput: the trivial Faust agent (orjson, table count, one send per event)")
+    trivial_proc = start_trivial(topics, work)
+    trivial: dict[str, Any] = {}
+    try:
+        deadline = time.monotonic() + cfg.timeout
+        n = 0
+        while time.monotonic() < deadline:
+            n = asyncio.run(end_offsets(broker.bootstrap, topics.trivial_sink, s.partitions))
+            if n >= len(messages) or trivial_proc.poll() is not None:
+                break
+            _progress(say, "trivial agent sent", len(messages))(n)
+            time.sleep(0.5)
+        trivial["drained"] = n >= len(messages)
+    finally:
+        stop_process(trivial_proc)
+    out = asyncio.run(read_records(broker.bootstrap, topics.trivial_sink, s.partitions))
+    trivial["outputs"] = len(out)
+    if out:
+        first, last = _span(out)
+        trivial["seconds"] = round(last - first, 3)
+        trivial["events_per_second"] = round(len(out) / max(last - first, 1e-3), 1)
+    result["trivial"] = trivial
+    if "events_per_second" in worker and "events_per_second" in trivial:
+        result["ratio"] = round(worker["events_per_second"] / trivial["events_per_second"], 3)
+    return result
+
+
+def _progress(say: Say, what: str, wanted: int) -> Callable[[float], None]:
+    last = [time.monotonic()]
+
+    def report(seen: float) -> None:
+        if time.monotonic() - last[0] >= 10:
+            last[0] = time.monotonic()
+            say(f"  … {what} {seen:,.0f} of {wanted:,}")
+
+    return report
+
+
+# --- 2. latency --------------------------------------------------------------------------
+
+
+async def _produce_open_loop(bootstrap: str, topic: str, events: list[BenchEvent],
+                             rate: float) -> tuple[dict[int, float], float]:
+    """Send ``events`` at ``rate`` per second on a fixed schedule (open loop: a slow
+    consumer does not slow the producer), each stamped with its send time; returns the stamps
+    and the seconds the sending took."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    await producer.start()
+    stamps: dict[int, float] = {}
+    start = time.perf_counter()
+    try:
+        i = 0
+        while i < len(events):
+            due = min(len(events), int((time.perf_counter() - start) * rate) + 1)
+            while i < due:
+                e = events[i]
+                ts = time.time()
+                stamps[e.seq] = ts
+                await producer.send(topic, e.to_json(ts), key=e.user_id.encode())
+                i += 1
+            wait = i / rate - (time.perf_counter() - start)
+            if wait > 0:
+                await asyncio.sleep(wait)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return stamps, time.perf_counter() - start
+
+
+def event_latencies(events: list[BenchEvent], stamps: dict[int, float],
+                    outputs: list[Record], censor_at: float) -> tuple[list[float], int]:
+    """Per click or read: the first published list of that user whose ``event_ts`` is at
+    least the event's stamp reflects it; latency is that list's ``emitted_ts`` minus the
+    stamp. Events no list reflects yet count as ``censor_at - stamp`` (a lower bound); the
+    second value is how many there were."""
+    lists: dict[str, tuple[list[float], list[float]]] = {}
+    parsed = []
+    for r in outputs:
+        if r.value is None:
+            continue
+        body = orjson.loads(r.value)
+        parsed.append((body["user_id"], float(body["event_ts"]), float(body["emitted_ts"])))
+    parsed.sort(key=lambda t: (t[0], t[1]))
+    for user, event_ts, emitted in parsed:
+        ts_list, emitted_list = lists.setdefault(user, ([], []))
+        ts_list.append(event_ts)
+        emitted_list.append(emitted)
+    latencies: list[float] = []
+    censored = 0
+    for e in events:
+        if e.kind == "impression" or e.seq not in stamps:
+            continue
+        stamp = stamps[e.seq]
+        found = lists.get(e.user_id)
+        j = bisect.bisect_left(found[0], stamp) if found else 0
+        if found and j < len(found[0]):
+            latencies.append(max(found[1][j] - stamp, 0.0))
+        else:
+            censored += 1
+            latencies.append(max(censor_at - stamp, 0.0))
+    return latencies, censored
+
+
+def measure_latency_step(cfg: BenchConfig, broker: _Broker, work: Path, rate: float,
+                         say: Say) -> dict[str, Any]:
+    """One open-loop step at ``rate`` events/s for ``cfg.seconds`` on a fresh worker."""
+    topics = BenchTopics.create(broker.url, broker.bootstrap, Settings().partitions)
+    s = topics.settings
+    workload = Workload(cfg.items, cfg.users, cfg.seed + int(rate))
+    n = max(int(rate * cfg.seconds), 1)
+    events = list(workload.events(n))
+    asyncio.run(produce(broker.bootstrap, s.topic_items,
+                        workload.item_messages(time.time() - 3600)))
+    proc, port = start_worker(topics, work, f"worker-latency-{int(rate)}")
+    result: dict[str, Any] = {"rate": rate, "seconds": cfg.seconds, "events": n}
+    try:
+        ready, _ = consumed_events(port, cfg.items, 180)
+        if not ready:
+            result["error"] = "the worker did not learn the catalogue in time"
+            return result
+        say(f"latency: {rate:,.0f} events/s for {cfg.seconds:g} s")
+        stamps, sent_seconds = asyncio.run(
+            _produce_open_loop(broker.bootstrap, s.topic_interactions, events, rate))
+        end = time.monotonic()
+        drained, _ = consumed_events(port, cfg.items + n, max(5.0, cfg.seconds))
+        result["drained_after_s"] = round(time.monotonic() - end, 2) if drained else None
+        censor_at = time.time()
+    finally:
+        stop_process(proc)
+    outputs = asyncio.run(read_records(broker.bootstrap, s.topic_recommendations,
+                                       s.partitions))
+    latencies, censored = event_latencies(events, stamps, outputs, censor_at)
+    result.update(
+        achieved_rate=round(n / sent_seconds, 1),
+        measured=len(latencies), censored=censored,
+        # kept up: the backlog was gone within a second of the last send
+        sustained=bool(result.get("drained_after_s") is not None
+                       and result["drained_after_s"] <= 1.0 and not censored),
+        p50_ms=round(percentile(latencies, 0.50) * 1000, 2),
+        p95_ms=round(percentile(latencies, 0.95) * 1000, 2),
+        p99_ms=round(percentile(latencies, 0.99) * 1000, 2),
+        max_ms=round(max(latencies, default=math.nan) * 1000, 2),
+    )
+    return result
+
+
+def measure_latency(cfg: BenchConfig, broker: _Broker, work: Path, sustained_hint: float | None,
+                    say: Say) -> list[dict[str, Any]]:
+    """Each rate of ``cfg.rates``, plus 80% of the measured throughput (the highest rate we
+    expect it to sustain), lowest first."""
+    rates = set(cfg.rates)
+    if sustained_hint:
+        rates.add(float(f"{0.8 * sustained_hint:.2g}"))
+    steps = []
+    for rate in sorted(rates):
+        step = measure_latency_step(cfg, broker, work, rate, say)
+        step["kind"] = "near throughput" if rate not in cfg.rates else "fixed"
+        steps.append(step)
+    return steps
+
+
+# --- 3. memory ---------------------------------------------------------------------------
+
+
+def memory_per_user(n_users: int, n_items: int, events_per_user: int, seed: int
+                    ) -> dict[str, Any]:
+    """In this process: build the worker's model, learn the catalogue, then feed about
+    ``events_per_user`` events to each of ``n_users`` users; RSS growth per user."""
+    import gc
+
+    workload = Workload(n_items, max(n_users, 1), seed)
+    rec = build_stream_recommender(Settings())
+    t0 = 1_000_000.0
+    for item in workload.items(t0):
+        rec.learn_item(item)
+    gc.collect()
+    before = _rss_bytes()
+    start = time.perf_counter()
+    n_events = 0
+    for i, e in enumerate(workload.events(n_users * events_per_user, users=n_users)):
+        rec.learn_one(e.to_interaction(t0 + 60 + i * 1e-3))
+        n_events += 1
+    seconds = time.perf_counter() - start
+    gc.collect()
+    after = _rss_bytes()
+    users = len(rec.users)
+    return {
+        "users": users, "events": n_events, "items": n_items,
+        "rss_before_mib": round(before / 2**20, 1), "rss_after_mib": round(after / 2**20, 1),
+        "bytes_per_user": round((after - before) / max(users, 1), 1),
+        "learn_seconds": round(seconds, 1),
+    }
+
+
+def measure_memory(cfg: BenchConfig, say: Say) -> list[dict[str, Any]]:
+    """One child process per size, so the sizes do not share an allocator."""
+    out = []
+    for n in cfg.memory_users:
+        say(f"memory: {n:,} users (a child process)")
+        cmd = [sys.executable, "-m", "stream.bench.memory", "--users", str(n),
+               "--items", str(cfg.items), "--events-per-user", str(cfg.memory_events_per_user),
+               "--seed", str(cfg.seed)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=cfg.timeout)
+        except subprocess.TimeoutExpired:
+            out.append({"users": n, "error": f"over {cfg.timeout:g} s"})
+            continue
+        if proc.returncode != 0:
+            out.append({"users": n, "error": proc.stderr.strip().splitlines()[-1:]})
+            continue
+        out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return out
+
+
+# --- 4. the pure model path ----------------------------------------------------------------
+
+
+def _funk_targets(e: Interaction, dwell_full: float) -> list[tuple[str, float]]:
+    """FunkMF's (item, rating) updates for one event: 1 for a click, 1 to 2 for a read by
+    dwell, 0 for each item of an impression."""
+    if e.type == "impression":
+        return [(i, 0.0) for i in e.item_ids]
+    if e.type == "read":
+        return [(e.item_id, 1.0 + min((e.dwell_seconds or 0.0) / dwell_full, 1.0))]
+    return [(e.item_id, 1.0)]
+
+
+def measure_model(cfg: BenchConfig, work: Path, say: Say) -> dict[str, Any]:
+    """``learn_many`` + ``recommend_many`` per batch as the worker batches, ``learn_one`` +
+    ``recommend`` per event, and River's FunkMF ``learn_one`` on the same events; a cProfile
+    of the batched path."""
+    from river.reco import FunkMF
+
+    settings = Settings()
+    k, batch = settings.top_k, settings.batch_max
+    workload = Workload(cfg.items, cfg.users, cfg.seed)
+    rec = build_stream_recommender(settings)
+    t0 = 1_000_000.0
+    say(f"model: learning {cfg.items:,} items")
+    start = time.perf_counter()
+    for item in workload.items(t0):
+        rec.learn_item(item)
+    item_seconds = time.perf_counter() - start
+    n = cfg.model_events
+    warm_n, per_event_n, profile_n = n // 5, max(n // 5, 1), max(n // 5, 1)
+    all_events = [e.to_interaction(t0 + 60 + i * 0.01)
+                  for i, e in enumerate(workload.events(warm_n + n + per_event_n + profile_n))]
+    warm = all_events[:warm_n]
+    timed = all_events[warm_n:warm_n + n]
+    single = all_events[warm_n + n:warm_n + n + per_event_n]
+    profiled = all_events[warm_n + n + per_event_n:]
+    rec.learn_many(warm)
+
+    def batched(events: list[Interaction]) -> int:
+        recs = 0
+        for b in range(0, len(events), batch):
+            chunk = events[b:b + batch]
+            rec.learn_many(chunk)
+            users = [e.user_id for e in chunk if e.type != "impression"]
+            recs += len(rec.recommend_many(users, k, chunk[-1].ts))
+        return recs
+
+    say(f"model: {n:,} events in batches of {batch:,} (learn_many + recommend_many)")
+    start = time.perf_counter()
+    recommendations = batched(timed)
+    batched_seconds = time.perf_counter() - start
+
+    say(f"model: {per_event_n:,} events one by one (learn_one + recommend)")
+    start = time.perf_counter()
+    singles = 0
+    for e in single:
+        rec.learn_one(e)
+        if e.type != "impression":
+            rec.recommend(e.user_id, k, e.ts)
+            singles += 1
+    single_seconds = time.perf_counter() - start
+
+    say(f"model: River FunkMF learn_one on the same {n:,} events")
+    funk = FunkMF(n_factors=10, seed=cfg.seed)
+    updates = [(e.user_id, item_id, y) for e in timed
+               for item_id, y in _funk_targets(e, settings.read_dwell_seconds_full)]
+    start = time.perf_counter()
+    for user_id, item_id, y in updates:
+        funk.learn_one(user_id, item_id, y)  # type: ignore[no-untyped-call]
+    funk_seconds = time.perf_counter() - start
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    batched(profiled)
+    profiler.disable()
+    profiler.dump_stats(work / "model.prof")
+    stats = pstats.Stats(profiler, stream=io.StringIO())
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    total = sum(v[2] for v in raw.values()) or 1.0
+
+    def entry(func: tuple[str, int, str], v: tuple[Any, ...]) -> dict[str, Any]:
+        return {"function": f"{func[2]} ({Path(func[0]).name}:{func[1]})", "calls": v[1],
+                "own_seconds": round(v[2], 4), "own_share": round(v[2] / total, 4),
+                "cumulative_seconds": round(v[3], 4), "cumulative_share": round(v[3] / total, 4)}
+
+    profile = [entry(f, v) for f, v in sorted(raw.items(), key=lambda kv: -kv[1][2])[:15]]
+    ours = [kv for kv in raw.items() if "/stream/" in kv[0][0]]
+    profile_cumulative = [entry(f, v) for f, v in sorted(ours, key=lambda kv: -kv[1][3])[:12]]
+    return {
+        "items": cfg.items, "users": cfg.users, "events": n, "batch": batch, "k": k,
+        "item_learn_per_second": round(cfg.items / item_seconds, 1),
+        "batched": {
+            "events_per_second": round(n / batched_seconds, 1),
+            "recommendations": recommendations,
+            "recommendations_per_second": round(recommendations / batched_seconds, 1),
+        },
+        "per_event": {
+            "events": per_event_n, "recommendations": singles,
+            "events_per_second": round(per_event_n / single_seconds, 1),
+        },
+        "funkmf": {
+            "events_per_second": round(n / funk_seconds, 1),
+            "updates": len(updates),
+            "updates_per_second": round(len(updates) / funk_seconds, 1),
+        },
+        "profile": profile,
+        "profile_cumulative": profile_cumulative,
+        "profile_seconds": round(total, 3),
+    }
+
+
+# --- all ---------------------------------------------------------------------------------
+
+
+#: files of the temporary folder worth keeping: the profiles
+ARTIFACTS = ("worker-profile.collapsed", "model.prof")
+
+
+def run_bench(cfg: BenchConfig, say: Say, keep: Path | None = None) -> dict[str, Any]:
+    """Run the measurements ``cfg.only`` asks for; returns everything as one JSON-able dict.
+
+    Every child process and the embedded broker are stopped before it returns, and its
+    temporary folder is removed; the profiles (:data:`ARTIFACTS`) are copied to ``keep``
+    first."""
+    work = Path(tempfile.mkdtemp(prefix="stream-bench-", dir=cfg.work_dir))
+    out: dict[str, Any] = {
+        "config": {
+            "events": cfg.events, "items": cfg.items, "users": cfg.users,
+            "rates": list(cfg.rates), "memory_users": list(cfg.memory_users),
+            "seconds": cfg.seconds, "model_events": cfg.model_events, "seed": cfg.seed,
+            "only": list(cfg.only),
+        },
+        "machine": _machine(),
+    }
+    started = time.perf_counter()
+    try:
+        if "model" in cfg.only:
+            out["model"] = measure_model(cfg, work, say)
+        if "memory" in cfg.only:
+            out["memory"] = measure_memory(cfg, say)
+        if "throughput" in cfg.only or "latency" in cfg.only:
+            broker = _Broker(cfg.broker, work)
+            out["broker"] = "embedded Tansu (memory)" if broker.embedded else broker.url
+            try:
+                hint = None
+                if "throughput" in cfg.only:
+                    out["throughput"] = measure_throughput(cfg, broker, work, say)
+                    hint = out["throughput"]["worker"].get("events_per_second")
+                if "latency" in cfg.only:
+                    out["latency"] = measure_latency(cfg, broker, work, hint, say)
+            finally:
+                broker.stop()
+    finally:
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            for name in ARTIFACTS:
+                if (work / name).exists():
+                    shutil.copy(work / name, keep / name)
+        shutil.rmtree(work, ignore_errors=True)
+    out["seconds"] = round(time.perf_counter() - started, 1)
+    return out
+
+
+def _machine() -> dict[str, Any]:
+    import os
+    import platform
+
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
+    return {
+        "python": platform.python_version(), "platform": platform.platform(),
+        "cpus": os.cpu_count(), "load_at_start": [round(x, 2) for x in load],
+    }

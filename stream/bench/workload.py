@@ -1,0 +1,230 @@
+"""The benchmark's synthetic news-site traffic: a catalogue, readers with tastes, and their
+impressions, clicks and reads.
+
+Titles come from :class:`~stream.simulate.Simulator` (English and Chinese headlines by
+topic). Item popularity is Zipf within each topic and language, readers have one or two
+favourite topics and a language, and a few readers are much more active than most (Zipf
+again). Each visit is an impression of a ten-item list, maybe a click on one of them and maybe
+a read after the click, as on a news site. Everything is deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import orjson
+
+from stream.events import Interaction, Item
+from stream.simulate import TOPIC_NAMES, Simulator
+
+__all__ = ["BenchEvent", "Workload"]
+
+EventKind = Literal["impression", "click", "read"]
+
+#: items shown per impression
+IMPRESSION_SIZE = 10
+
+
+def _zipf_cumulative(n: int, skew: float) -> list[float]:
+    """Cumulative Zipf weights of ranks 1..n (draw with ``bisect`` on a uniform number)."""
+    return list(itertools.accumulate(1.0 / (r + 1) ** skew for r in range(n)))
+
+
+@dataclass(frozen=True, slots=True)
+class BenchEvent:
+    """One interaction of the workload, without its time: stamped when it is sent."""
+
+    seq: int
+    kind: EventKind
+    user_id: str
+    item_id: str = ""
+    item_ids: tuple[str, ...] = ()
+    position: int | None = None
+    dwell_seconds: float | None = None
+
+    @property
+    def event_id(self) -> str:
+        """A unique id (the sequence number)."""
+        return f"b{self.seq:010d}"
+
+    def to_json(self, ts: float) -> bytes:
+        """The event as a ``stream.interactions.v1`` value, stamped ``ts``."""
+        body: dict[str, object] = {
+            "event_id": self.event_id,
+            "type": self.kind,
+            "user_id": self.user_id,
+            "ts": ts,
+        }
+        if self.kind == "impression":
+            body["item_ids"] = list(self.item_ids)
+        else:
+            body["item_id"] = self.item_id
+        if self.position is not None:
+            body["position"] = self.position
+        if self.dwell_seconds is not None:
+            body["dwell_seconds"] = self.dwell_seconds
+        return orjson.dumps(body)
+
+    def to_interaction(self, ts: float) -> Interaction:
+        """The event as the parsed :class:`~stream.events.Interaction` the models learn."""
+        return Interaction(
+            event_id=self.event_id,
+            type=self.kind,
+            user_id=self.user_id,
+            item_id=self.item_id,
+            ts=ts,
+            position=self.position,
+            dwell_seconds=self.dwell_seconds,
+            item_ids=self.item_ids,
+        )
+
+
+class Workload:
+    """A seeded news site for benchmarks.
+
+    Parameters
+    ----------
+    n_items
+        Catalogue size.
+    n_users
+        Number of readers; their activity is Zipf distributed (``user_skew``).
+    seed
+        Seed of every random choice.
+    item_skew, user_skew
+        Zipf exponents of item popularity (within a topic and language) and of reader
+        activity.
+    click_rate, read_rate
+        Chance that an impression is followed by a click, and a click by a read.
+
+    Examples
+    --------
+    >>> w = Workload(n_items=50, n_users=20, seed=1)
+    >>> events = list(w.events(100))
+    >>> len(events), {e.kind for e in events} == {"impression", "click", "read"}
+    (100, True)
+    >>> events == list(Workload(n_items=50, n_users=20, seed=1).events(100))
+    True
+    """
+
+    def __init__(
+        self,
+        n_items: int = 10_000,
+        n_users: int = 10_000,
+        seed: int = 7,
+        item_skew: float = 1.1,
+        user_skew: float = 1.1,
+        click_rate: float = 0.5,
+        read_rate: float = 0.5,
+        zh_share: float = 0.2,
+    ) -> None:
+        if n_items < IMPRESSION_SIZE or n_users < 1:
+            raise ValueError(f"need at least {IMPRESSION_SIZE} items and one user")
+        self.n_items = n_items
+        self.n_users = n_users
+        self.seed = seed
+        self.click_rate = click_rate
+        self.read_rate = read_rate
+        self.zh_share = zh_share
+        sim = Simulator(n_readers=0, n_items=n_items, zh_share=zh_share, seed=seed)
+        sim.catalogue(0.0)
+        self._sim_items = sim.items
+        # popularity pools per (topic, lang): item ids by rank and cumulative Zipf weights
+        pools: dict[tuple[str, str], list[str]] = {}
+        for item in self._sim_items:
+            pools.setdefault((item.topic, item.lang), []).append(item.item_id)
+        self._pools = {key: (ids, _zipf_cumulative(len(ids), item_skew))
+                       for key, ids in pools.items()}
+        self._all = ([i.item_id for i in self._sim_items], _zipf_cumulative(n_items, item_skew))
+        self._user_cum = _zipf_cumulative(n_users, user_skew)
+
+    # --- catalogue --------------------------------------------------------------------------
+
+    def items(self, published_at: float) -> list[Item]:
+        """The catalogue as parsed items, all published at ``published_at``."""
+        return [
+            Item(item_id=i.item_id, title=i.title, published_at=published_at, tags=i.tags,
+                 lang=i.lang)
+            for i in self._sim_items
+        ]
+
+    def item_messages(self, published_at: float) -> list[tuple[bytes, bytes]]:
+        """The catalogue as ``stream.items.v1`` (key, value) messages."""
+        return [
+            (i.item_id.encode(), orjson.dumps({"item_id": i.item_id, "title": i.title,
+                                               "tags": list(i.tags), "lang": i.lang,
+                                               "published_at": published_at}))
+            for i in self._sim_items
+        ]
+
+    # --- readers ----------------------------------------------------------------------------
+
+    def _reader(self, u: int) -> tuple[list[str], str]:
+        """Reader ``u``'s favourite topics and language (derived from the seed and ``u``, so
+        a million readers cost nothing until they appear)."""
+        rng = random.Random(self.seed * 1_000_003 + u)
+        tastes = rng.sample(TOPIC_NAMES, 1 if rng.random() < 0.6 else 2)
+        lang = "zh" if rng.random() < self.zh_share else "en"
+        return tastes, lang
+
+    @staticmethod
+    def _draw(rng: random.Random, pool: tuple[list[str], list[float]]) -> str:
+        ids, cum = pool
+        return ids[min(bisect.bisect(cum, rng.random() * cum[-1]), len(ids) - 1)]
+
+    def _pool(self, rng: random.Random, tastes: list[str], lang: str
+              ) -> tuple[list[str], list[float]]:
+        topic = rng.choice(tastes) if rng.random() < 0.85 else rng.choice(TOPIC_NAMES)
+        pool = self._pools.get((topic, lang))
+        if pool is None or len(pool[0]) < IMPRESSION_SIZE:
+            return self._all
+        return pool
+
+    # --- traffic ----------------------------------------------------------------------------
+
+    def events(self, n: int, users: int | None = None) -> Iterator[BenchEvent]:
+        """``n`` interactions: visits of Zipf-active readers (or, with ``users``, each of the
+        first ``users`` readers in turn, for memory measurements)."""
+        rng = random.Random(self.seed)
+        seq = 0
+        round_robin = itertools.cycle(range(users)) if users else None
+        readers: dict[int, tuple[list[str], str]] = {}
+        while seq < n:
+            if round_robin is not None:
+                u = next(round_robin)
+            else:
+                u = bisect.bisect(self._user_cum, rng.random() * self._user_cum[-1])
+                u = min(u, self.n_users - 1)
+            found = readers.get(u)
+            if found is None:
+                found = self._reader(u)
+                if round_robin is None:  # a reader seen once per round needs no cache
+                    readers[u] = found
+            tastes, lang = found
+            user_id = f"u{u:07d}"
+            shown: list[str] = []
+            while len(shown) < IMPRESSION_SIZE:
+                item_id = self._draw(rng, self._pool(rng, tastes, lang))
+                if item_id not in shown:
+                    shown.append(item_id)
+            visit: list[BenchEvent] = [
+                BenchEvent(seq, "impression", user_id, item_ids=tuple(shown))
+            ]
+            if rng.random() < self.click_rate:
+                position = min(int(rng.expovariate(0.5)), IMPRESSION_SIZE - 1)
+                item_id = shown[position]
+                visit.append(BenchEvent(seq + 1, "click", user_id, item_id, position=position))
+                if rng.random() < self.read_rate:
+                    dwell = round(rng.uniform(5.0, 180.0), 1)
+                    visit.append(
+                        BenchEvent(seq + 2, "read", user_id, item_id, dwell_seconds=dwell)
+                    )
+            for event in visit:
+                if seq >= n:
+                    return
+                yield event
+                seq += 1

@@ -157,3 +157,12 @@ def test_ngram_logit_is_the_base_score_before_learning() -> None:
     m = NgramLogit()
     assert m.score(0.3, {"base": 0.3}, {"x"}) == 0.3
     assert m.score(1.5, {}, set()) == 1.0
+
+
+def test_batch_scoring_matches_the_features_it_learnt_from() -> None:
+    zh = ChineseScorer()
+    for text, target in [("前台热情，房间干净", 1.0), ("隔音差，一晚没睡好", -1.0)] * 3:
+        zh.learn_one(text, target)
+    texts = ["隔音 很差", "前台很热情！", "", "好"]
+    expected = [zh.online.score(*zh.lexicon_features(t), char_ngrams(t)) for t in texts]
+    assert zh.score_many(texts) == pytest.approx(expected, abs=1e-12)

@@ -244,8 +244,7 @@ class FeedPipeline:
                 continue
             self.metrics.events_consumed.labels(msg.topic, kind).inc()
         self.checkpoint_users(dirty)
-        for user_id, (event_ts, produced_ts) in touched.items():
-            out.append(self.recommendations_for(user_id, event_ts, produced_ts))
+        out.extend(self.publish_lists({u: (e, p) for u, (e, p) in touched.items()}))
         out.extend(self.profiles(list(touched), now))
         return out
 
@@ -298,56 +297,71 @@ class FeedPipeline:
         for user_id in user_ids:
             self.user_store[user_id.encode()] = orjson.dumps(self.user_checkpoint(user_id))
 
-    def recommendations_for(
-        self, user_id: str, event_ts: float, produced_ts: float | None = None
-    ) -> Outgoing:
-        """The user's current top-k as a ``stream.recommendations.v1`` message.
-
-        ``event_ts`` is the ``ts`` of the latest event it reflects; ``produced_ts``, that
-        event's Kafka timestamp, is where the latency histogram starts.
-        """
+    def publish_lists(self, users: dict[str, tuple[float, float | None]]) -> list[Outgoing]:
+        """One ``stream.recommendations.v1`` message per user, ranked per variant in one
+        batched call where the model offers one (``recommend_many``)."""
         now = self.clock()
-        variant = self.variant_of(user_id)
-        model = self.recommenders[variant]
-        recs = self._serve(model, user_id, now)
-        self.last_lists.put(user_id, variant, [r.item_id for r in recs])
-        emitted = self.clock()
-        value = orjson.dumps(
-            {
-                "user_id": user_id,
-                "items": [
-                    {"item_id": r.item_id, "score": r.score, "reason": r.reason} for r in recs
-                ],
-                "model": model.name,
-                "variant": variant,
-                "event_ts": event_ts,
-                "emitted_ts": emitted,
-            }
-        )
-        self.metrics.recommendations_published.inc()
-        if produced_ts is not None:
-            latency = max(emitted - produced_ts, 0.0)
-            self.metrics.event_to_recommendation_latency.observe(latency)
-        return Outgoing(self.settings.topic_recommendations, user_id.encode(), value)
+        by_variant: dict[str, list[str]] = {}
+        for user_id in users:
+            by_variant.setdefault(self.variant_of(user_id), []).append(user_id)
+        out = []
+        for variant, user_ids in by_variant.items():
+            model = self.recommenders[variant]
+            lists = self._serve(model, user_ids, now)
+            emitted = self.clock()
+            for user_id in user_ids:
+                recs = lists.get(user_id, [])
+                event_ts, produced_ts = users[user_id]
+                self.last_lists.put(user_id, variant, [r.item_id for r in recs])
+                value = orjson.dumps(
+                    {
+                        "user_id": user_id,
+                        "items": [
+                            {"item_id": r.item_id, "score": r.score, "reason": r.reason}
+                            for r in recs
+                        ],
+                        "model": model.name,
+                        "variant": variant,
+                        "event_ts": event_ts,
+                        "emitted_ts": emitted,
+                    }
+                )
+                self.metrics.recommendations_published.inc()
+                if produced_ts is not None:
+                    latency = max(emitted - produced_ts, 0.0)
+                    self.metrics.event_to_recommendation_latency.observe(latency)
+                out.append(Outgoing(self.settings.topic_recommendations, user_id.encode(), value))
+        return out
 
-    def _serve(self, model: Recommender, user_id: str, now: float) -> list[Recommendation]:
-        """The model's top-k after the sentiment guardrail (asks for more to keep k)."""
+    def _serve(
+        self, model: Recommender, user_ids: list[str], now: float
+    ) -> dict[str, list[Recommendation]]:
+        """Each user's top-k after the sentiment guardrail (which asks the model for 2k, so
+        dropping sour items still leaves k)."""
         k = self.settings.top_k
+        ask = 2 * k if self.guardrail else k
+        many = getattr(model, "recommend_many", None)
+        if many is not None:
+            lists: dict[str, list[Recommendation]] = many(user_ids, ask, now)
+        else:
+            lists = {u: model.recommend(u, ask, now) for u in user_ids}
         if not self.guardrail or self.sentiment is None:
-            return model.recommend(user_id, k, now)
+            return lists
         s = self.settings
-        kept = []
-        for rec in model.recommend(user_id, 2 * k, now):
-            found = self.sentiment(rec.item_id)
-            if found is not None:
-                mean, count = found
-                if (
-                    mean < s.sentiment_guardrail_below
-                    and count >= s.sentiment_guardrail_min_comments
-                ):
-                    continue
-            kept.append(rec)
-        return kept[:k]
+        for user_id, recs in lists.items():
+            kept = []
+            for rec in recs:
+                found = self.sentiment(rec.item_id)
+                if found is not None:
+                    mean, count = found
+                    if (
+                        mean < s.sentiment_guardrail_below
+                        and count >= s.sentiment_guardrail_min_comments
+                    ):
+                        continue
+                kept.append(rec)
+            lists[user_id] = kept[:k]
+        return lists
 
     def profiles(self, user_ids: Sequence[str], now: float) -> list[Outgoing]:
         """``stream.user_profiles.v1`` messages for the users whose interests changed."""

@@ -1,6 +1,7 @@
 """Agents of the comment path: comments in, sentiment scores out; labels teach the scorer.
 
-The scorer's state is checkpointed as JSON (never a pickle) in a changelog-backed table after
+The scorer's state is checkpointed as JSON (never a pickle; compressed and split into chunks
+under a manifest, since a trained scorer is megabytes) in a changelog-backed table after
 every batch of labels, and restored from it when the worker starts, so what it learned
 survives a restart.
 """
@@ -14,6 +15,7 @@ from typing import Any
 import faust
 
 from stream.agents.common import batched_agent, raw_table, raw_topic
+from stream.checkpoint import join_checkpoint, split_checkpoint
 from stream.comments import CommentPipeline
 from stream.pipeline import Outgoing, RawMessage
 from stream.sentiment.model import SentimentModel
@@ -39,10 +41,15 @@ def register_comment_agents(
         if restored:
             return
         restored = True
-        saved = state.get(MODEL_KEY)
-        if saved:
-            comments.model = SentimentModel.from_bytes(saved)
-            log.info("restored the sentiment model (%s labels learned)", comments.model.n_learned)
+        try:
+            saved = join_checkpoint(MODEL_KEY, state.get)
+            if saved is not None:
+                comments.model = SentimentModel.from_bytes(saved)
+                log.info(
+                    "restored the sentiment model (%s labels learned)", comments.model.n_learned
+                )
+        except ValueError as exc:  # corrupt, or written by an incompatible version
+            log.warning("cannot restore the sentiment model, starting from its defaults: %s", exc)
 
     def handle_comments(batch: Sequence[RawMessage]) -> list[Outgoing]:
         restore()
@@ -54,7 +61,9 @@ def register_comment_agents(
 
     def checkpoint() -> None:
         if comments.unsaved_labels:
-            state[MODEL_KEY] = comments.model.to_bytes()
+            # the manifest is written last: a reader never takes a half-written checkpoint
+            for key, value in split_checkpoint(MODEL_KEY, comments.model.to_bytes()):
+                state[key] = value
             comments.unsaved_labels = 0
 
     m = comments.metrics

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
 
+    started = time.monotonic()
+
     def say(text: str) -> None:
-        console.print(text, highlight=False)
+        console.print(f"[{time.monotonic() - started:6.1f}s] {text}", highlight=False)
 
     result = run_bench(cfg, say, keep=out)
     paths = write_report(result, out)

@@ -119,11 +119,19 @@ def _markdown(result: dict[str, Any]) -> str:
             f"{w.get('mean_batch', '–')} (all agents); {w.get('recommendations', 0):,} lists "
             "published.",
         ]
-        if tp.get("worker_profile"):
-            lines += ["", "### Where the worker's time goes (py-spy, share of samples)", "",
-                      "| function | own | total |", "|---|---:|---:|"]
+        prof = tp.get("worker_profile")
+        if prof and prof.get("own"):
+            head = ["| function | own | total |", "|---|---:|---:|"]
+            samples = prof["samples"][0]["total_share"]
+            lines += ["", f"### Where the worker's time goes (py-spy, {samples:,.0f} samples "
+                      "of the busy run at 100 Hz; `total`: anywhere on the stack)", "",
+                      "Most often innermost (native code counts to its Python caller):", "",
+                      *head]
             lines += [f"| `{p['function']}` | {p['own_share']:.1%} | {p['total_share']:.1%} |"
-                      for p in tp["worker_profile"]]
+                      for p in prof["own"]]
+            lines += ["", "Our functions, by share of samples anywhere on the stack:", "", *head]
+            lines += [f"| `{p['function']}` | {p['own_share']:.1%} | {p['total_share']:.1%} |"
+                      for p in prof["ours"]]
     if result.get("latency"):
         lines += ["", "## Latency (open loop)", "",
                   "| rate/s | achieved/s | clicks+reads | p50 ms | p95 ms | p99 ms | max ms "
@@ -173,11 +181,16 @@ def _markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _tick(value: float, _: object) -> str:
+    return f"{value:,.0f}" if value >= 1 else f"{value:g}"
+
+
 def _plots(result: dict[str, Any], out: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     paths: list[Path] = []
 
@@ -201,6 +214,10 @@ def _plots(result: dict[str, Any], out: Path) -> list[Path]:
         fig, ax = plt.subplots(figsize=(6, 4))
         bars(ax, ["our worker", "trivial Faust agent"],
              [tp["worker"]["events_per_second"], tp["trivial"]["events_per_second"]])
+        target = 10 * tp["trivial"]["events_per_second"]
+        ax.axhline(target, color="grey", ls="--", lw=1, label="target: 10× the trivial agent")
+        ax.legend(loc="upper right")
+        ax.yaxis.set_major_formatter(FuncFormatter(_tick))
         ax.set_ylabel("events / s (by output timestamps)")
         ax.set_title(f"End-to-end throughput, {tp['events']:,} events "
                      f"(ratio {tp.get('ratio', math.nan):.2f}×)")
@@ -208,21 +225,27 @@ def _plots(result: dict[str, Any], out: Path) -> list[Path]:
 
     steps = [s for s in result.get("latency", []) if "error" not in s]
     if steps:
-        fig, ax = plt.subplots(figsize=(7, 4))
+        fig, ax = plt.subplots(figsize=(8, 4))
         width = 0.25
         for j, (key, label) in enumerate((("p50_ms", "p50"), ("p95_ms", "p95"),
                                           ("p99_ms", "p99"))):
             xs = [i + (j - 1) * width for i in range(len(steps))]
-            ax.bar(xs, [max(s[key], 0.01) for s in steps], width, label=label)
+            values = [max(s[key], 0.01) for s in steps]
+            ax.bar(xs, values, width, label=label)
+            for x, v in zip(xs, values, strict=True):
+                ax.annotate(f"{v:,.0f}" if v >= 10 else f"{v:.1f}", (x, v), ha="center",
+                            va="bottom", fontsize=8)
         ax.set_xticks(range(len(steps)),
                       [f"{s['rate']:,.0f}/s\n{'kept up' if s['sustained'] else 'fell behind'}"
                        for s in steps])
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(_tick))
         ax.set_ylabel("event → published list, ms (log)")
         ax.axhline(10, color="grey", ls=":", lw=1)
         ax.axhline(50, color="grey", ls="--", lw=1)
         ax.set_title("Latency at fixed open-loop rates (dotted 10 ms, dashed 50 ms)")
-        ax.legend()
+        ax.margins(y=0.15)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
         save(fig, "latency.png")
 
     mem = [m for m in result.get("memory", []) if "error" not in m]
@@ -242,7 +265,11 @@ def _plots(result: dict[str, Any], out: Path) -> list[Path]:
                   f"one by one\n+ top-{model['k']}", "River FunkMF\nlearn_one only"],
              [model["batched"]["events_per_second"], model["per_event"]["events_per_second"],
               model["funkmf"]["events_per_second"]])
+        ax.axhline(50_000, color="grey", ls="--", lw=1, label="target 50,000/s")
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(_tick))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+        ax.legend(loc="upper left")
         ax.set_ylabel("events / s (log)")
         ax.set_title(f"Pure model path, {model['items']:,} items")
         save(fig, "model.png")

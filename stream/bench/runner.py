@@ -122,9 +122,16 @@ def _span(records: list[Record]) -> tuple[float, float]:
     return min(stamps) / 1000.0, max(stamps) / 1000.0
 
 
-def _top_frames(collapsed: Path, n: int = 15) -> list[dict[str, Any]]:
-    """The functions with most samples in a py-spy raw (collapsed stacks) file: own samples
-    (the innermost frame) and total samples (anywhere on the stack)."""
+def _function(frame: str) -> str:
+    """A py-spy frame ``name (file:line)`` as ``name (file)``: samples add up by function."""
+    name, _, where = frame.partition(" (")
+    return f"{name} ({where.rsplit(':', 1)[0].rstrip(')')})" if where else name
+
+
+def top_frames(collapsed: Path, n: int = 15) -> dict[str, list[dict[str, Any]]]:
+    """Where the samples of a py-spy raw (collapsed stacks) file went, by function: ``own``,
+    the functions most often innermost (native code counts to its Python caller), and
+    ``ours``, the functions of the ``stream`` package most often anywhere on the stack."""
     own: dict[str, int] = {}
     total: dict[str, int] = {}
     samples = 0
@@ -134,16 +141,25 @@ def _top_frames(collapsed: Path, n: int = 15) -> list[dict[str, Any]]:
             continue
         count = int(count_text)
         samples += count
-        frames = stack.split(";")
+        frames = [_function(f) for f in stack.split(";")]
         own[frames[-1]] = own.get(frames[-1], 0) + count
         for frame in set(frames):
             total[frame] = total.get(frame, 0) + count
-    top = sorted(own, key=lambda f: -own[f])[:n]
-    return [
-        {"function": f, "own_share": round(own[f] / samples, 4),
-         "total_share": round(total[f] / samples, 4)}
-        for f in top
-    ] if samples else []
+    if not samples:
+        return {"own": [], "ours": []}
+
+    def entry(f: str) -> dict[str, Any]:
+        return {"function": f, "own_share": round(own.get(f, 0) / samples, 4),
+                "total_share": round(total[f] / samples, 4)}
+
+    entry_points = ("stream/__main__.py", "stream/cli.py", "stream/app.py")
+    ours = [f for f in total if "stream/" in f and "site-packages" not in f
+            and not any(e in f for e in entry_points)]
+    return {
+        "samples": [{"function": "all", "own_share": 1.0, "total_share": float(samples)}],
+        "own": [entry(f) for f in sorted(own, key=lambda f: -own[f])[:n]],
+        "ours": [entry(f) for f in sorted(ours, key=lambda f: -total[f])[:n]],
+    }
 
 
 def measure_throughput(cfg: BenchConfig, broker: _Broker, work: Path, say: Say
@@ -191,12 +207,12 @@ def measure_throughput(cfg: BenchConfig, broker: _Broker, work: Path, say: Say
         first, last = _span(records)
         worker["seconds"] = round(last - first, 3)
         worker["events_per_second"] = round(len(messages) / max(last - first, 1e-3), 1)
-    count = metrics.get("stream_batch_size_count", 0.0)
+    count = metrics.get("stream_batch_size_events_count", 0.0)
     if count:
-        worker["mean_batch"] = round(metrics.get("stream_batch_size_sum", 0.0) / count, 1)
+        worker["mean_batch"] = round(metrics.get("stream_batch_size_events_sum", 0.0) / count, 1)
     result["worker"] = worker
     if profiler is not None and (work / "worker.pyspy").exists():
-        result["worker_profile"] = _top_frames(work / "worker.pyspy")
+        result["worker_profile"] = top_frames(work / "worker.pyspy")
         shutil.copy(work / "worker.pyspy", work / "worker-profile.collapsed")
 
     say("throughput: the trivial Faust agent (orjson, table count, one send per event)")
@@ -334,9 +350,10 @@ def measure_latency_step(cfg: BenchConfig, broker: _Broker, work: Path, rate: fl
     result.update(
         achieved_rate=round(n / sent_seconds, 1),
         measured=len(latencies), censored=censored,
-        # kept up: the backlog was gone within a second of the last send
+        # kept up: the backlog was gone within two seconds of the last send (a fetch cycle
+        # plus the 0.25 s between two looks at the worker's counters)
         sustained=bool(result.get("drained_after_s") is not None
-                       and result["drained_after_s"] <= 1.0 and not censored),
+                       and result["drained_after_s"] <= 2.0 and not censored),
         p50_ms=round(percentile(latencies, 0.50) * 1000, 2),
         p95_ms=round(percentile(latencies, 0.95) * 1000, 2),
         p99_ms=round(percentile(latencies, 0.99) * 1000, 2),

@@ -1,0 +1,72 @@
+"""``stream bench`` with a tiny workload: every measurement runs, the report is written, and
+nothing is left behind. No figure is asserted against a time: only that each was measured."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def _processes_with(marker: str) -> set[int]:
+    """Pids of live processes whose environment carries ``marker`` (children inherit it)."""
+    needle = f"BENCH_E2E_MARKER={marker}".encode()
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if needle in (entry / "environ").read_bytes().split(b"\x00"):
+                    pids.add(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def test_bench_runs_every_measurement_and_cleans_up(tmp_path: Path) -> None:
+    marker = uuid.uuid4().hex
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_")}
+    env["BENCH_E2E_MARKER"] = marker
+    env["TMPDIR"] = str(tmp_path / "tmp")
+    (tmp_path / "tmp").mkdir()
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "stream", "bench", "--out", str(out), "--events", "600",
+         "--items", "60", "--users", "40", "--rates", "100", "--seconds", "1",
+         "--memory-users", "200", "--memory-events-per-user", "2", "--model-events", "200",
+         "--no-profile", "--timeout", "60"],
+        capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path,
+    )
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 0, text
+    assert "stream bench (" in text and "bench.json" in text
+
+    result = json.loads((out / "bench.json").read_text())
+    tp = result["throughput"]
+    assert tp["worker"]["drained"] and tp["trivial"]["drained"]
+    assert tp["trivial"]["outputs"] == 600  # one message per event
+    assert tp["worker"]["recommendations"] > 0
+    assert tp["ratio"] > 0
+    rates = [step["rate"] for step in result["latency"]]
+    assert 100.0 in rates and len(rates) == 2  # the fixed rate and one near the throughput
+    for step in result["latency"]:
+        assert step["measured"] > 0 and step["p50_ms"] <= step["p99_ms"]
+    (memory,) = result["memory"]
+    assert memory["users"] == 200 and memory["bytes_per_user"] > 0
+    model = result["model"]
+    assert model["batched"]["recommendations"] > 0
+    assert model["funkmf"]["updates"] > model["events"]  # impressions update every shown item
+    assert model["profile"]
+
+    md = (out / "bench.md").read_text()
+    assert "| measure | figure | target |" in md
+    for name in ("throughput.png", "latency.png", "memory.png", "model.png", "model.prof"):
+        assert (out / name).stat().st_size > 0, name
+    assert list((tmp_path / "tmp").iterdir()) == [], "temporary files left behind"
+    assert _processes_with(marker) == set(), "the bench left processes behind"

@@ -57,7 +57,7 @@ Say = Callable[[str], None]
 class BenchConfig:
     """What to measure and how much."""
 
-    events: int = 50_000
+    events: int = 20_000
     items: int = 10_000
     users: int = 10_000
     rates: tuple[float, ...] = (1000.0, 5000.0)
@@ -318,32 +318,47 @@ def event_latencies(events: list[BenchEvent], stamps: dict[int, float],
     return latencies, censored
 
 
-def measure_latency_step(cfg: BenchConfig, broker: _Broker, work: Path, rate: float,
-                         say: Say) -> dict[str, Any]:
-    """One open-loop step at ``rate`` events/s for ``cfg.seconds`` on a fresh worker."""
+@dataclass
+class _LatencyWorker:
+    """A worker that has learned the catalogue, kept between latency steps it kept up with."""
+
+    topics: BenchTopics
+    proc: subprocess.Popen[bytes]
+    port: int
+    consumed: int
+
+
+def _latency_worker(cfg: BenchConfig, broker: _Broker, work: Path, name: str
+                    ) -> _LatencyWorker | None:
     topics = BenchTopics.create(broker.url, broker.bootstrap, Settings().partitions)
-    s = topics.settings
-    workload = Workload(cfg.items, cfg.users, cfg.seed + int(rate))
-    n = max(int(rate * cfg.seconds), 1)
-    events = list(workload.events(n))
-    asyncio.run(produce(broker.bootstrap, s.topic_items,
+    workload = Workload(cfg.items, cfg.users, cfg.seed)
+    asyncio.run(produce(broker.bootstrap, topics.settings.topic_items,
                         workload.item_messages(time.time() - 3600)))
-    proc, port = start_worker(topics, work, f"worker-latency-{int(rate)}")
-    result: dict[str, Any] = {"rate": rate, "seconds": cfg.seconds, "events": n}
-    try:
-        ready, _ = consumed_events(port, cfg.items, 180)
-        if not ready:
-            result["error"] = "the worker did not learn the catalogue in time"
-            return result
-        say(f"latency: {rate:,.0f} events/s for {cfg.seconds:g} s")
-        stamps, sent_seconds = asyncio.run(
-            _produce_open_loop(broker.bootstrap, s.topic_interactions, events, rate))
-        end = time.monotonic()
-        drained, _ = consumed_events(port, cfg.items + n, max(5.0, cfg.seconds))
-        result["drained_after_s"] = round(time.monotonic() - end, 2) if drained else None
-        censor_at = time.time()
-    finally:
+    proc, port = start_worker(topics, work, name)
+    ready, _ = consumed_events(port, cfg.items, 180)
+    if not ready:
         stop_process(proc)
+        return None
+    return _LatencyWorker(topics, proc, port, cfg.items)
+
+
+def measure_latency_step(cfg: BenchConfig, broker: _Broker, work: Path, rate: float,
+                         worker: _LatencyWorker, say: Say) -> dict[str, Any]:
+    """One open-loop step at ``rate`` events/s for ``cfg.seconds`` on ``worker``."""
+    s = worker.topics.settings
+    n = max(int(rate * cfg.seconds), 1)
+    # the same readers and catalogue, a different stretch of their traffic for each rate
+    events = list(Workload(cfg.items, cfg.users, cfg.seed).events(n, part=1 + int(rate)))
+    result: dict[str, Any] = {"rate": rate, "seconds": cfg.seconds, "events": n}
+    say(f"latency: {rate:,.0f} events/s for {cfg.seconds:g} s")
+    stamps, sent_seconds = asyncio.run(
+        _produce_open_loop(broker.bootstrap, s.topic_interactions, events, rate))
+    end = time.monotonic()
+    worker.consumed += n
+    drained, _ = consumed_events(worker.port, worker.consumed, max(5.0, cfg.seconds))
+    result["drained_after_s"] = round(time.monotonic() - end, 2) if drained else None
+    censor_at = time.time()
+    # lists of earlier steps reflect earlier stamps: the matching skips them
     outputs = asyncio.run(read_records(broker.bootstrap, s.topic_recommendations,
                                        s.partitions))
     latencies, censored = event_latencies(events, stamps, outputs, censor_at)
@@ -365,15 +380,29 @@ def measure_latency_step(cfg: BenchConfig, broker: _Broker, work: Path, rate: fl
 def measure_latency(cfg: BenchConfig, broker: _Broker, work: Path, sustained_hint: float | None,
                     say: Say) -> list[dict[str, Any]]:
     """Each rate of ``cfg.rates``, plus 80% of the measured throughput (the highest rate we
-    expect it to sustain), lowest first."""
+    expect it to sustain), lowest first. A worker that kept up serves the next step too; one
+    that fell behind is replaced by a fresh one (new topics), so no backlog carries over."""
     rates = set(cfg.rates)
     if sustained_hint:
         rates.add(float(f"{0.8 * sustained_hint:.2g}"))
     steps = []
-    for rate in sorted(rates):
-        step = measure_latency_step(cfg, broker, work, rate, say)
-        step["kind"] = "near throughput" if rate not in cfg.rates else "fixed"
-        steps.append(step)
+    worker: _LatencyWorker | None = None
+    try:
+        for rate in sorted(rates):
+            if worker is None:
+                worker = _latency_worker(cfg, broker, work, f"worker-latency-{int(rate)}")
+            if worker is None:
+                steps.append({"rate": rate, "error": "the worker did not learn the catalogue"})
+                continue
+            step = measure_latency_step(cfg, broker, work, rate, worker, say)
+            step["kind"] = "near throughput" if rate not in cfg.rates else "fixed"
+            steps.append(step)
+            if not step["sustained"]:
+                stop_process(worker.proc)
+                worker = None
+    finally:
+        if worker is not None:
+            stop_process(worker.proc)
     return steps
 
 
@@ -419,9 +448,9 @@ def measure_memory(cfg: BenchConfig, say: Say) -> list[dict[str, Any]]:
                "--items", str(cfg.items), "--events-per-user", str(cfg.memory_events_per_user),
                "--seed", str(cfg.seed)]
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=cfg.timeout)
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=2 * cfg.timeout)
         except subprocess.TimeoutExpired:
-            out.append({"users": n, "error": f"over {cfg.timeout:g} s"})
+            out.append({"users": n, "error": f"over {2 * cfg.timeout:g} s"})
             continue
         if proc.returncode != 0:
             out.append({"users": n, "error": proc.stderr.strip().splitlines()[-1:]})

@@ -186,10 +186,11 @@ class Workload:
 
     # --- traffic ----------------------------------------------------------------------------
 
-    def events(self, n: int, users: int | None = None) -> Iterator[BenchEvent]:
+    def events(self, n: int, users: int | None = None, part: int = 0) -> Iterator[BenchEvent]:
         """``n`` interactions: visits of Zipf-active readers (or, with ``users``, each of the
-        first ``users`` readers in turn, for memory measurements)."""
-        rng = random.Random(self.seed)
+        first ``users`` readers in turn, for memory measurements). Each ``part`` is another
+        stretch of the same site's traffic (same readers, same catalogue)."""
+        rng = random.Random(self.seed * 7919 + part)
         seq = 0
         round_robin = itertools.cycle(range(users)) if users else None
         readers: dict[int, tuple[list[str], str]] = {}

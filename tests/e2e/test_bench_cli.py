@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -29,12 +30,16 @@ def _processes_with(marker: str) -> set[int]:
     return pids
 
 
+def _bench_dirs() -> set[Path]:
+    """The benchmark's temporary folders that exist now."""
+    return set(Path(tempfile.gettempdir()).glob("stream-bench-*"))
+
+
 def test_bench_runs_every_measurement_and_cleans_up(tmp_path: Path) -> None:
     marker = uuid.uuid4().hex
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_")}
     env["BENCH_E2E_MARKER"] = marker
-    env["TMPDIR"] = str(tmp_path / "tmp")
-    (tmp_path / "tmp").mkdir()
+    before = _bench_dirs()
     out = tmp_path / "out"
     proc = subprocess.run(
         [sys.executable, "-m", "stream", "bench", "--out", str(out), "--events", "600",
@@ -68,5 +73,5 @@ def test_bench_runs_every_measurement_and_cleans_up(tmp_path: Path) -> None:
     assert "| measure | figure | target |" in md
     for name in ("throughput.png", "latency.png", "memory.png", "model.png", "model.prof"):
         assert (out / name).stat().st_size > 0, name
-    assert list((tmp_path / "tmp").iterdir()) == [], "temporary files left behind"
+    assert _bench_dirs() - before == set(), "temporary folders left behind"
     assert _processes_with(marker) == set(), "the bench left processes behind"

@@ -89,6 +89,14 @@ def print_summary(result: dict[str, Any], console: Console) -> None:
     console.print(table)
 
 
+def _source(git: dict[str, Any]) -> str:
+    if not git:
+        return "Source: not a git checkout."
+    dirty = git.get("uncommitted_in_stream") or []
+    return f"Source: commit {git['commit']}" + (
+        f", with uncommitted changes in {', '.join(f'`{d}`' for d in dirty)}." if dirty else ".")
+
+
 def _markdown(result: dict[str, Any]) -> str:
     cfg, machine = result["config"], result["machine"]
     lines = [
@@ -97,6 +105,8 @@ def _markdown(result: dict[str, Any]) -> str:
         f"Python {machine['python']} on {machine['platform']}, {machine['cpus']} CPUs, "
         f"load average at start {', '.join(str(x) for x in machine['load_at_start'])}; "
         f"broker: {result.get('broker', '–')}; {result.get('seconds', 0):.0f} s in all.",
+        "",
+        _source(machine.get("git") or {}),
         "",
         f"Workload: {cfg['items']:,} items, {cfg['users']:,} readers, {cfg['events']:,} "
         f"interactions for throughput, seed {cfg['seed']}.",

@@ -628,7 +628,20 @@ def _machine() -> dict[str, Any]:
     import platform
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
+    source = Path(__file__).resolve().parents[2]
+    git: dict[str, Any] = {}
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=source,
+                              capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "stream"], cwd=source,
+                               capture_output=True, text=True, timeout=10)
+        if head.returncode == 0:
+            git = {"commit": head.stdout.strip(),
+                   "uncommitted_in_stream": [ln[3:] for ln in dirty.stdout.splitlines()]}
+    except (OSError, subprocess.SubprocessError):
+        pass
     return {
+        "git": git,
         "python": platform.python_version(), "platform": platform.platform(),
         "cpus": os.cpu_count(), "load_at_start": [round(x, 2) for x in load],
     }

@@ -11,6 +11,7 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry, start_http_server
 
+from stream.agents.catalog import CatalogReader
 from stream.agents.comments import register_comment_agents
 from stream.agents.common import raw_table
 from stream.agents.feed import register_feed_agents
@@ -104,10 +105,22 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     if comments is not None:
         register_comment_agents(app, settings, comments, processed)
 
+    catalog = CatalogReader(settings, pipeline)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def read_catalog() -> None:
+        """Every worker learns every item, from all partitions of the items topic."""
+        await catalog.run(lambda: app.should_stop)
+
     def is_ready() -> bool:
-        """Started, not rebalancing, and every table recovered."""
+        """Started, not rebalancing, every table recovered, and the catalogue read."""
         recovery = app.tables.recovery  # type: ignore[attr-defined]
-        return bool(app.started and not app.rebalancing and recovery.completed.is_set())
+        return bool(
+            app.started
+            and not app.rebalancing
+            and recovery.completed.is_set()
+            and catalog.caught_up.is_set()
+        )
 
     register_views(
         app,

@@ -87,6 +87,12 @@ class Metrics:
             ["topic"],
             registry=r,
         )
+        self.catalog_items_learned = Counter(
+            "stream_catalog_items_learned_total",
+            "Item messages learned by this worker's catalogue reader (every worker reads every "
+            "partition of the items topic).",
+            registry=r,
+        )
         self.recommendations_published = Counter(
             "stream_recommendations_published_total",
             "Recommendation lists published (tombstones for forgotten users not included).",

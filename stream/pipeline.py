@@ -176,15 +176,21 @@ class FeedPipeline:
         log.info("dead-lettered %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, error.reason)
         return dead_letter(msg, error, self.settings.dlq(msg.topic))
 
-    def handle_items(self, batch: Sequence[RawMessage]) -> list[Outgoing]:
-        """Learn a batch of item messages; returns the dead letters."""
+    def handle_items(self, batch: Sequence[RawMessage], learn: bool = True) -> list[Outgoing]:
+        """Validate a batch of item messages (and learn them unless ``learn`` is False);
+        returns the dead letters.
+
+        The worker validates in its consumer group (each item once, one dead letter) and
+        learns every item on every worker through :meth:`learn_catalog`, so ``learn=False``.
+        """
         out: list[Outgoing] = []
         now = self.clock()
         for msg in batch:
             try:
                 item = parse_item(msg.value, self.limits, now)  # type: ignore[arg-type]
-                for model in self.recommenders.values():
-                    model.learn_item(item)
+                if learn:
+                    for model in self.recommenders.values():
+                        model.learn_item(item)
             except InvalidEvent as exc:
                 out.append(self._reject(msg, exc))
                 continue
@@ -194,6 +200,25 @@ class FeedPipeline:
                 continue
             self.metrics.events_consumed.labels(msg.topic, "item").inc()
         return out
+
+    def learn_catalog(self, batch: Sequence[RawMessage]) -> int:
+        """Learn every valid item of a batch read from all partitions of the items topic
+        (invalid ones are dead-lettered by :meth:`handle_items`); returns how many."""
+        learned = 0
+        for msg in batch:
+            try:
+                item = parse_item(msg.value, self.limits, None)  # type: ignore[arg-type]
+            except InvalidEvent:
+                continue
+            try:
+                for model in self.recommenders.values():
+                    model.learn_item(item)
+            except Exception:  # a model bug must not stop the catalogue
+                log.exception("item %s[%d]@%d failed", msg.topic, msg.partition, msg.offset)
+                continue
+            learned += 1
+        self.metrics.catalog_items_learned.inc(learned)
+        return learned
 
     def handle_interactions(self, batch: Sequence[RawMessage]) -> list[Outgoing]:
         """Learn a batch of interactions; returns dead letters, then one list per touched user.

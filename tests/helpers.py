@@ -18,6 +18,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from stream.broker import EmbeddedBroker, create_topics, free_port, wait_for_port
+from stream.errors import BrokerError
 from stream.demo import scrape
 from stream.settings import Settings
 
@@ -77,7 +78,17 @@ def worker_process(settings: Settings, tmp_path: Path) -> Iterator[subprocess.Po
         )
     try:
         if metrics_port:
-            wait_for_port("127.0.0.1", metrics_port, timeout=60)
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None:
+                    raise AssertionError(f"the worker exited ({proc.returncode}):\n"
+                                         + log_path.read_text()[-3000:])
+                try:
+                    wait_for_port("127.0.0.1", metrics_port, timeout=0.5)
+                    break
+                except BrokerError:
+                    if time.monotonic() > deadline:
+                        raise
         yield proc
     finally:
         if proc.poll() is None:

@@ -24,8 +24,11 @@ def register_feed_agents(
     m = pipeline.metrics
     items_topic = raw_topic(app, settings, settings.topic_items)
     interactions_topic = raw_topic(app, settings, settings.topic_interactions)
+    # validation and dead letters only: every worker learns every item (CatalogReader)
     app.agent(items_topic, name="stream.agents.items")(
-        batched_agent(app, settings, m, "items", pipeline.handle_items, processed)
+        batched_agent(
+            app, settings, m, "items", lambda b: pipeline.handle_items(b, learn=False), processed
+        )
     )
     app.agent(interactions_topic, name="stream.agents.interactions")(
         batched_agent(app, settings, m, "interactions", pipeline.handle_interactions, processed)

@@ -52,7 +52,7 @@ def test_views(broker: EmbeddedBroker, tmp_path: Path) -> None:
         asyncio.run(produce(broker.bootstrap, [item_msg(settings.topic_items, *it)
                                                for it in ITEMS]))
         wait_metrics(settings.metrics_port,
-                     lambda m: m.get("stream_events_consumed_total{type=item}", 0) >= len(ITEMS))
+                     lambda m: m.get("stream_catalog_items_learned_total", 0) >= len(ITEMS))
         asyncio.run(produce(broker.bootstrap,
                             [click_msg(settings.topic_interactions, "c1", "alice", "e1")]))
         wait_metrics(settings.metrics_port,

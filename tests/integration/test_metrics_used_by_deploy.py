@@ -65,7 +65,7 @@ def test_every_metric_the_deploy_files_use_is_exported(
         asyncio.run(produce(broker.bootstrap, [item_msg(settings.topic_items, *it)
                                                for it in ITEMS]))
         wait_metrics(settings.metrics_port,
-                     lambda m: m.get("stream_events_consumed_total{type=item}", 0) >= len(ITEMS))
+                     lambda m: m.get("stream_catalog_items_learned_total", 0) >= len(ITEMS))
         t = settings.topic_interactions
         asyncio.run(produce(broker.bootstrap, [click_msg(t, "c1", "u1", "e1"),
                                                (t, b"bad", b"{")]))

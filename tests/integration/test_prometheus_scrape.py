@@ -30,6 +30,14 @@ def promql(port: int, query: str) -> list[dict[str, Any]]:
     return result
 
 
+def ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=2) as resp:
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
 def test_prometheus_scrapes_the_worker(broker: EmbeddedBroker, tmp_path: Path) -> None:
     binary = shutil.which("prometheus")
     if binary is None:
@@ -58,7 +66,10 @@ def test_prometheus_scrapes_the_worker(broker: EmbeddedBroker, tmp_path: Path) -
             )
         try:
             wait_for_port("127.0.0.1", prom_port, timeout=30)
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 60
+            while not ready(prom_port):  # it answers 503 while it starts
+                assert time.monotonic() < deadline, "Prometheus never became ready"
+                time.sleep(0.3)
             published: list[dict[str, Any]] = []
             while time.monotonic() < deadline:
                 published = promql(prom_port, "stream_recommendations_published_total")

@@ -43,7 +43,7 @@ def test_click_is_reflected_in_the_next_list(broker: EmbeddedBroker, tmp_path: P
     with worker_process(settings, tmp_path):
         asyncio.run(produce(broker.bootstrap, items))
         wait_metrics(settings.metrics_port,
-                     lambda m: m.get("stream_events_consumed_total{type=item}", 0) >= len(ITEMS))
+                     lambda m: m.get("stream_catalog_items_learned_total", 0) >= len(ITEMS))
         # the reader first clicks sport, then economy: economy items must move up
         asyncio.run(produce(broker.bootstrap,
                             [click_msg(settings.topic_interactions, "c1", "alice", "s1")]))

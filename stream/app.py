@@ -188,6 +188,7 @@ def run_worker(settings: Settings, loglevel: str | None = None) -> int:
             settings.kafka_client_options(),
         )
     )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     worker = create_app(settings)
     if settings.metrics_port and settings.metrics_port != settings.web_port:
         start_http_server(

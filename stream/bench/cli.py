@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,10 @@ def _only(text: str) -> tuple[str, ...]:
     return names
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     console = Console()
     settings = Settings()
@@ -59,6 +64,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     def say(text: str) -> None:
         console.print(f"[{time.monotonic() - started:6.1f}s] {text}", highlight=False)
 
+    # a SIGTERM unwinds like Ctrl-C: the workers, the broker and the temporary folder go too
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     result = run_bench(cfg, say, keep=out)
     paths = write_report(result, out)
     print_summary(result, console)
@@ -93,7 +100,7 @@ def register(sub: Any) -> None:
     p.add_argument("--memory-users", type=_ints, default=d.memory_users,
                    help="user counts of the memory measurement (default: 100000,1000000)")
     p.add_argument("--memory-events-per-user", type=int, default=d.memory_events_per_user,
-                   help="events fed per user there (default: %(default)s)")
+                   help="clicks and reads fed per user there (default: %(default)s)")
     p.add_argument("--model-events", type=int, default=d.model_events,
                    help="events timed on the pure model path (default: %(default)s)")
     p.add_argument("--only", type=_only, default=d.only,

@@ -18,7 +18,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stream.bench.memory")
     parser.add_argument("--users", type=int, required=True)
     parser.add_argument("--items", type=int, default=10_000)
-    parser.add_argument("--events-per-user", type=int, default=3)
+    parser.add_argument("--events-per-user", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     result = memory_per_user(args.users, args.items, args.events_per_user, args.seed)

@@ -62,7 +62,7 @@ class BenchConfig:
     users: int = 10_000
     rates: tuple[float, ...] = (1000.0, 5000.0)
     memory_users: tuple[int, ...] = (100_000, 1_000_000)
-    memory_events_per_user: int = 3
+    memory_events_per_user: int = 2
     seconds: float = 10.0
     model_events: int = 10_000
     only: tuple[str, ...] = MEASUREMENTS
@@ -335,7 +335,11 @@ def _latency_worker(cfg: BenchConfig, broker: _Broker, work: Path, name: str
     asyncio.run(produce(broker.bootstrap, topics.settings.topic_items,
                         workload.item_messages(time.time() - 3600)))
     proc, port = start_worker(topics, work, name)
-    ready, _ = consumed_events(port, cfg.items, 180)
+    try:
+        ready, _ = consumed_events(port, cfg.items, 180)
+    except BaseException:
+        stop_process(proc)
+        raise
     if not ready:
         stop_process(proc)
         return None
@@ -411,8 +415,9 @@ def measure_latency(cfg: BenchConfig, broker: _Broker, work: Path, sustained_hin
 
 def memory_per_user(n_users: int, n_items: int, events_per_user: int, seed: int
                     ) -> dict[str, Any]:
-    """In this process: build the worker's model, learn the catalogue, then feed about
-    ``events_per_user`` events to each of ``n_users`` users; RSS growth per user."""
+    """In this process: build the worker's model, learn the catalogue, then feed
+    ``events_per_user`` clicks and reads to each of ``n_users`` users (no impressions: they
+    cost a full scoring pass each, too slow for a million users); RSS growth per user."""
     import gc
 
     workload = Workload(n_items, max(n_users, 1), seed)
@@ -424,7 +429,7 @@ def memory_per_user(n_users: int, n_items: int, events_per_user: int, seed: int
     before = _rss_bytes()
     start = time.perf_counter()
     n_events = 0
-    for i, e in enumerate(workload.events(n_users * events_per_user, users=n_users)):
+    for i, e in enumerate(workload.reads(n_users, events_per_user)):
         rec.learn_one(e.to_interaction(t0 + 60 + i * 1e-3))
         n_events += 1
     seconds = time.perf_counter() - start

@@ -186,6 +186,24 @@ class Workload:
 
     # --- traffic ----------------------------------------------------------------------------
 
+    def reads(self, users: int, per_user: int) -> Iterator[BenchEvent]:
+        """For each of the first ``users`` readers in turn: ``per_user`` events, clicks on
+        items of their tastes each followed by a read (no impressions: the cheap path that
+        still gives every reader a history; for memory measurements)."""
+        rng = random.Random(self.seed * 7919 - 1)
+        seq = 0
+        for u in range(users):
+            tastes, lang = self._reader(u)
+            user_id = f"u{u:07d}"
+            for j in range(per_user):
+                if j % 2 == 0:
+                    item_id = self._draw(rng, self._pool(rng, tastes, lang))
+                    yield BenchEvent(seq, "click", user_id, item_id, position=0)
+                else:
+                    yield BenchEvent(seq, "read", user_id, item_id,
+                                     dwell_seconds=round(rng.uniform(5.0, 180.0), 1))
+                seq += 1
+
     def events(self, n: int, users: int | None = None, part: int = 0) -> Iterator[BenchEvent]:
         """``n`` interactions: visits of Zipf-active readers (or, with ``users``, each of the
         first ``users`` readers in turn, for memory measurements). Each ``part`` is another

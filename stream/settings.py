@@ -131,6 +131,12 @@ class Settings(BaseSettings):
         6 * 3600.0, gt=0, description="Half-life of an item's popularity (trending)."
     )
     popularity_weight: float = Field(0.15, ge=0, description="Weight of trending in the score.")
+    ctr_half_life_seconds: float = Field(
+        6 * 3600.0, gt=0, description="Half-life of the clicks and showings behind an item's CTR."
+    )
+    ctr_prior: float = Field(
+        20.0, gt=0, description="Showings at the overall click rate each item's CTR starts from."
+    )
     read_dwell_seconds_full: float = Field(
         60.0, gt=0, description="A read this long counts as much as two clicks."
     )
@@ -164,7 +170,16 @@ class Settings(BaseSettings):
         6 * 3600.0, gt=0, description="Half-life of the fresh-item boost."
     )
     item_ttl_seconds: float = Field(
-        7 * 86400.0, gt=0, description="News items leave the pool this long after publication."
+        7 * 86400.0,
+        gt=0,
+        description="Items leave the pool after this long without a reader (or publication), "
+        "unless they had been read for longer: see item_ttl_stretch.",
+    )
+    item_ttl_stretch: float = Field(
+        1.0,
+        ge=0,
+        description="An item read over a span of time may go this many times that span "
+        "without a reader before it leaves (0: the plain TTL for every item).",
     )
     item_cap: int = Field(100_000, ge=1, description="Most items kept; least recent leave.")
     user_ttl_seconds: float = Field(

@@ -14,7 +14,8 @@ class ItemCatalog:
     Items first seen in an interaction (before their metadata) get a zero vector and are
     marked as stubs; an item event later fills them in. :meth:`remove` frees an item's slot
     for reuse, so a catalogue with a TTL stays bounded. ``len()`` is the number of slots
-    (live or free); :attr:`count` the number of live items.
+    (live or free); :attr:`count` the number of live items. Times that are not known yet
+    (``first_seen``, ``last_seen``, ``first_read``) are NaN.
     """
 
     def __init__(self, dim: int, capacity: int = 1024) -> None:
@@ -31,6 +32,8 @@ class ItemCatalog:
         self.last_seen: NDArray[np.float64] = np.zeros(capacity, dtype=np.float64)
         #: when the item was first seen (in an event or its own metadata)
         self.first_seen: NDArray[np.float64] = np.zeros(capacity, dtype=np.float64)
+        #: when the item was first clicked or read (NaN: never)
+        self.first_read: NDArray[np.float64] = np.full(capacity, np.nan, dtype=np.float64)
         #: hashed term ids and weights per item, kept so vectors can be re-weighted
         self.terms: list[tuple[NDArray[np.int32], NDArray[np.float32]] | None] = []
         self._free: list[int] = []
@@ -54,6 +57,9 @@ class ItemCatalog:
         self.published_at = np.resize(self.published_at, cap)
         self.last_seen = np.resize(self.last_seen, cap)
         self.first_seen = np.resize(self.first_seen, cap)
+        first_read = np.full(cap, np.nan, dtype=np.float64)
+        first_read[: self.first_read.shape[0]] = self.first_read
+        self.first_read = first_read
         extra = np.zeros(cap - self.has_metadata.shape[0], dtype=bool)
         self.has_metadata = np.concatenate([self.has_metadata, extra])
         self.active = np.concatenate([self.active, extra])
@@ -80,6 +86,7 @@ class ItemCatalog:
         self.published_at[idx] = seen_at
         self.last_seen[idx] = seen_at
         self.first_seen[idx] = seen_at
+        self.first_read[idx] = np.nan
         self.has_metadata[idx] = False
         self.active[idx] = True
         return idx

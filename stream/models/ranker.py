@@ -10,7 +10,7 @@ __all__ = ["FEATURES", "ImpressionRanker"]
 
 #: the ranker's features, in the column order of the matrices it takes
 FEATURES: tuple[str, ...] = (
-    "content", "collab", "popularity", "ctr", "freshness", "sentiment", "prior",
+    "content", "collab", "popularity", "ctr", "exposure", "freshness", "sentiment", "prior",
 )
 
 
@@ -69,6 +69,11 @@ class ImpressionRanker:
     def predict(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
         """Click log-odds of each row (monotone in the click probability)."""
         return features @ self.coefficients() + float(self.model.intercept)
+
+    def predict_proba(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Click probability of each row."""
+        out: NDArray[np.float64] = 1.0 / (1.0 + np.exp(-self.predict(features)))
+        return out
 
     def export_state(self) -> dict[str, object]:
         """The learned state as plain JSON-able values."""

@@ -26,19 +26,35 @@ __all__ = ["SentimentSource", "StreamRecommender"]
 
 logger = logging.getLogger(__name__)
 
+#: the overall click-through rate assumed before any impression was seen
+_DEFAULT_CTR = 0.05
+
 #: per-item comment sentiment: ``item_id -> (mean in [-1, 1], number of comments)``
 SentimentSource = Mapping[str, tuple[float, float]] | Callable[[str], tuple[float, float] | None]
 
 _F = {name: i for i, name in enumerate(FEATURES)}
 
 
+def _time_or_none(value: float) -> float | None:
+    """A time for JSON: ``None`` when not known (NaN)."""
+    return None if math.isnan(value) else float(value)
+
+
+def _time(value: object) -> float:
+    """A time from JSON: NaN for ``None``."""
+    return math.nan if value is None else float(value)  # type: ignore[arg-type]
+
+
 @dataclass(slots=True)
 class _Impression:
-    """The last list served to a user and which of its positions are already labelled."""
+    """The last list served to a user: which positions are labelled or clicked, and the
+    ranker features each position had when the list was served (``None`` without a ranker)."""
 
     items: NDArray[np.int64]
     labelled: NDArray[np.bool_]
+    clicked: NDArray[np.bool_]
     ts: float
+    features: NDArray[np.float32] | None
 
 
 @dataclass(slots=True)
@@ -54,6 +70,7 @@ class _Shared:
     clicks: NDArray[np.float64]
     shown: NDArray[np.float64]
     base_ctr: float
+    born: NDArray[np.float64]
 
 
 @dataclass(slots=True)
@@ -82,8 +99,10 @@ class StreamRecommender:
       (:class:`~stream.models.CoVisitation`) with decay; a new read pairs with the user's last
       ``covisit_window`` items, weighted ``1 / sqrt(items the user has read)``, and scores are
       normalised like RP3beta: ``sum_h C[h, j] / deg(h) / deg(j) ** covisit_beta``;
-    * **trending and freshness**: decayed popularity, an age decay for items whose publication
-      time is known, and a TTL after which news items leave the catalogue.
+    * **trending and freshness**: decayed popularity, an age decay (from the publication
+      time, or from the first sighting when none is known), and a TTL after which items
+      without readers leave the catalogue; the TTL stretches for items that have been read
+      for longer than it (see :meth:`stale`), so news expires and a back catalogue does not.
 
     A blend of these (the *prior*) picks ``candidates`` items; an
     :class:`~stream.models.ImpressionRanker` trained on impressions re-scores them once it has
@@ -122,6 +141,8 @@ class StreamRecommender:
         short_term_weight: float = 0.3,
         read_dwell_full: float = 60.0,
         popularity_half_life: float = 6 * 3600.0,
+        ctr_half_life: float = 6 * 3600.0,
+        ctr_prior: float = 20.0,
         covisit_neighbors: int = 400,
         covisit_window: int = 50,
         covisit_half_life: float = 60 * 86400.0,
@@ -133,6 +154,7 @@ class StreamRecommender:
         fresh_boost: float = 0.1,
         freshness_half_life: float = 6 * 3600.0,
         item_ttl: float = 7 * 86400.0,
+        item_ttl_stretch: float = 1.0,
         item_cap: int = 100_000,
         user_ttl: float = 365 * 86400.0,
         user_cap: int = 1_000_000,
@@ -158,6 +180,8 @@ class StreamRecommender:
         self.short_term_weight = short_term_weight
         self.read_dwell_full = read_dwell_full
         self.popularity_half_life = popularity_half_life
+        self.ctr_half_life = ctr_half_life
+        self.ctr_prior = ctr_prior
         self.covisit_neighbors = covisit_neighbors
         self.covisit_window = covisit_window
         self.covisit_half_life = covisit_half_life
@@ -169,6 +193,7 @@ class StreamRecommender:
         self.fresh_boost = fresh_boost
         self.freshness_half_life = freshness_half_life
         self.item_ttl = item_ttl
+        self.item_ttl_stretch = item_ttl_stretch
         self.item_cap = item_cap
         self.user_ttl = user_ttl
         self.user_cap = user_cap
@@ -187,7 +212,8 @@ class StreamRecommender:
         self.tfidf = OnlineTfidf(dim=dim, chinese=chinese)
         self.catalog = ItemCatalog(dim)
         self.popularity = DecayedPopularity(popularity_half_life)
-        self.shown = DecayedPopularity(popularity_half_life)
+        self.shown = DecayedPopularity(ctr_half_life)
+        self.clicked = DecayedPopularity(ctr_half_life)
         self.degree = DecayedPopularity(covisit_half_life)
         self.covisit = CoVisitation(covisit_neighbors, covisit_half_life)
         self.users = UserHistories(history_size)
@@ -202,18 +228,36 @@ class StreamRecommender:
     # --- items ------------------------------------------------------------------------------
 
     def _item_index(self, item_id: str, ts: float) -> int:
+        """The index of an item met at time ``ts`` (NaN: not known), as a stub if new."""
         idx = self.catalog.ensure(item_id, ts)
         if idx >= self.excluded.shape[0]:
             self.excluded = np.concatenate(
                 [self.excluded, np.zeros(max(idx + 1, self.excluded.shape[0]), dtype=bool)])
-        if self.catalog.last_seen[idx] < ts:
+        if math.isnan(self.catalog.last_seen[idx]):  # known so far only by timeless metadata
             self.catalog.last_seen[idx] = ts
         self.excluded[idx] = item_id in self.excluded_items
         return idx
 
+    def _mark_read(self, idx: int, ts: float) -> None:
+        """A click or read: the item is alive (see :meth:`stale`)."""
+        cat = self.catalog
+        if not cat.last_seen[idx] >= ts:  # NaN-safe
+            cat.last_seen[idx] = ts
+        if not cat.first_read[idx] <= ts:
+            cat.first_read[idx] = ts
+
     def learn_item(self, item: Item) -> None:
         """Add or update an item: TF-IDF vector, metadata, business rules."""
-        idx = self._item_index(item.item_id, item.published_at)
+        # A publication time is trusted when positive (0 is what sources without one send).
+        # An item without one is as old as the model's clock says when it arrives; one that
+        # arrives before the clock runs (a catalogue loaded up front) has no known age
+        # (``first_seen`` NaN: never fresh) and starts its TTL when the clock starts.
+        trusted = item.published_at > 0
+        known_clock = math.isfinite(self.clock)
+        arrived = self.clock if known_clock else (item.published_at if trusted else math.nan)
+        idx = self._item_index(item.item_id, arrived)
+        if trusted and not self.catalog.last_seen[idx] >= item.published_at:
+            self.catalog.last_seen[idx] = item.published_at
         old = self.catalog.terms[idx]
         if old is not None:
             self.tfidf.remove(old[0])
@@ -267,8 +311,8 @@ class StreamRecommender:
         weight = self.interaction_weight(event)
         row = self.users.ensure(event.user_id, event.ts)
         item = self._item_index(event.item_id, event.ts)
-        if self.use_ranker:
-            self._learn_ranker(row, item, event.ts)
+        self._mark_read(item, event.ts)
+        self._learn_impression_click(row, item, event.ts)
         pos = self.users.position(row, item)
         if pos >= 0:  # a read after a click, a second click: strengthen, never count twice
             old = float(self.users.hist_weight[row, pos])
@@ -288,18 +332,29 @@ class StreamRecommender:
         row = self.users.ensure(event.user_id, event.ts)
         ids = event.item_ids or (event.item_id,)
         items = np.array([self._item_index(i, event.ts) for i in ids], dtype=np.int64)
+        # what the ranker learns from is what the list was served with: features taken now,
+        # before this impression counts as exposure and before any of its clicks
+        features = (self._features(self._user_view(row, event.ts), items,
+                                   self._shared(event.ts)).astype(np.float32)
+                    if self.use_ranker else None)
         for idx in items.tolist():
             self.shown.update(idx, event.ts)
         pending = self.impressions.get(row)
         if event.item_ids or pending is None or not event.position \
                 or event.ts - pending.ts > 1800.0:
             self.impressions[row] = _Impression(items, np.zeros(items.size, dtype=bool),
-                                                event.ts)
+                                                np.zeros(items.size, dtype=bool), event.ts,
+                                                features)
         else:  # one more position of the list being served
             pending.items = np.concatenate([pending.items, items])
             pending.labelled = np.concatenate([pending.labelled, np.zeros(1, dtype=bool)])
+            pending.clicked = np.concatenate([pending.clicked, np.zeros(1, dtype=bool)])
+            if pending.features is not None and features is not None:
+                pending.features = np.concatenate([pending.features, features])
 
-    def _learn_ranker(self, row: int, item: int, ts: float) -> None:
+    def _learn_impression_click(self, row: int, item: int, ts: float) -> None:
+        """A click or read on an item of the user's last list: count it once for the item's
+        click-through rate, and teach the ranker (skip-above labels)."""
         pending = self.impressions.get(row)
         if pending is None:
             return
@@ -307,16 +362,19 @@ class StreamRecommender:
         if hits.size == 0:
             return
         pos = int(hits[0])
+        if not pending.clicked[pos]:
+            pending.clicked[pos] = True
+            self.clicked.update(item, ts)
+        if not self.use_ranker or pending.features is None:
+            return
         above = np.flatnonzero(~pending.labelled[:pos] & (pending.items[:pos] != item))
         label_pos = above.tolist() + ([pos] if not pending.labelled[pos] else [])
         if not label_pos:
             return
         pending.labelled[label_pos] = True
-        candidates = pending.items[label_pos]
-        features = self._features(self._user_view(row, ts), candidates, self._shared(ts))
         labels = np.zeros(len(label_pos), dtype=bool)
         labels[-1] = label_pos[-1] == pos
-        self.ranker.learn(features, labels)
+        self.ranker.learn(pending.features[label_pos].astype(np.float64), labels)
 
     # --- forgetting and housekeeping --------------------------------------------------------
 
@@ -351,22 +409,49 @@ class StreamRecommender:
 
     def _tick(self, ts: float) -> None:
         if ts > self.clock:
+            if not math.isfinite(self.clock):  # items learned before the clock ran arrive now
+                n = len(self.catalog)
+                last = self.catalog.last_seen[:n]
+                last[~(last >= ts)] = ts  # NaN too
             self.clock = ts
         if self._last_housekeeping is None:
             self._last_housekeeping = ts
         elif ts - self._last_housekeeping >= self.housekeeping_interval:
             self.housekeeping(ts)
 
-    def _last_activity(self, n: int) -> NDArray[np.float64]:
-        """When each item was published or last read, whichever is later: an item leaves the
-        pool ``item_ttl`` seconds after that."""
-        out: NDArray[np.float64] = np.maximum(self.catalog.published_at[:n],
-                                              self.catalog.last_seen[:n])
+    def stale(self, now: float, n: int | None = None) -> NDArray[np.bool_]:
+        """Which of the first ``n`` item slots have gone stale by ``now``.
+
+        An item's *life* starts at its trusted publication time (a positive ``published_at``;
+        0 is what sources without one send) or, without one, at its first click or read. Its
+        *last sign of life* is the latest of that publication, its last click or read, and
+        its arrival in the catalogue (the clock when its metadata or first event came, or
+        when the clock first ran for items loaded before it). It goes stale once it has been
+        without one for ``item_ttl`` **or for ``item_ttl_stretch`` times as long as it had
+        lived by then, whichever is longer**::
+
+            now - last > max(item_ttl, item_ttl_stretch * (last - start))
+
+        News arrives as it is published: a story read for a day leaves ``item_ttl`` after
+        its last reader, and a story nobody reads leaves ``item_ttl`` after publication, as a
+        TTL for news should. An item that is still read (or still sent) long after it was
+        published or first read, such as a film, an evergreen guide or an archive piece,
+        has shown it is not news: it may go about as long again without a reader before it
+        leaves, so a back catalogue read over months keeps its items. Being shown does not
+        count as a sign of life: a list the site keeps serving is not a reader."""
+        cat = self.catalog
+        n = len(cat) if n is None else n
+        last = cat.last_seen[:n]
+        published = cat.published_at[:n]
+        start = np.where(published > 0, published, cat.first_read[:n])
+        lived = np.maximum(np.nan_to_num(last - start, nan=0.0), 0.0)
+        out: NDArray[np.bool_] = now - last > np.maximum(self.item_ttl_stretch * lived,
+                                                         self.item_ttl)
         return out
 
     def housekeeping(self, now: float) -> tuple[list[str], list[str]]:
-        """Expire items nobody read for ``item_ttl`` since publication (or beyond the cap) and
-        idle users (or beyond the cap).
+        """Expire stale items (see :meth:`stale`) and, beyond the cap, the least recently
+        read; evict idle users (or beyond the cap).
 
         Returns the expired item ids and evicted user ids. Evicted users lose their history,
         not their anonymous contributions to item statistics."""
@@ -374,7 +459,7 @@ class StreamRecommender:
         cat = self.catalog
         n = len(cat)
         live = cat.active[:n]
-        old_news = live & (self._last_activity(n) < now - self.item_ttl)
+        old_news = live & self.stale(now, n)
         expired = np.flatnonzero(old_news)
         over = cat.count - expired.size - self.item_cap
         if over > 0:
@@ -389,13 +474,16 @@ class StreamRecommender:
                 if terms is not None:
                     self.tfidf.remove(terms[0])
                 self.covisit.clear_item(idx)
-                for stat in (self.popularity, self.shown, self.degree):
+                for stat in (self.popularity, self.shown, self.clicked, self.degree):
                     stat.reset(idx)
                 self.excluded[idx] = False
                 expired_ids.append(cat.remove(idx))
             for pending in self.impressions.values():
                 keep = ~np.isin(pending.items, expired)
                 pending.items, pending.labelled = pending.items[keep], pending.labelled[keep]
+                pending.clicked = pending.clicked[keep]
+                if pending.features is not None:
+                    pending.features = pending.features[keep]
         evicted = self.users.expired(now, self.user_ttl, self.user_cap)
         for user_id in evicted:
             self._drop_user(user_id, self.users.index[user_id])
@@ -411,21 +499,24 @@ class StreamRecommender:
         n = len(cat)
         pop = np.maximum(self.popularity.scores(now, n), 0.0)
         shown = self.shown.scores(now, n)
+        clicks = np.maximum(self.clicked.scores(now, n), 0.0)
         total_shown = float(shown.sum())
-        base_ctr = min(float(pop.sum()) / total_shown, 1.0) if total_shown > 0 else 0.0
+        base_ctr = (min(max(float(clicks.sum()) / total_shown, 1e-3), 0.5)
+                    if total_shown > 0 else _DEFAULT_CTR)
         top = float(pop.max()) if n else 0.0
         pop_norm = np.log1p(pop) / math.log1p(top) if top > 0 else pop
         # age from the publication time, or from the first sighting when none is known
         known = cat.has_metadata[:n] & (cat.published_at[:n] > 0)
         born = np.where(known, cat.published_at[:n], cat.first_seen[:n])
-        fresh = np.exp2(-np.maximum(now - born, 0.0) / self.freshness_half_life)
+        # an item with no trusted time that no event has named yet: of unknown age, not fresh
+        fresh = np.nan_to_num(np.exp2(-np.maximum(now - born, 0.0) / self.freshness_half_life))
         degree = np.maximum(self.degree.scores(now, n), 1e-3)
         allowed = cat.active[:n] & ~self.excluded[:n]
         if not self.recommend_stubs:
             allowed &= cat.has_metadata[:n]
-        allowed &= self._last_activity(n) >= now - self.item_ttl
-        return _Shared(n, pop_norm, fresh, degree, degree ** -self.covisit_beta, allowed, pop,
-                       shown, base_ctr)
+        allowed &= ~self.stale(now, n)
+        return _Shared(n, pop_norm, fresh, degree, degree ** -self.covisit_beta, allowed,
+                       clicks, shown, base_ctr, born)
 
     def _user_view(self, row: int | None, now: float) -> _UserView:
         if row is None:
@@ -491,9 +582,15 @@ class StreamRecommender:
         return out
 
     def _ctr(self, items: NDArray[np.int64], shared: _Shared) -> NDArray[np.float64]:
-        """Decayed clicks over decayed impressions, shrunk towards the overall rate."""
+        """Click-through rate on impressions as log-odds above the overall rate: decayed
+        clicks on shown positions over decayed showings, with a Beta prior of ``ctr_prior``
+        showings at the overall rate (0 for an item never shown)."""
         clicks, shown = shared.clicks[items], shared.shown[items]
-        return np.minimum((clicks + 5.0 * shared.base_ctr) / (shown + 5.0), 1.0)
+        base = shared.base_ctr
+        rate = np.clip((clicks + self.ctr_prior * base) / (shown + self.ctr_prior),
+                       1e-4, 1.0 - 1e-4)
+        out: NDArray[np.float64] = np.log(rate / (1.0 - rate)) - math.log(base / (1.0 - base))
+        return out
 
     def _features(self, user: _UserView, items: NDArray[np.int64], shared: _Shared,
                   content: NDArray[np.float64] | None = None,
@@ -510,6 +607,7 @@ class StreamRecommender:
         x[:, _F["collab"]] = collab[items]
         x[:, _F["popularity"]] = shared.popularity[items]
         x[:, _F["ctr"]] = self._ctr(items, shared)
+        x[:, _F["exposure"]] = np.log1p(shared.shown[items])
         x[:, _F["freshness"]] = shared.freshness[items]
         x[:, _F["sentiment"]] = self._sentiment(items)
         x[:, _F["prior"]] = prior[items]
@@ -517,7 +615,7 @@ class StreamRecommender:
 
     def _final(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
         if self.use_ranker and self.ranker.warm:
-            return self.ranker.predict(features)
+            return self.ranker.predict_proba(features)
         return features[:, _F["prior"]]
 
     def score(self, user_id: str, item_ids: list[str], now: float) -> NDArray[np.float64]:
@@ -528,7 +626,10 @@ class StreamRecommender:
         known = [self.catalog.index.get(i) for i in item_ids]
         idx = np.array([-1 if k is None else k for k in known], dtype=np.int64)
         x = self._features(user, np.maximum(idx, 0), shared)
+        # an unknown item is scored as what it will be once seen: new, never shown or read
         x[idx < 0] = 0.0
+        x[idx < 0, _F["freshness"]] = 1.0
+        x[idx < 0, _F["prior"]] = self.fresh_boost
         out: NDArray[np.float64] = self._final(x)
         return out
 
@@ -701,7 +802,11 @@ class StreamRecommender:
             "impression": None if pending is None else {
                 "items": [self.catalog.ids[i] for i in pending.items.tolist()],
                 "labelled": pending.labelled.tolist(),
+                "clicked": pending.clicked.tolist(),
                 "ts": pending.ts,
+                # the features each position was served with: raw float32 bytes, base64
+                "features": None if pending.features is None else
+                base64.b64encode(pending.features.tobytes()).decode("ascii"),
             },
         }
 
@@ -722,8 +827,15 @@ class StreamRecommender:
         if pending is not None:
             items = np.array([self._item_index(str(i), float(pending["ts"]))
                               for i in pending["items"]], dtype=np.int64)
-            self.impressions[row] = _Impression(
-                items, np.array(pending["labelled"], dtype=bool), float(pending["ts"]))
+            labelled = np.array(pending["labelled"], dtype=bool)
+            clicked = np.array(pending.get("clicked", labelled.tolist()), dtype=bool)
+            features: NDArray[np.float32] | None = None
+            if pending.get("features") is not None:
+                raw = np.frombuffer(base64.b64decode(pending["features"]), dtype=np.float32)
+                if raw.size == items.size * len(FEATURES):  # else: saved with other features
+                    features = raw.reshape(items.size, len(FEATURES)).copy()
+            self.impressions[row] = _Impression(items, labelled, clicked, float(pending["ts"]),
+                                                features)
 
     def export_item(self, item_id: str) -> dict[str, Any] | None:
         """An item's metadata, terms, statistics and neighbours as JSON-able values, with
@@ -741,8 +853,9 @@ class StreamRecommender:
             "tags": list(cat.tags[idx]),
             "lang": cat.langs[idx],
             "published_at": float(cat.published_at[idx]),
-            "last_seen": float(cat.last_seen[idx]),
-            "first_seen": float(cat.first_seen[idx]),
+            "last_seen": _time_or_none(cat.last_seen[idx]),
+            "first_seen": _time_or_none(cat.first_seen[idx]),
+            "first_read": _time_or_none(cat.first_read[idx]),
             "has_metadata": bool(cat.has_metadata[idx]),
             "terms": None if terms is None else [terms[0].tolist(), terms[1].tolist()],
             # the vector as weighted when last computed: raw float32 bytes, base64
@@ -750,6 +863,7 @@ class StreamRecommender:
             "as_of": now,
             "popularity": self.popularity.value(idx, now),
             "shown": self.shown.value(idx, now),
+            "clicked": self.clicked.value(idx, now),
             "degree": self.degree.value(idx, now),
             "neighbors": [[cat.ids[j], w] for j, w in neighbors.items()],
         }
@@ -777,12 +891,13 @@ class StreamRecommender:
             cat.terms[idx] = terms
             self.excluded[idx] = item_id in self.excluded_items or any(
                 t.lower() in self.excluded_tags for t in tags)
-        cat.last_seen[idx] = float(state["last_seen"])
-        cat.first_seen[idx] = float(state.get("first_seen", published_at))
+        cat.last_seen[idx] = _time(state["last_seen"])
+        cat.first_seen[idx] = _time(state.get("first_seen", published_at))
+        cat.first_read[idx] = _time(state.get("first_read"))
         for stat, key in ((self.popularity, "popularity"), (self.shown, "shown"),
-                          (self.degree, "degree")):
+                          (self.clicked, "clicked"), (self.degree, "degree")):
             stat.reset(idx)
-            if state[key]:
+            if state.get(key):
                 stat.update(idx, as_of, float(state[key]))
         if state["neighbors"]:
             others = np.array([self._item_index(str(j), as_of) for j, _ in state["neighbors"]],

@@ -73,12 +73,32 @@ def test_clicked_and_read_items_are_never_recommended(news: StreamRecommender) -
 
 def test_stale_news_leaves_the_pool_after_its_ttl() -> None:
     rec = StreamRecommender(chinese="bigrams", item_ttl=2 * DAY, housekeeping_interval=60.0)
-    rec.learn_item(Item(item_id="old", title="Old story", published_at=0.0))
+    rec.learn_item(Item(item_id="old", title="Old story", published_at=0.5 * DAY))
+    rec.learn_one(click("r", "old", ts=0.5 * DAY))  # news arrives as it is published
     rec.learn_item(Item(item_id="new", title="New story", published_at=3 * DAY))
     assert ids(rec.recommend("u", k=5, now=3 * DAY)) == ["new"]
     rec.learn_one(click("v", "new", ts=3 * DAY))
     rec.learn_one(click("w", "new", ts=3 * DAY + 120))  # housekeeping runs on the clock
     assert "old" not in rec.catalog.index and "new" in rec.catalog.index
+
+
+def test_items_read_for_long_outlive_the_ttl_and_news_does_not() -> None:
+    """The TTL stretches to as long as an item had lived by its last reader: a back catalogue
+    and an evergreen piece stay through quiet weeks; a story read for a day still leaves."""
+    rec = StreamRecommender(chinese="bigrams", item_ttl=2 * DAY, housekeeping_interval=60.0)
+    rec.learn_item(Item(item_id="film", title="A film from long ago", published_at=DAY))
+    start = 100 * DAY
+    rec.learn_one(click("a", "film", ts=start))  # the stream starts 99 days after the film
+    for name in ("guide", "story", "unread"):
+        rec.learn_item(Item(item_id=name, title=f"The {name}", published_at=start))
+    reads = [(1.5 * n, "guide") for n in range(11)]  # readers keep coming for 15 days
+    reads += [(0.5, "story"), (16.0, "other"), (25.0, "other")]
+    for n, (day, item) in enumerate(sorted(reads)):
+        rec.learn_one(click(f"r{n}", item, ts=start + day * DAY))
+    assert {"film", "guide"} <= set(rec.catalog.index)
+    assert not {"story", "unread"} & set(rec.catalog.index)
+    rec.learn_one(click("y", "other", ts=start + 31 * DAY))  # 16 days without a reader
+    assert "guide" not in rec.catalog.index and "film" in rec.catalog.index
 
 
 def test_forget_erases_the_user_and_their_contributions(news: StreamRecommender) -> None:

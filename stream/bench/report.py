@@ -53,8 +53,9 @@ def summary_rows(result: dict[str, Any]) -> list[Row]:
         lower = "≥ " if cens else ""
         kept = "sustained" if step.get("sustained") else "NOT sustained"
         target = f"{TARGETS['p50']}, {TARGETS['p99']}" if step["rate"] == 5000 else ""
+        near = ", ~80% of throughput" if step.get("kind") == "near throughput" else ""
         rows.append((
-            f"latency at {step['rate']:,.0f}/s ({kept}), p50 / p95 / p99",
+            f"latency at {step['rate']:,.0f}/s ({kept}{near}), p50 / p95 / p99",
             f"{lower}{_num(step.get('p50_ms'), ',.1f')} / {lower}{_num(step.get('p95_ms'), ',.1f')}"
             f" / {lower}{_num(step.get('p99_ms'), ',.1f')} ms",
             target,

@@ -15,7 +15,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -34,6 +33,7 @@ from rich.table import Table
 from rich.text import Text
 
 from stream.broker import EmbeddedBroker, create_topics, free_port, wait_for_port
+from stream.processes import start_worker_process, stop_process
 from stream.settings import EMBEDDED_BROKER_NOTE, Settings
 from stream.simulate import Reader, Simulator
 
@@ -147,27 +147,12 @@ class Demo:
             "STREAM_VARIANTS": orjson.dumps(DEMO_VARIANTS).decode(),
             "STREAM_VARIANT_OVERRIDES": orjson.dumps(DEMO_VARIANT_OVERRIDES).decode(),
         }
-        log = (self.tmp / "worker.log").open("wb")
-        self.worker = subprocess.Popen(
-            [sys.executable, "-m", "stream", "worker"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        log.close()
+        self.worker = start_worker_process(env, self.tmp / "worker.log")
         wait_for_port("127.0.0.1", self.metrics_port, timeout=60)
 
     def stop_processes(self) -> None:
         proc, self.worker = self.worker, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        stop_process(proc)
         self.broker.stop()
 
     # --- traffic --------------------------------------------------------------------------

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,8 +16,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from stream.broker import EmbeddedBroker, create_topics, free_port, wait_for_port
-from stream.errors import BrokerError
 from stream.demo import scrape
+from stream.errors import BrokerError
+from stream.processes import start_worker_process, stop_process
 from stream.settings import Settings
 
 
@@ -67,15 +66,7 @@ def worker_process(settings: Settings, tmp_path: Path) -> Iterator[subprocess.Po
     env = settings_env(settings)
     env["STREAM_DATA_DIR"] = str(tmp_path / f"worker-{uuid.uuid4().hex[:6]}")
     log_path = tmp_path / "worker.log"
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "stream", "worker"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    proc = start_worker_process(env, log_path)
     try:
         if metrics_port:
             deadline = time.monotonic() + 60
@@ -91,13 +82,15 @@ def worker_process(settings: Settings, tmp_path: Path) -> Iterator[subprocess.Po
                         raise
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        stop_process(proc)
+
+
+def start_worker(settings: Settings, tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
+    """A worker process with its own data dir and log (``<name>.log``); stop it with
+    :func:`stream.processes.stop_process`."""
+    env = settings_env(settings)
+    env["STREAM_DATA_DIR"] = str(tmp_path / name)
+    return start_worker_process(env, tmp_path / f"{name}.log")
 
 
 def worker_settings(broker: EmbeddedBroker, **overrides: Any) -> Settings:

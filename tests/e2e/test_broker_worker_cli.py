@@ -23,9 +23,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 def test_broker_and_worker_commands(tmp_path: Path) -> None:
     port, metrics, web = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_")}
-    env.update({"STREAM_BROKER": f"kafka://127.0.0.1:{port}", "STREAM_METRICS_PORT": str(metrics),
-                "STREAM_WEB_PORT": str(web), "STREAM_BROKER_SESSION_TIMEOUT": "3",
-                "STREAM_BROKER_HEARTBEAT_INTERVAL": "1"})
+    env.update({"STREAM_BROKER": f"kafka://127.0.0.1:{port}",
+                "STREAM_METRICS_PORT": str(metrics), "STREAM_WEB_PORT": str(web),
+                "STREAM_BROKER_SESSION_TIMEOUT": "3", "STREAM_BROKER_HEARTBEAT_INTERVAL": "1"})
     broker = subprocess.Popen([sys.executable, "-m", "stream", "broker", "--port", str(port)],
                               cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
@@ -40,7 +40,8 @@ def test_broker_and_worker_commands(tmp_path: Path) -> None:
         now = time.time()
         asyncio.run(produce(bootstrap, [
             ("stream.items.v1", b"n1", orjson.dumps(
-                {"item_id": "n1", "title": "Rates rise", "tags": ["economy"], "published_at": now})),
+                {"item_id": "n1", "title": "Rates rise", "tags": ["economy"],
+                 "published_at": now})),
             ("stream.items.v1", b"n2", orjson.dumps(
                 {"item_id": "n2", "title": "Rates rise again", "tags": ["economy"],
                  "published_at": now})),

@@ -8,8 +8,6 @@ import asyncio
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,25 +19,16 @@ from prometheus_client import CollectorRegistry
 from stream.broker import EmbeddedBroker
 from stream.metrics import Metrics
 from stream.pipeline import FeedPipeline, RawMessage
+from stream.processes import stop_process
 from stream.recommender import build_recommender
 from stream.settings import Settings
-from tests.helpers import produce, read_topics, settings_env, wait_metrics, worker_settings
+from tests.helpers import produce, read_topics, start_worker, wait_metrics, worker_settings
 from tests.integration.test_worker_kafka import ITEMS, item_msg
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 USERS = 30
 EVENTS_PER_USER = 40
-
-
-def start_worker(settings: Settings, tmp_path: Path, n: int) -> subprocess.Popen[bytes]:
-    env = settings_env(settings)
-    env["STREAM_DATA_DIR"] = str(tmp_path / f"data-{n}")
-    env["PYTHONUNBUFFERED"] = "1"  # a SIGKILLed worker's last log lines are not lost
-    log = (tmp_path / "worker.log").open("ab")
-    return subprocess.Popen([sys.executable, "-m", "stream", "worker"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
 
 
 def events(now: float) -> list[dict[str, Any]]:
@@ -99,7 +88,7 @@ def test_sigkill_loses_nothing_and_doubles_nothing(
     rng = random.Random(seed)
     chunks = [evs[i:i + 100] for i in range(0, len(evs), 100)]
     kill_after = sorted(rng.sample(range(1, len(chunks) - 1), 3))
-    worker = start_worker(settings, tmp_path, 0)
+    worker = start_worker(settings, tmp_path, "worker-0")
     kills = 0
     try:
         for i, chunk in enumerate(chunks):
@@ -116,19 +105,14 @@ def test_sigkill_loses_nothing_and_doubles_nothing(
                 os.killpg(worker.pid, signal.SIGKILL)  # no goodbye: no commit, no flush
                 worker.wait(10)
                 kills += 1
-                worker = start_worker(settings, tmp_path, kills)
+                worker = start_worker(settings, tmp_path, f"worker-{kills}")
         got = recovered(broker, settings, lambda latest: len(latest) == USERS and all(
             v is not None and v["applied"] >= EVENTS_PER_USER for v in latest.values()))
         # redelivered events the last worker skipped (what the dead ones skipped died with them)
         skipped = wait_metrics(settings.metrics_port, lambda m: True).get(
             "stream_events_duplicate_total", 0.0)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(10)
+        stop_process(worker)
     want = reference(settings, evs)
     lost = sum(max(want[u]["applied"] - (got.get(u) or {"applied": 0})["applied"], 0)
                for u in want)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,33 +14,13 @@ import orjson
 import pytest
 
 from stream.broker import EmbeddedBroker, free_port
-from stream.settings import Settings
+from stream.processes import stop_process
 from stream.simulate import Simulator
-from tests.helpers import produce, read_topics, settings_env, wait_metrics, worker_settings
+from tests.helpers import produce, read_topics, start_worker, wait_metrics, worker_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 USERS = 40
-
-
-def start(settings: Settings, tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
-    env = settings_env(settings)
-    env["STREAM_DATA_DIR"] = str(tmp_path / name)
-    env["PYTHONUNBUFFERED"] = "1"
-    log = (tmp_path / f"{name}.log").open("ab")
-    return subprocess.Popen([sys.executable, "-m", "stream", "worker"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 def click(topic: str, user: str, item: str, n: int) -> tuple[str, bytes, bytes]:
@@ -67,8 +45,8 @@ def test_two_workers_share_and_one_takes_over(broker: EmbeddedBroker, tmp_path: 
     first = {u: item_ids[i % 40] for i, u in enumerate(users)}
     second = {u: item_ids[(i + 7) % 40] for i, u in enumerate(users)}
     t = a_settings.topic_interactions
-    a = start(a_settings, tmp_path, "a")
-    b = start(b_settings, tmp_path, "b")
+    a = start_worker(a_settings, tmp_path, "a")
+    b = start_worker(b_settings, tmp_path, "b")
     try:
         for s in (a_settings, b_settings):
             wait_metrics(s.metrics_port, lambda m: m.get(
@@ -92,8 +70,8 @@ def test_two_workers_share_and_one_takes_over(broker: EmbeddedBroker, tmp_path: 
         records = asyncio.run(read_topics(broker.bootstrap, [a_settings.topic_recommendations],
                                           a_settings.partitions, all_served_twice, timeout=120))
     finally:
-        stop(a)
-        stop(b)
+        stop_process(a)
+        stop_process(b)
     latest: dict[str, Any] = {}
     after_kill: list[float] = []
     for r in records:

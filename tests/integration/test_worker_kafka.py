@@ -103,7 +103,8 @@ def test_malformed_events_go_to_the_dead_letter_topic(
         item_msg(settings.topic_items, *it) for it in ITEMS
     ]
     # bad items too: every input topic has its dead-letter topic
-    messages.append((settings.topic_items, b"bad", b'{"item_id": "x", "title": 5, "published_at": 1}'))
+    bad_item = b'{"item_id": "x", "title": 5, "published_at": 1}'
+    messages.append((settings.topic_items, b"bad", bad_item))
     for i, user in enumerate(valid_users):
         messages.append(click_msg(topic, f"ok-{i}", user, ITEMS[i % len(ITEMS)][0]))
         bad, _ = MALFORMED[i % len(MALFORMED)]

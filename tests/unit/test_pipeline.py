@@ -83,7 +83,7 @@ def test_bad_messages_are_dead_lettered_and_the_batch_goes_on() -> None:
 
 
 def test_a_model_failure_is_dead_lettered_not_raised() -> None:
-    p, registry = make_pipeline()
+    p, _ = make_pipeline()
 
     def broken(event: object) -> None:
         raise RuntimeError("model bug")

@@ -174,9 +174,10 @@ def scrape_worker(port: int) -> dict[str, float]:
 
 
 def consumed_events(port: int, wanted: int, timeout: float,
-                    progress: Callable[[float], None] | None = None) -> tuple[bool, float]:
+                    progress: Callable[[float], None] | None = None,
+                    proc: subprocess.Popen[bytes] | None = None) -> tuple[bool, float]:
     """Wait until the worker has consumed ``wanted`` messages (all topics); returns whether
-    it did and the count last seen."""
+    it did and the count last seen. Gives up early when ``proc`` has exited."""
     deadline = time.monotonic() + timeout
     seen = 0.0
     while True:
@@ -184,7 +185,9 @@ def consumed_events(port: int, wanted: int, timeout: float,
             seen = scrape_worker(port).get("stream_events_consumed_total", 0.0)
         if seen >= wanted:
             return True, seen
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline or (proc is not None and proc.poll() is not None):
+            if proc is not None and proc.poll() is not None:
+                log.error("the worker exited (%s) before consuming everything", proc.returncode)
             return False, seen
         if progress is not None:
             progress(seen)

@@ -188,12 +188,12 @@ def measure_throughput(cfg: BenchConfig, broker: _Broker, work: Path, say: Say
     try:
         if cfg.profile:
             # sample the busy middle of the run, after start-up and the catalogue
-            consumed_events(port, cfg.items + min(1000, len(messages) // 10), 120)
+            consumed_events(port, cfg.items + min(1000, len(messages) // 10), 120, proc=proc)
             profiler = start_profiler(proc.pid, 20, work / "worker.pyspy",
                                       work / "py-spy.log")
         done, seen = consumed_events(
             port, wanted, cfg.timeout,
-            _progress(say, "worker consumed", wanted),
+            _progress(say, "worker consumed", wanted), proc,
         )
         metrics = scrape_worker(port)
     finally:
@@ -336,7 +336,7 @@ def _latency_worker(cfg: BenchConfig, broker: _Broker, work: Path, name: str
                         workload.item_messages(time.time() - 3600)))
     proc, port = start_worker(topics, work, name)
     try:
-        ready, _ = consumed_events(port, cfg.items, 180)
+        ready, _ = consumed_events(port, cfg.items, 180, proc=proc)
     except BaseException:
         stop_process(proc)
         raise
@@ -359,7 +359,8 @@ def measure_latency_step(cfg: BenchConfig, broker: _Broker, work: Path, rate: fl
         _produce_open_loop(broker.bootstrap, s.topic_interactions, events, rate))
     end = time.monotonic()
     worker.consumed += n
-    drained, _ = consumed_events(worker.port, worker.consumed, max(5.0, cfg.seconds))
+    drained, _ = consumed_events(worker.port, worker.consumed, max(5.0, cfg.seconds),
+                                 proc=worker.proc)
     result["drained_after_s"] = round(time.monotonic() - end, 2) if drained else None
     censor_at = time.time()
     # lists of earlier steps reflect earlier stamps: the matching skips them

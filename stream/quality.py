@@ -103,14 +103,26 @@ class LastLists:
 
 
 class RollingQuality:
-    """HR@k, NDCG@k and MRR over the last ``window`` clicks of one variant."""
+    """HR@k, NDCG@k and MRR over the last ``window`` clicks of one variant (O(1) per click:
+    running sums, corrected as clicks leave the window)."""
 
     def __init__(self, window: int = 1000) -> None:
         self._outcomes: deque[ClickOutcome] = deque(maxlen=window)
+        self._hits = 0
+        self._ndcg = 0.0
+        self._rr = 0.0
+
+    def _add(self, outcome: ClickOutcome, sign: int) -> None:
+        self._hits += sign * outcome.hit
+        self._ndcg += sign * outcome.ndcg
+        self._rr += sign * outcome.reciprocal_rank
 
     def update(self, outcome: ClickOutcome) -> None:
         """Add one click's outcome."""
+        if len(self._outcomes) == self._outcomes.maxlen:
+            self._add(self._outcomes[0], -1)
         self._outcomes.append(outcome)
+        self._add(outcome, +1)
 
     def get(self) -> dict[str, float]:
         """The rolling figures (NaN before the first click)."""
@@ -118,7 +130,7 @@ class RollingQuality:
         if n == 0:
             return {"hr": math.nan, "ndcg": math.nan, "mrr": math.nan}
         return {
-            "hr": sum(o.hit for o in self._outcomes) / n,
-            "ndcg": sum(o.ndcg for o in self._outcomes) / n,
-            "mrr": sum(o.reciprocal_rank for o in self._outcomes) / n,
+            "hr": self._hits / n,
+            "ndcg": max(self._ndcg, 0.0) / n,
+            "mrr": max(self._rr, 0.0) / n,
         }

@@ -158,7 +158,7 @@ class Settings(BaseSettings):
         60 * 86400.0, gt=0, description="Half-life of a co-visit (who read what together)."
     )
     covisit_beta: float = Field(
-        0.6, ge=0, description="Popularity penalty of co-visited items (RP3beta's beta)."
+        0.4, ge=0, description="Popularity penalty of co-visited items (RP3beta's beta)."
     )
     collab_query_items: int = Field(
         100, ge=1, description="Most recent reads that query co-visitation when ranking."
@@ -194,7 +194,7 @@ class Settings(BaseSettings):
     )
     excluded_tags: tuple[str, ...] = Field((), description="Never recommend items with these tags.")
     excluded_items: tuple[str, ...] = Field((), description="Never recommend these items.")
-    ranker_learning_rate: float = Field(0.05, gt=0, description="SGD step of the ranker.")
+    ranker_learning_rate: float = Field(0.01, gt=0, description="SGD step of the ranker.")
     ranker_min_examples: int = Field(
         50, ge=1, description="Clicks and skips the ranker needs before it takes over."
     )

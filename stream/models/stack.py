@@ -596,21 +596,30 @@ class StreamRecommender:
                   content: NDArray[np.float64] | None = None,
                   collab: NDArray[np.float64] | None = None,
                   prior: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
-        if content is None:
-            content = self._content(user, shared)
+        x = np.zeros((items.size, len(FEATURES)), dtype=np.float64)
+        # the content score of a few items needs only their rows, not the whole catalogue
+        # (an impression's features would otherwise cost a full scoring pass)
+        if content is not None:
+            x[:, _F["content"]] = content[items]
+        elif user.query is not None:
+            x[:, _F["content"]] = np.maximum(self.catalog.matrix[items] @ user.query, 0.0)
         if collab is None:
             collab = self._collab(user, shared)
-        if prior is None:
-            prior = self._prior(content, collab, shared)
-        x = np.zeros((items.size, len(FEATURES)), dtype=np.float64)
-        x[:, _F["content"]] = content[items]
         x[:, _F["collab"]] = collab[items]
         x[:, _F["popularity"]] = shared.popularity[items]
         x[:, _F["ctr"]] = self._ctr(items, shared)
         x[:, _F["exposure"]] = np.log1p(shared.shown[items])
         x[:, _F["freshness"]] = shared.freshness[items]
         x[:, _F["sentiment"]] = self._sentiment(items)
-        x[:, _F["prior"]] = prior[items]
+        if prior is not None:
+            x[:, _F["prior"]] = prior[items]
+        else:  # _prior on the rows of these items
+            x[:, _F["prior"]] = (
+                self.content_weight * x[:, _F["content"]]
+                + self.collab_weight * x[:, _F["collab"]]
+                + self.popularity_weight * x[:, _F["popularity"]]
+                + self.fresh_boost * x[:, _F["freshness"]]
+            )
         return x
 
     def _final(self, features: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -2,7 +2,6 @@
 
 from stream.models.base import Recommendation, Recommender
 from stream.models.catalog import ItemCatalog
-from stream.models.content_feed import ContentFeed, UserState
 from stream.models.covisitation import CoVisitation
 from stream.models.histories import UserHistories
 from stream.models.popularity import DecayedPopularity
@@ -14,7 +13,6 @@ from stream.models.tfidf import OnlineTfidf
 __all__ = [
     "FEATURES",
     "CoVisitation",
-    "ContentFeed",
     "DecayedPopularity",
     "HashedTextEncoder",
     "ImpressionRanker",
@@ -25,6 +23,5 @@ __all__ = [
     "SentimentSource",
     "StreamRecommender",
     "UserHistories",
-    "UserState",
     "tokenize",
 ]

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from stream.agents.catalog import CatalogReader
 from stream.agents.comments import register_comment_agents
-from stream.agents.common import raw_table
+from stream.agents.common import OutputProducer, raw_table
 from stream.agents.feed import register_feed_agents
 from stream.agents.web import register_views
 from stream.broker import create_topics
@@ -101,9 +101,29 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         user_store=raw_table(app, "users", settings.partitions),
     )
     processed: dict[Any, int] = {}
-    interactions_topic = register_feed_agents(app, settings, pipeline, processed)
+    publisher = None
+    if settings.processing_guarantee == "at_least_once":
+        # output through a batching producer, flushed before each batch is acknowledged;
+        # with exactly_once everything goes through the app's transactional producer
+        output = OutputProducer(settings)
+        publisher = output.publish
+
+        @app.on_before_shutdown.connect  # type: ignore[arg-type]
+        async def stop_output(app: faust.App, **kwargs: Any) -> None:
+            await output.stop()
+
+    interactions_topic = register_feed_agents(app, settings, pipeline, processed, publisher)
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def release_users(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
+        """Users of revoked interaction partitions leave this worker's memory."""
+        partitions = {tp.partition for tp in revoked if tp.topic == settings.topic_interactions}
+        if partitions:
+            dropped = pipeline.release_partitions(partitions)
+            log.info("released %d users of partitions %s", dropped, sorted(partitions))
+
     if comments is not None:
-        register_comment_agents(app, settings, comments, processed)
+        register_comment_agents(app, settings, comments, processed, publisher)
 
     catalog = CatalogReader(settings, pipeline)
 

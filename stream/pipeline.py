@@ -113,6 +113,8 @@ class FeedPipeline:
         self.user_store = user_store
         #: per user in memory: (ids of the last events applied, events applied in all)
         self.applied: dict[str, tuple[deque[str], int]] = {}
+        #: the input partition each user's events come from (their state follows it)
+        self.user_partition: dict[str, int] = {}
         #: per-item (decayed mean, comment count); with ``sentiment_use`` guardrail or both,
         #: items whose discussion turned sour are not served
         self.sentiment = sentiment
@@ -239,6 +241,7 @@ class FeedPipeline:
                         model.forget_user(event)
                     self.last_lists.forget(event.user_id)
                     self.applied.pop(event.user_id, None)
+                    self.user_partition.pop(event.user_id, None)
                     if self.user_store is not None:
                         self.user_store.pop(event.user_id.encode(), None)
                     dirty.discard(event.user_id)
@@ -246,6 +249,7 @@ class FeedPipeline:
                     out.extend(self._tombstones(event.user_id))
                     kind = "forget"
                 else:
+                    self.user_partition[event.user_id] = msg.partition
                     if not self._first_time(event):
                         # at-least-once delivery replayed an event we applied already
                         self.metrics.events_duplicate.labels(msg.topic).inc()
@@ -274,6 +278,22 @@ class FeedPipeline:
         return out
 
     # --- user state: dedupe window and checkpoints ------------------------------------------
+
+    def release_partitions(self, partitions: set[int]) -> int:
+        """Drop from memory the users of interaction partitions this worker no longer owns
+        (a rebalance): another worker may change them, so when a partition comes back its
+        users are restored from their checkpoints again, never from a stale copy. Returns how
+        many users were dropped."""
+        gone = [u for u, p in self.user_partition.items() if p in partitions]
+        for user_id in gone:
+            del self.user_partition[user_id]
+            self.applied.pop(user_id, None)
+            self.last_lists.forget(user_id)
+            for model in self.recommenders.values():
+                evict = getattr(model, "evict_user", None)
+                if evict is not None:
+                    evict(user_id)
+        return len(gone)
 
     def _first_time(self, event: Interaction) -> bool:
         """Record the event as applied; False when its id is in the user's recent window."""

@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     )
     metrics_host: str = Field("127.0.0.1", description="Bind address of /metrics.")
     metrics_port: int = Field(9464, ge=0, le=65535, description="Port of /metrics; 0 disables.")
+    output_linger_ms: int = Field(
+        1, ge=0, description="How long the output producer waits to fill a batch, ms."
+    )
     batch_max: int = Field(1000, ge=1, description="Most events handled as one batch.")
     batch_within: float = Field(
         0.005, gt=0, description="Longest wait, s, to fill a batch: latency against throughput."

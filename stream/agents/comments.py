@@ -14,7 +14,7 @@ from typing import Any
 
 import faust
 
-from stream.agents.common import batched_agent, raw_table, raw_topic
+from stream.agents.common import Publisher, batched_agent, raw_table, raw_topic
 from stream.checkpoint import join_checkpoint, split_checkpoint
 from stream.comments import CommentPipeline
 from stream.pipeline import Outgoing, RawMessage
@@ -30,7 +30,11 @@ MODEL_KEY = b"model"
 
 
 def register_comment_agents(
-    app: faust.App, settings: Settings, comments: CommentPipeline, processed: dict[Any, int]
+    app: faust.App,
+    settings: Settings,
+    comments: CommentPipeline,
+    processed: dict[Any, int],
+    publisher: Publisher | None = None,
 ) -> None:
     """Declare the comment and label agents and the table of the scorer's state."""
     state = raw_table(app, "sentiment", settings.partitions)
@@ -68,8 +72,17 @@ def register_comment_agents(
 
     m = comments.metrics
     app.agent(raw_topic(app, settings, settings.topic_comments), name="stream.agents.comments")(
-        batched_agent(app, settings, m, "comments", handle_comments, processed)
+        batched_agent(app, settings, m, "comments", handle_comments, processed, publisher=publisher)
     )
     app.agent(raw_topic(app, settings, settings.topic_comment_labels), name="stream.agents.labels")(
-        batched_agent(app, settings, m, "labels", handle_labels, processed, after=checkpoint)
+        batched_agent(
+            app,
+            settings,
+            m,
+            "labels",
+            handle_labels,
+            processed,
+            after=checkpoint,
+            publisher=publisher,
+        )
     )

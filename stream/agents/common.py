@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import faust
@@ -12,7 +13,9 @@ from stream.metrics import Metrics
 from stream.pipeline import Outgoing, RawMessage
 from stream.settings import Settings
 
-__all__ = ["batched_agent", "publish", "raw_table", "raw_topic", "to_raw"]
+__all__ = ["OutputProducer", "batched_agent", "publish", "raw_table", "raw_topic", "to_raw"]
+
+Publisher = Callable[[Sequence[Outgoing]], Awaitable[None]]
 
 
 def to_raw(event: Any) -> RawMessage:
@@ -37,6 +40,50 @@ async def publish(app: faust.App, messages: Sequence[Outgoing]) -> None:
         await producer.send(m.topic, m.key, m.value, None, None, m.headers or None)
 
 
+class OutputProducer:
+    """Produces the pipelines' output (lists, profiles, scores, dead letters) with a plain
+    aiokafka producer that batches, and waits for delivery at the end of every batch.
+
+    The app's own producer stays for the changelogs (Tansu needs it unbatched); the output
+    needs no such care and is most of the traffic. Flushing before the batch is acknowledged
+    keeps the at-least-once guarantee: nothing is committed that was not delivered.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._producer: Any = None
+        self._lock = asyncio.Lock()
+
+    async def _ensure(self) -> Any:
+        async with self._lock:
+            if self._producer is None:
+                from aiokafka import AIOKafkaProducer
+
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self.settings.bootstrap_servers,
+                    linger_ms=self.settings.output_linger_ms,
+                    **self.settings.kafka_client_options(),
+                )
+                await producer.start()
+                self._producer = producer
+        return self._producer
+
+    async def publish(self, messages: Sequence[Outgoing]) -> None:
+        """Send every message and wait until all are delivered."""
+        if not messages:
+            return
+        producer = await self._ensure()
+        for m in messages:
+            await producer.send(m.topic, m.value, key=m.key, headers=m.headers or None)
+        await producer.flush()
+
+    async def stop(self) -> None:
+        """Flush and close the producer."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
+
+
 def raw_topic(app: faust.App, settings: Settings, name: str) -> Any:
     """A topic read and written as raw bytes: we decode ourselves, so a bad message is a dead
     letter, never a skipped decode error."""
@@ -53,13 +100,16 @@ def batched_agent(
     handle: Callable[[Sequence[RawMessage]], list[Outgoing]],
     processed: dict[Any, int],
     after: Callable[[], None] | None = None,
+    publisher: Publisher | None = None,
 ) -> Callable[[Any], Any]:
     """An agent body: take batches (``batch_max`` within ``batch_within`` s), hand their raw
     messages to ``handle``, produce what it returns, call ``after``, record offsets.
 
     The batch is acked when the next one is taken, after its output was handed to the
-    producer: at-least-once.
+    producer (``publisher``, or the app's producer, which Faust flushes before it commits):
+    at-least-once.
     """
+    send: Publisher = publisher if publisher is not None else lambda out: publish(app, out)
 
     async def agent(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_max, settings.batch_within):
@@ -71,7 +121,7 @@ def batched_agent(
             finally:
                 metrics.batch_processing.labels(name).observe(time.perf_counter() - start)
                 metrics.batch_size.labels(name).observe(len(events))
-            await publish(app, out)
+            await send(out)
             for e in events:
                 processed[(e.message.topic, e.message.partition)] = e.message.offset
 

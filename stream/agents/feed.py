@@ -6,7 +6,7 @@ from typing import Any
 
 import faust
 
-from stream.agents.common import batched_agent, raw_topic
+from stream.agents.common import Publisher, batched_agent, raw_topic
 from stream.pipeline import FeedPipeline
 from stream.settings import Settings
 
@@ -14,7 +14,11 @@ __all__ = ["register_feed_agents"]
 
 
 def register_feed_agents(
-    app: faust.App, settings: Settings, pipeline: FeedPipeline, processed: dict[Any, int]
+    app: faust.App,
+    settings: Settings,
+    pipeline: FeedPipeline,
+    processed: dict[Any, int],
+    publisher: Publisher | None = None,
 ) -> Any:
     """Declare the item and interaction agents on ``app``; returns the interactions topic.
 
@@ -27,10 +31,24 @@ def register_feed_agents(
     # validation and dead letters only: every worker learns every item (CatalogReader)
     app.agent(items_topic, name="stream.agents.items")(
         batched_agent(
-            app, settings, m, "items", lambda b: pipeline.handle_items(b, learn=False), processed
+            app,
+            settings,
+            m,
+            "items",
+            lambda b: pipeline.handle_items(b, learn=False),
+            processed,
+            publisher=publisher,
         )
     )
     app.agent(interactions_topic, name="stream.agents.interactions")(
-        batched_agent(app, settings, m, "interactions", pipeline.handle_interactions, processed)
+        batched_agent(
+            app,
+            settings,
+            m,
+            "interactions",
+            pipeline.handle_interactions,
+            processed,
+            publisher=publisher,
+        )
     )
     return interactions_topic

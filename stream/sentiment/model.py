@@ -81,7 +81,7 @@ def label_to_score(label: str | None, score: float | None) -> float:
 class SentimentModel:
     """Comment sentiment for English and Chinese; other languages are "unscored".
 
-    English starts as VADER, Chinese as our jieba + lexicon scorer; both learn online from
+    English starts as VADER, Chinese as our lexicon scorer; both learn online from
     labelled comments (:meth:`learn_one`). The state is JSON (never a pickle: whoever can
     write a changelog topic must not be able to run code in the worker).
 

@@ -60,8 +60,28 @@ def _credentials(settings: Settings) -> object | None:
     return faust.SSLCredentials(context)
 
 
+def _use_fetch_wait(milliseconds: int) -> None:
+    """Faust builds its aiokafka consumer with ``fetch_max_wait_ms=1500`` hard-coded; on Tansu,
+    which holds a fetch that long even when data is waiting, that is up to 1.5 s of latency
+    per event. Set the consumer's wait before it starts (measured: p50 380 ms at 1500 ms,
+    4.6 ms at 20 ms, 100 ms apart messages)."""
+    from faust.transport.drivers import aiokafka as driver
+
+    thread = driver.AIOKafkaConsumerThread
+    original = getattr(thread, "_stream_original_create", None) or thread._create_worker_consumer
+
+    def create(self: Any, transport: Any) -> Any:
+        consumer = original(self, transport)
+        consumer._fetch_max_wait_ms = milliseconds
+        return consumer
+
+    setattr(thread, "_stream_original_create", original)  # noqa: B010
+    setattr(thread, "_create_worker_consumer", create)  # noqa: B010
+
+
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> Worker:
     """A Faust app wired to the pipeline, with every agent declared."""
+    _use_fetch_wait(settings.fetch_max_wait_ms)
     app = faust.App(
         settings.app_id,
         broker=settings.broker,

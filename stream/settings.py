@@ -65,6 +65,14 @@ class Settings(BaseSettings):
     )
     broker_session_timeout: float = Field(10.0, gt=0, description="Consumer session timeout, s.")
     broker_heartbeat_interval: float = Field(3.0, gt=0, description="Heartbeat interval, s.")
+    fetch_max_wait_ms: int = Field(
+        20,
+        ge=1,
+        description="Longest a fetch waits on the broker. Tansu answers a fetch only when this "
+        "wait is over, even when data is there, so it is latency on the embedded broker; a "
+        "real Kafka answers as soon as data arrives, so raise it there (e.g. 500) to send "
+        "fewer requests while idle.",
+    )
     commit_interval_seconds: float = Field(
         2.8,
         gt=0,

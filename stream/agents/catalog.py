@@ -40,6 +40,7 @@ class CatalogReader:
             bootstrap_servers=s.bootstrap_servers,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            fetch_max_wait_ms=s.fetch_max_wait_ms,
             **s.kafka_client_options(),
         )
         await consumer.start()

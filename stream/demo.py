@@ -121,6 +121,7 @@ class Demo:
         self.broker = EmbeddedBroker(log_dir=self.tmp)
         self.worker: subprocess.Popen[bytes] | None = None
         self.metrics_port = free_port()
+        self.web_port = free_port()
         self.worker_metrics: dict[str, float] = {}
         self.watched = self._pick_watched()
         self.started = time.monotonic()
@@ -138,7 +139,7 @@ class Demo:
             **os.environ,
             "STREAM_BROKER": self.broker.url,
             "STREAM_METRICS_PORT": str(self.metrics_port),
-            "STREAM_WEB_PORT": str(free_port()),
+            "STREAM_WEB_PORT": str(self.web_port),
             "STREAM_DATA_DIR": str(self.tmp / "worker-data"),
             "STREAM_BROKER_SESSION_TIMEOUT": "3",
             "STREAM_BROKER_HEARTBEAT_INTERVAL": "1",
@@ -149,6 +150,24 @@ class Demo:
         }
         self.worker = start_worker_process(env, self.tmp / "worker.log")
         wait_for_port("127.0.0.1", self.metrics_port, timeout=60)
+        self.wait_ready(timeout=60)
+
+    def wait_ready(self, timeout: float) -> None:
+        """Until the worker says it is ready (in its group, tables recovered, catalogue read):
+        the site opens then, as a real one would behind a readiness probe."""
+        url = f"http://127.0.0.1:{self.web_port}/health?probe=ready"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.worker is not None and self.worker.poll() is not None:
+                raise RuntimeError(f"the worker exited; see {self.tmp / 'worker.log'}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"the worker was not ready after {timeout:.0f}s")
 
     def stop_processes(self) -> None:
         proc, self.worker = self.worker, None

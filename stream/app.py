@@ -188,9 +188,9 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         users = getattr(getattr(model, "users", None), "index", None)
         if users is not None:
             metrics.users_in_state.set(len(users))
-        catalog = getattr(model, "catalog", None)
-        if catalog is not None:
-            metrics.items_in_state.set(len(catalog))
+        known_items = getattr(model, "catalog", None)
+        if known_items is not None:
+            metrics.items_in_state.set(len(known_items))
         if comments is not None:
             comments.update_gauges()
 

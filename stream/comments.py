@@ -6,23 +6,20 @@ Pure like :mod:`stream.pipeline`: raw messages in, messages to produce out.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Sequence
 
 import orjson
 
 from stream.errors import InvalidEvent
-from stream.events import Comment, EventLimits, parse_comment, parse_comment_label
+from stream.events import Comment, parse_comment, parse_comment_label
 from stream.metrics import Metrics
-from stream.pipeline import Outgoing, RawMessage, dead_letter
+from stream.pipeline import Outgoing, RawMessage, limits_from, reject
 from stream.sentiment.item_sentiment import ItemSentiment
 from stream.sentiment.model import SentimentModel
 from stream.settings import Settings
 
 __all__ = ["CommentPipeline"]
-
-log = logging.getLogger(__name__)
 
 
 class CommentPipeline:
@@ -47,20 +44,12 @@ class CommentPipeline:
             )
         )
         self.clock = clock
-        self.limits = EventLimits(
-            max_bytes=settings.max_event_bytes,
-            max_id_chars=settings.max_id_chars,
-            max_list_items=settings.max_list_items,
-            max_future_seconds=settings.max_future_seconds,
-        )
+        self.limits = limits_from(settings)
         #: labels learned since the model state was last checkpointed
         self.unsaved_labels = 0
 
     def _reject(self, msg: RawMessage, error: InvalidEvent) -> Outgoing:
-        self.metrics.events_consumed.labels(msg.topic, "invalid").inc()
-        self.metrics.events_dead_lettered.labels(msg.topic, error.reason).inc()
-        log.info("dead-lettered %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, error.reason)
-        return dead_letter(msg, error, self.settings.dlq(msg.topic))
+        return reject(msg, error, self.settings, self.metrics)
 
     def handle_comments(self, batch: Sequence[RawMessage]) -> list[Outgoing]:
         """Score a batch of comments: dead letters first, then one score per comment."""

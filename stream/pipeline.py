@@ -30,7 +30,15 @@ from stream.models.base import Recommendation, Recommender
 from stream.quality import LastLists, RollingQuality, assign_variant, score_click
 from stream.settings import Settings
 
-__all__ = ["FeedPipeline", "Outgoing", "RawMessage", "StateStore", "dead_letter"]
+__all__ = [
+    "FeedPipeline",
+    "Outgoing",
+    "RawMessage",
+    "StateStore",
+    "dead_letter",
+    "limits_from",
+    "reject",
+]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +98,24 @@ def dead_letter(msg: RawMessage, error: InvalidEvent, dlq_topic: str) -> Outgoin
     )
 
 
+def limits_from(settings: Settings) -> EventLimits:
+    """The parsers' bounds as the settings give them."""
+    return EventLimits(
+        max_bytes=settings.max_event_bytes,
+        max_id_chars=settings.max_id_chars,
+        max_list_items=settings.max_list_items,
+        max_future_seconds=settings.max_future_seconds,
+    )
+
+
+def reject(msg: RawMessage, error: InvalidEvent, settings: Settings, metrics: Metrics) -> Outgoing:
+    """Count an unusable message, log where it was (never its content), and dead-letter it."""
+    metrics.events_consumed.labels(msg.topic, "invalid").inc()
+    metrics.events_dead_lettered.labels(msg.topic, error.reason).inc()
+    log.info("dead-lettered %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, error.reason)
+    return dead_letter(msg, error, settings.dlq(msg.topic))
+
+
 class FeedPipeline:
     """Validates events, updates the recommenders and produces the lists to publish.
 
@@ -129,12 +155,7 @@ class FeedPipeline:
         self.clock = clock
         self.last_lists = LastLists(settings.last_lists_capacity)
         self.rolling = {v: RollingQuality(settings.quality_window) for v in recommenders}
-        self.limits = EventLimits(
-            max_bytes=settings.max_event_bytes,
-            max_id_chars=settings.max_id_chars,
-            max_list_items=settings.max_list_items,
-            max_future_seconds=settings.max_future_seconds,
-        )
+        self.limits = limits_from(settings)
 
     @property
     def recommender(self) -> Recommender:
@@ -173,10 +194,7 @@ class FeedPipeline:
         self.metrics.model_update.observe(time.perf_counter() - start)
 
     def _reject(self, msg: RawMessage, error: InvalidEvent) -> Outgoing:
-        self.metrics.events_consumed.labels(msg.topic, "invalid").inc()
-        self.metrics.events_dead_lettered.labels(msg.topic, error.reason).inc()
-        log.info("dead-lettered %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, error.reason)
-        return dead_letter(msg, error, self.settings.dlq(msg.topic))
+        return reject(msg, error, self.settings, self.metrics)
 
     def handle_items(self, batch: Sequence[RawMessage], learn: bool = True) -> list[Outgoing]:
         """Validate a batch of item messages (and learn them unless ``learn`` is False);

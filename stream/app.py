@@ -112,13 +112,14 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     feature: SentimentSource | None = None
     if comments is not None and settings.sentiment_use in ("feature", "both"):
         feature = comments.item_sentiment
+    # user state follows the user's partition: a table co-partitioned with interactions
+    users = raw_table(app, "users", settings.partitions)
     pipeline = FeedPipeline(
         settings,
         build_variants(settings, feature),
         metrics,
         sentiment=comments.item_sentiment if comments is not None else None,
-        # user state follows the user's partition: a table co-partitioned with interactions
-        user_store=raw_table(app, "users", settings.partitions),
+        user_store=users,
     )
     processed: dict[Any, int] = {}
     publisher = None
@@ -132,7 +133,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         async def stop_output(app: faust.App, **kwargs: Any) -> None:
             await output.stop()
 
-    interactions_topic = register_feed_agents(app, settings, pipeline, processed, publisher)
+    interactions_topic = register_feed_agents(app, settings, pipeline, processed, publisher, users)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def release_users(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:

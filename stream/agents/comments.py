@@ -84,5 +84,6 @@ def register_comment_agents(
             processed,
             after=checkpoint,
             publisher=publisher,
+            stores=[state],
         )
     )

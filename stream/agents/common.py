@@ -13,7 +13,15 @@ from stream.metrics import Metrics
 from stream.pipeline import Outgoing, RawMessage
 from stream.settings import Settings
 
-__all__ = ["OutputProducer", "batched_agent", "publish", "raw_table", "raw_topic", "to_raw"]
+__all__ = [
+    "DurableTable",
+    "OutputProducer",
+    "batched_agent",
+    "publish",
+    "raw_table",
+    "raw_topic",
+    "to_raw",
+]
 
 Publisher = Callable[[Sequence[Outgoing]], Awaitable[None]]
 
@@ -101,13 +109,15 @@ def batched_agent(
     processed: dict[Any, int],
     after: Callable[[], None] | None = None,
     publisher: Publisher | None = None,
+    stores: Sequence[DurableTable] = (),
 ) -> Callable[[Any], Any]:
     """An agent body: take batches (``batch_max`` within ``batch_within`` s), hand their raw
     messages to ``handle``, produce what it returns, call ``after``, record offsets.
 
     The batch is acked when the next one is taken, after its output was handed to the
-    producer (``publisher``, or the app's producer, which Faust flushes before it commits):
-    at-least-once.
+    producer (``publisher``, or the app's producer, which Faust flushes before it commits)
+    and every state change it made to ``stores`` is on the broker: at-least-once, and an
+    offset is never committed ahead of the state that includes its event.
     """
     send: Publisher = publisher if publisher is not None else lambda out: publish(app, out)
 
@@ -122,13 +132,59 @@ def batched_agent(
                 metrics.batch_processing.labels(name).observe(time.perf_counter() - start)
                 metrics.batch_size.labels(name).observe(len(events))
             await send(out)
+            for store in stores:
+                await store.delivered()
             for e in events:
                 processed[(e.message.topic, e.message.partition)] = e.message.offset
 
     return agent
 
 
-def raw_table(app: faust.App, name: str, partitions: int) -> Any:
+class DurableTable:
+    """A Faust table whose writes can be awaited: every set or delete goes to the local
+    store and to the changelog, and :meth:`delivered` waits until the broker has them.
+
+    Faust's own commit path flushes its producer buffer with a 0.1 s patience per message
+    (``ProducerBuffer.flush_atmost``) and then commits offsets even if changelog writes are
+    still queued: on a slow machine a crash right after such a commit loses state that the
+    committed offsets say was applied. Awaiting every write before the batch is acknowledged
+    closes that gap whatever Faust's commit does.
+    """
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self._pending: list[Any] = []
+
+    def get(self, key: bytes, default: None = None) -> bytes | None:
+        """The value in the local store (recovered from the changelog at assignment)."""
+        value = self.table.get(key, default)
+        return value if value is None else bytes(value)
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.table.data[key] = value
+        self._pending.append(self.table.send_changelog(None, key, value))
+
+    def pop(self, key: bytes, default: None = None) -> bytes | None:
+        """Remove ``key`` here and tombstone it in the changelog (also when this worker had
+        no copy: an erasure must reach every reader of the changelog)."""
+        value = self.table.data.pop(key, default)
+        self._pending.append(self.table.send_changelog(None, key, None, value_serializer="raw"))
+        return value if value is None else bytes(value)
+
+    @property
+    def pending(self) -> int:
+        """Writes handed to the producer and not yet awaited."""
+        return len(self._pending)
+
+    async def delivered(self) -> None:
+        """Wait until every write so far is acknowledged by the broker (raises if one failed:
+        the batch is then not acknowledged and is processed again)."""
+        while self._pending:
+            futures, self._pending = self._pending, []
+            await asyncio.gather(*futures)
+
+
+def raw_table(app: faust.App, name: str, partitions: int) -> DurableTable:
     """A table of raw bytes (JSON we encode ourselves, never pickles) with a compacted
     changelog; keys go to partitions by the Kafka partitioner, like producers' keys."""
     changelog = app.topic(
@@ -149,4 +205,4 @@ def raw_table(app: faust.App, name: str, partitions: int) -> Any:
     )
     table.key_serializer = "raw"  # type: ignore[attr-defined]
     table.value_serializer = "raw"  # type: ignore[attr-defined]
-    return table
+    return DurableTable(table)

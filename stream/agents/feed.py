@@ -6,7 +6,7 @@ from typing import Any
 
 import faust
 
-from stream.agents.common import Publisher, batched_agent, raw_topic
+from stream.agents.common import DurableTable, Publisher, batched_agent, raw_topic
 from stream.pipeline import FeedPipeline
 from stream.settings import Settings
 
@@ -19,11 +19,13 @@ def register_feed_agents(
     pipeline: FeedPipeline,
     processed: dict[Any, int],
     publisher: Publisher | None = None,
+    users: DurableTable | None = None,
 ) -> Any:
     """Declare the item and interaction agents on ``app``; returns the interactions topic.
 
     ``processed`` receives the last processed offset of every (topic, partition) pair, for
-    the consumer-lag gauge.
+    the consumer-lag gauge; ``users`` is the table of user checkpoints, whose writes are
+    delivered before a batch of interactions is acknowledged.
     """
     m = pipeline.metrics
     items_topic = raw_topic(app, settings, settings.topic_items)
@@ -49,6 +51,7 @@ def register_feed_agents(
             pipeline.handle_interactions,
             processed,
             publisher=publisher,
+            stores=[users] if users is not None else (),
         )
     )
     return interactions_topic

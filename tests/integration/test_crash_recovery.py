@@ -70,7 +70,11 @@ def reference(settings: Settings, evs: list[dict[str, Any]]) -> dict[str, Any]:
     return {k.decode(): orjson.loads(v) for k, v in store.items()}
 
 
-def recovered(broker: EmbeddedBroker, settings: Settings, done: Any) -> dict[str, Any]:
+def recovered(
+    broker: EmbeddedBroker, settings: Settings, done: Any, timeout: float = 120.0
+) -> tuple[dict[str, Any], bool]:
+    """The latest checkpoint of every user in the changelog, once ``done(latest)`` holds or
+    ``timeout`` passed; and whether it held."""
     topic = f"{settings.app_id}-users-changelog"
     latest: dict[str, Any] = {}
 
@@ -80,8 +84,13 @@ def recovered(broker: EmbeddedBroker, settings: Settings, done: Any) -> dict[str
             latest[r.key.decode()] = orjson.loads(r.value) if r.value is not None else None
         return bool(done(latest))
 
-    asyncio.run(read_topics(broker.bootstrap, [topic], settings.partitions, until, timeout=90))
-    return latest
+    asyncio.run(read_topics(broker.bootstrap, [topic], settings.partitions, until,
+                            timeout=timeout))
+    return latest, bool(done(latest))
+
+
+def log_tail(path: Path, lines: int = 25) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -115,13 +124,18 @@ def test_sigkill_loses_nothing_and_doubles_nothing(
                 worker.wait(10)
                 kills += 1
                 worker = start_worker(settings, tmp_path, f"worker-{kills}")
-        got = recovered(broker, settings, lambda latest: len(latest) == USERS and all(
+        got, caught_up = recovered(broker, settings, lambda latest: len(latest) == USERS and all(
             v is not None and v["applied"] >= EVENTS_PER_USER for v in latest.values()))
         # redelivered events the last worker skipped (what the dead ones skipped died with them)
-        skipped = wait_metrics(settings.metrics_port, lambda m: True).get(
-            "stream_events_duplicate_total", 0.0)
+        last = wait_metrics(settings.metrics_port, lambda m: True)
+        skipped = last.get("stream_events_duplicate_total", 0.0)
     finally:
         stop_process(worker)
+    # told apart in the failure: a worker still at work (lag > 0) from state really lost
+    diagnosis = (
+        f"caught up: {caught_up}; last worker's lag: "
+        f"{ {k: v for k, v in last.items() if k.startswith('stream_consumer_lag_messages')} }"
+        f"; its log ends:\n" + log_tail(tmp_path / f"worker-{kills}.log"))
     logged = log_order(broker, settings, len(evs))
     assert sorted(e["event_id"] for e in logged) == sorted(e["event_id"] for e in evs)
     want = reference(settings, logged)
@@ -133,7 +147,9 @@ def test_sigkill_loses_nothing_and_doubles_nothing(
           f"redelivered and skipped by the last worker {skipped:.0f}")
     assert kills == 3
     assert skipped > 0  # the dedupe window was exercised
-    assert (lost, doubled) == (0, 0)
+    short = {u: (want[u]["applied"], (got.get(u) or {"applied": 0})["applied"]) for u in want
+             if (got.get(u) or {"applied": 0})["applied"] != want[u]["applied"]}
+    assert (lost, doubled) == (0, 0), f"users (want, got): {short}; {diagnosis}"
     reordered = []
     for user, state in want.items():
         mine, ref = got[user]["models"]["default"], state["models"]["default"]

@@ -290,6 +290,7 @@ class FeedPipeline:
                 out.append(self._reject(msg, InvalidEvent("processing_error", repr(exc))))
                 continue
             self.metrics.events_consumed.labels(msg.topic, kind).inc()
+        dirty -= self.drop_evicted()
         self.checkpoint_users(dirty)
         out.extend(self.publish_lists({u: (e, p) for u, (e, p) in touched.items()}))
         out.extend(self.profiles(list(touched), now))
@@ -312,6 +313,31 @@ class FeedPipeline:
                 if evict is not None:
                     evict(user_id)
         return len(gone)
+
+    def drop_evicted(self) -> set[str]:
+        """Users the models evicted (idle past the TTL, or least recent beyond the cap) leave
+        every per-user structure here too, and their checkpoint is tombstoned: the cap bounds
+        the worker's memory and its changelog, not only the model. Returns them."""
+        evicted: set[str] = set()
+        for model in self.recommenders.values():
+            drain = getattr(model, "drain_evicted", None)
+            if drain is not None:
+                evicted.update(drain())
+        for user_id in evicted:
+            # every variant learns every user: gone from one, gone from all (they share the
+            # TTL and the cap, so they evict alike anyway)
+            for model in self.recommenders.values():
+                evict = getattr(model, "evict_user", None)
+                if evict is not None:
+                    evict(user_id)
+            self.applied.pop(user_id, None)
+            self.user_partition.pop(user_id, None)
+            self.last_lists.forget(user_id)
+            if self.user_store is not None:
+                self.user_store.pop(user_id.encode(), None)
+        if evicted:
+            self.metrics.users_evicted.inc(len(evicted))
+        return evicted
 
     def _first_time(self, event: Interaction) -> bool:
         """Record the event as applied; False when its id is in the user's recent window."""

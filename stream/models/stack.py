@@ -224,6 +224,8 @@ class StreamRecommender:
         self.clock = -math.inf
         self._last_housekeeping: float | None = None
         self._docs_at_reweight = 0
+        #: users evicted by housekeeping (TTL or cap) since :meth:`drain_evicted` was called
+        self._evicted: list[str] = []
 
     # --- items ------------------------------------------------------------------------------
 
@@ -427,7 +429,13 @@ class StreamRecommender:
         if self._last_housekeeping is None:
             self._last_housekeeping = ts
         elif ts - self._last_housekeeping >= self.housekeeping_interval:
-            self.housekeeping(ts)
+            self._evicted.extend(self.housekeeping(ts)[1])
+
+    def drain_evicted(self) -> list[str]:
+        """The users evicted by housekeeping since the last call, so that whoever keeps more
+        about them (dedupe windows, checkpoints) drops it too and memory stays bounded."""
+        evicted, self._evicted = self._evicted, []
+        return evicted
 
     def stale(self, now: float, n: int | None = None) -> NDArray[np.bool_]:
         """Which of the first ``n`` item slots have gone stale by ``now``.

@@ -101,3 +101,24 @@ def test_released_partitions_are_restored_from_checkpoints_not_memory() -> None:
     state = p.user_checkpoint("u1")
     assert state["applied"] == 6
     assert state["models"]["default"]["items"] == [f"i{n}" for n in range(6)]
+
+
+def test_users_beyond_the_cap_leave_every_structure_and_their_checkpoint() -> None:
+    store: dict[bytes, bytes] = {}
+    s = Settings(dedupe_window=8, user_cap=3)
+    p = FeedPipeline(s, build_recommender(s), Metrics(CollectorRegistry()),
+                     clock=lambda: 2000.0, user_store=store)
+    p.recommender.housekeeping_interval = 5.0  # type: ignore[attr-defined]
+    items(p)
+    # ten users, one after another, a minute apart: the least recent leave as others come
+    for n in range(10):
+        p.handle_interactions([raw(p, p.settings.topic_interactions,
+                                   {"event_id": f"e{n}", "type": "click", "user_id": f"u{n}",
+                                    "item_id": f"i{n}", "ts": 1000.0 + 60 * n}, n)])
+    model_users = set(p.recommender.users.index)  # type: ignore[attr-defined]
+    assert len(model_users) <= 4  # the cap, plus the user who arrived since housekeeping
+    assert set(p.applied) == model_users
+    assert {k.decode() for k in store} == model_users
+    assert "u9" in model_users and "u0" not in model_users
+    evicted = p.metrics.registry.get_sample_value("stream_users_evicted_total")
+    assert evicted == 10 - len(model_users)

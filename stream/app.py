@@ -11,7 +11,7 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry, start_http_server
 
-from stream.agents.catalog import CatalogReader
+from stream.agents.catalog import catalog_reader, facts_reader
 from stream.agents.comments import register_comment_agents
 from stream.agents.common import OutputProducer, raw_table
 from stream.agents.feed import register_feed_agents
@@ -120,6 +120,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         metrics,
         sentiment=comments.item_sentiment if comments is not None else None,
         user_store=users,
+        # workers own disjoint users; item statistics go through the item-facts topic
+        share_items=True,
     )
     processed: dict[Any, int] = {}
     publisher = None
@@ -146,21 +148,29 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     if comments is not None:
         register_comment_agents(app, settings, comments, processed, publisher)
 
-    catalog = CatalogReader(settings, pipeline)
+    catalog = catalog_reader(settings, pipeline)
+    facts = facts_reader(settings, pipeline)
 
     @app.task  # type: ignore[untyped-decorator]
     async def read_catalog() -> None:
         """Every worker learns every item, from all partitions of the items topic."""
         await catalog.run(lambda: app.should_stop)
 
+    @app.task  # type: ignore[untyped-decorator]
+    async def read_item_facts() -> None:
+        """Every worker applies every worker's item facts, in the topic's order."""
+        await facts.run(lambda: app.should_stop)
+
     def is_ready() -> bool:
-        """Started, not rebalancing, every table recovered, and the catalogue read."""
+        """Started, not rebalancing, every table recovered, the catalogue and the item facts
+        read."""
         recovery = app.tables.recovery  # type: ignore[attr-defined]
         return bool(
             app.started
             and not app.rebalancing
             and recovery.completed.is_set()
             and catalog.caught_up.is_set()
+            and facts.caught_up.is_set()
         )
 
     register_views(

@@ -40,9 +40,10 @@ def _cmd_broker(args: argparse.Namespace) -> int:
             create_topics(broker.bootstrap, settings.topics, settings.topic_replication_factor)
         )
         print(f"Embedded Kafka-compatible broker (Tansu) listening on {broker.bootstrap}")
-        print(f"  created {len(made)} topics with {settings.partitions} partitions each:")
+        print(f"  created {len(made)} topics:")
         for spec in settings.topics:
-            print(f"    {spec.name}{'  (compacted)' if spec.compacted else ''}")
+            parts = f"{spec.partitions} partition{'s' if spec.partitions != 1 else ''}"
+            print(f"    {spec.name}  ({parts}{', compacted' if spec.compacted else ''})")
         print(f"  log: {broker.log_path}")
         print(f"NOTE: {EMBEDDED_BROKER_NOTE}")
         print("Run a worker with:  STREAM_BROKER=" + broker.url + " stream worker")

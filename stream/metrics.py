@@ -127,6 +127,11 @@ class Metrics:
         self.users_in_state = Gauge(
             "stream_users_in_state", "Users with state on this worker.", registry=r
         )
+        self.item_facts_applied = Counter(
+            "stream_item_facts_applied_total",
+            "Events whose item-level facts (from any worker) this worker applied.",
+            registry=r,
+        )
         self.users_evicted = Counter(
             "stream_users_evicted_total",
             "Users dropped from this worker's state and checkpoints by the user TTL or cap.",

@@ -132,11 +132,22 @@ class FeedPipeline:
         clock: Callable[[], float] = time.time,
         sentiment: Callable[[str], tuple[float, float] | None] | None = None,
         user_store: StateStore | None = None,
+        share_items: bool = False,
     ) -> None:
         self.settings = settings
-        #: checkpoints of user state with the ids of the user's last events; written for every
-        #: user a batch changed, before the batch is acknowledged
+        #: checkpoints of user state with the ids of the user's last events; written by
+        #: :meth:`write_checkpoints` for every user a batch changed, after the batch's output
+        #: is delivered and before the batch is acknowledged
         self.user_store = user_store
+        #: users whose checkpoint is to be written, and users whose checkpoint is to go
+        self._dirty: set[str] = set()
+        self._erased: set[str] = set()
+        #: item-level statistics as facts on the item-facts topic, applied by every worker
+        #: from there (:meth:`learn_facts`), instead of at once by the worker that saw the
+        #: event: with several workers each sees only its users' events
+        self.share_items = share_items
+        #: per input partition, the offset of the last event whose facts were applied
+        self.facts_applied: dict[int, int] = {}
         #: per user in memory: (ids of the last events applied, events applied in all)
         self.applied: dict[str, tuple[deque[str], int]] = {}
         #: the input partition each user's events come from (their state follows it)
@@ -148,6 +159,11 @@ class FeedPipeline:
         if not isinstance(recommenders, dict):
             recommenders = {"default": recommenders}
         self.recommenders = recommenders
+        if share_items:
+            for model in recommenders.values():
+                if not hasattr(model, "drain_outbox"):
+                    raise TypeError(f"{type(model).__name__} cannot share item statistics")
+                model.share_items = True  # type: ignore[attr-defined]
         self.variant_weights = {v: w for v, w in settings.variants.items() if v in recommenders}
         if not self.variant_weights:
             self.variant_weights = {name: 1.0 for name in recommenders}
@@ -250,7 +266,9 @@ class FeedPipeline:
         now = self.clock()
         # user -> (event ts, Kafka timestamp) of their latest click/read in this batch
         touched: dict[str, tuple[float, float]] = {}
-        dirty: set[str] = set()
+        dirty = self._dirty
+        # input partition -> [(offset, {variant: facts})] of the events applied
+        facts: dict[int, list[tuple[int, dict[str, list[Any]]]]] = {}
         for msg in batch:
             try:
                 event = parse_interaction(msg.value, self.limits, now)  # type: ignore[arg-type]
@@ -260,8 +278,7 @@ class FeedPipeline:
                     self.last_lists.forget(event.user_id)
                     self.applied.pop(event.user_id, None)
                     self.user_partition.pop(event.user_id, None)
-                    if self.user_store is not None:
-                        self.user_store.pop(event.user_id.encode(), None)
+                    self._erased.add(event.user_id)
                     dirty.discard(event.user_id)
                     touched.pop(event.user_id, None)
                     out.extend(self._tombstones(event.user_id))
@@ -277,6 +294,7 @@ class FeedPipeline:
                         self._score_click(event.user_id, event.item_id)
                     self._learn(event)
                     dirty.add(event.user_id)
+                    self._erased.discard(event.user_id)
                     kind = event.type
                     if event.type != "impression":
                         prev = touched.get(event.user_id)
@@ -288,10 +306,22 @@ class FeedPipeline:
             except Exception as exc:
                 log.exception("event %s[%d]@%d failed", msg.topic, msg.partition, msg.offset)
                 out.append(self._reject(msg, InvalidEvent("processing_error", repr(exc))))
+                if self.share_items:  # what a failed event had begun to share is not shared
+                    for model in self.recommenders.values():
+                        model.drain_outbox()  # type: ignore[attr-defined]
                 continue
             self.metrics.events_consumed.labels(msg.topic, kind).inc()
-        dirty -= self.drop_evicted()
-        self.checkpoint_users(dirty)
+            if self.share_items:
+                shared = {v: m.drain_outbox() for v, m in self.recommenders.items()}  # type: ignore[attr-defined]
+                if any(shared.values()):
+                    facts.setdefault(msg.partition, []).append((msg.offset, shared))
+        evicted = self.drop_evicted()
+        dirty -= evicted
+        self._erased |= evicted
+        # the facts go first: whatever a checkpoint says was applied has its facts published
+        out[:0] = [Outgoing(self.settings.topic_item_facts, str(p).encode(),
+                            orjson.dumps({"partition": p, "events": events}))
+                   for p, events in facts.items()]
         out.extend(self.publish_lists({u: (e, p) for u, (e, p) in touched.items()}))
         out.extend(self.profiles(list(touched), now))
         return out
@@ -333,8 +363,6 @@ class FeedPipeline:
             self.applied.pop(user_id, None)
             self.user_partition.pop(user_id, None)
             self.last_lists.forget(user_id)
-            if self.user_store is not None:
-                self.user_store.pop(user_id.encode(), None)
         if evicted:
             self.metrics.users_evicted.inc(len(evicted))
         return evicted
@@ -379,12 +407,48 @@ class FeedPipeline:
             models[variant] = export(user_id) if export is not None else None
         return {"user_id": user_id, "events": list(window), "applied": count, "models": models}
 
-    def checkpoint_users(self, user_ids: set[str]) -> None:
-        """Write the checkpoint of each user (once per batch, whatever their event count)."""
+    def write_checkpoints(self) -> None:
+        """Write the checkpoint of every user changed since the last call (once, whatever
+        their event count) and tombstone those forgotten or evicted.
+
+        The worker calls this once a batch's output (its item facts first) is delivered, and
+        acknowledges the batch once these writes are: so a checkpoint never claims an event
+        whose facts are not on the broker, and no offset is committed ahead of its state."""
+        dirty, self._dirty = self._dirty, set()
+        erased, self._erased = self._erased, set()
         if self.user_store is None:
             return
-        for user_id in user_ids:
+        for user_id in erased:
+            self.user_store.pop(user_id.encode(), None)
+        for user_id in dirty:
             self.user_store[user_id.encode()] = orjson.dumps(self.user_checkpoint(user_id))
+
+    def learn_facts(self, batch: Sequence[RawMessage]) -> int:
+        """Apply item facts read from the item-facts topic (all workers' facts, in the
+        topic's order); returns how many events' facts were applied.
+
+        An event reprocessed after a crash (at-least-once) may publish its facts twice; only
+        facts of offsets beyond the last applied for their input partition are applied, so
+        item statistics count each event once."""
+        applied = 0
+        for msg in batch:
+            try:
+                record = orjson.loads(msg.value)  # type: ignore[arg-type]
+                partition = int(record["partition"])
+                for offset, by_variant in record["events"]:
+                    if offset <= self.facts_applied.get(partition, -1):
+                        continue
+                    for variant, item_facts in by_variant.items():
+                        model = self.recommenders.get(variant)
+                        if model is not None:
+                            model.apply_facts(item_facts)  # type: ignore[attr-defined]
+                    self.facts_applied[partition] = offset
+                    applied += 1
+            except Exception:  # written by us: a bug, not bad input; never stop the reader
+                log.exception("item facts %s[%d]@%d failed", msg.topic, msg.partition,
+                              msg.offset)
+        self.metrics.item_facts_applied.inc(applied)
+        return applied
 
     def publish_lists(self, users: dict[str, tuple[float, float | None]]) -> list[Outgoing]:
         """One ``stream.recommendations.v1`` message per user, ranked per variant in one

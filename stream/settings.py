@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     topic_recommendations: str = "stream.recommendations.v1"
     topic_comment_sentiment: str = "stream.comment_sentiment.v1"
     topic_user_profiles: str = "stream.user_profiles.v1"
+    topic_item_facts: str = Field(
+        "stream.item_facts.v1",
+        description="What interactions change in item-level statistics, published by the "
+        "worker that owns the user and applied by every worker (one partition: one order).",
+    )
     dlq_suffix: str = ".dlq"
     partitions: int = Field(4, ge=1, description="Partition count of every topic the app creates.")
 
@@ -273,6 +278,8 @@ class Settings(BaseSettings):
             TopicSpec(self.topic_recommendations, p, compacted=True),
             TopicSpec(self.topic_comment_sentiment, p),
             TopicSpec(self.topic_user_profiles, p, compacted=True),
+            # one partition: every worker applies every worker's facts in the same order
+            TopicSpec(self.topic_item_facts, 1),
         ]
         # the worker's state tables: co-partitioned with the inputs, compacted
         specs += [TopicSpec(self.changelog(t), p, compacted=True) for t in STATE_TABLES]

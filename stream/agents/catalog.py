@@ -1,16 +1,19 @@
-"""Every worker reads the whole items topic: the catalogue is item-level state that all
-workers need, whichever users' partitions they own.
+"""Every worker reads the whole of the topics that hold item-level state, which all workers
+need whichever users' partitions they own: the items topic (the catalogue) and the item-facts
+topic (what every worker's interactions did to popularity, co-visitation, click-through
+rates and the ranker).
 
-A plain Kafka consumer without a consumer group, assigned every partition of the items topic
-and started from the beginning (the topic is compacted: the latest version of each item),
-feeds the models of this worker. Validation and dead letters stay with the group's items
-agent, so a bad item is dead-lettered once, not once per worker.
+A plain Kafka consumer without a consumer group, assigned every partition of the topic and
+started from the beginning, feeds the models of this worker. For items, validation and dead
+letters stay with the group's items agent, so a bad item is dead-lettered once, not once per
+worker.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -18,17 +21,27 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from stream.pipeline import FeedPipeline, RawMessage
 from stream.settings import Settings
 
-__all__ = ["CatalogReader"]
+__all__ = ["TopicFollower", "catalog_reader", "facts_reader"]
 
 log = logging.getLogger(__name__)
 
 
-class CatalogReader:
-    """Follows every partition of the items topic into the pipeline's models."""
+class TopicFollower:
+    """Follows every partition of one topic, from the beginning, into ``learn``."""
 
-    def __init__(self, settings: Settings, pipeline: FeedPipeline) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        topic: str,
+        partitions: int,
+        learn: Callable[[Sequence[RawMessage]], int],
+        what: str,
+    ) -> None:
         self.settings = settings
-        self.pipeline = pipeline
+        self.topic = topic
+        self.partitions = partitions
+        self.learn = learn
+        self.what = what
         #: set once everything that was in the topic at start has been learned
         self.caught_up = asyncio.Event()
         self.learned = 0
@@ -45,7 +58,7 @@ class CatalogReader:
         )
         await consumer.start()
         try:
-            partitions = [TopicPartition(s.topic_items, p) for p in range(s.partitions)]
+            partitions = [TopicPartition(self.topic, p) for p in range(self.partitions)]
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
             end = await consumer.end_offsets(partitions)
@@ -57,11 +70,23 @@ class CatalogReader:
                     for m in messages
                 ]
                 if raw:
-                    self.learned += self.pipeline.learn_catalog(raw)
+                    self.learned += self.learn(raw)
                 if not self.caught_up.is_set():
                     positions = [await consumer.position(tp) for tp in partitions]
                     if all(pos >= end[tp] for pos, tp in zip(positions, partitions, strict=True)):
-                        log.info("catalogue caught up: %d items learned", self.learned)
+                        log.info("%s caught up: %d learned", self.what, self.learned)
                         self.caught_up.set()
         finally:
             await consumer.stop()
+
+
+def catalog_reader(settings: Settings, pipeline: FeedPipeline) -> TopicFollower:
+    """Follows every partition of the items topic into the pipeline's models."""
+    return TopicFollower(settings, settings.topic_items, settings.partitions,
+                         pipeline.learn_catalog, "catalogue")
+
+
+def facts_reader(settings: Settings, pipeline: FeedPipeline) -> TopicFollower:
+    """Follows the item-facts topic into the pipeline's models (every worker's facts)."""
+    return TopicFollower(settings, settings.topic_item_facts, 1, pipeline.learn_facts,
+                         "item facts")

@@ -112,7 +112,8 @@ def batched_agent(
     stores: Sequence[DurableTable] = (),
 ) -> Callable[[Any], Any]:
     """An agent body: take batches (``batch_max`` within ``batch_within`` s), hand their raw
-    messages to ``handle``, produce what it returns, call ``after``, record offsets.
+    messages to ``handle``, produce what it returns, then call ``after``, wait for the
+    writes to ``stores``, and record offsets.
 
     The batch is acked when the next one is taken, after its output was handed to the
     producer (``publisher``, or the app's producer, which Faust flushes before it commits)
@@ -126,12 +127,12 @@ def batched_agent(
             start = time.perf_counter()
             try:
                 out = handle([to_raw(e) for e in events])
-                if after is not None:
-                    after()
             finally:
                 metrics.batch_processing.labels(name).observe(time.perf_counter() - start)
                 metrics.batch_size.labels(name).observe(len(events))
             await send(out)
+            if after is not None:
+                after()  # e.g. state checkpoints: written once the output is delivered
             for store in stores:
                 await store.delivered()
             for e in events:

@@ -30,7 +30,7 @@ def register_feed_agents(
     m = pipeline.metrics
     items_topic = raw_topic(app, settings, settings.topic_items)
     interactions_topic = raw_topic(app, settings, settings.topic_interactions)
-    # validation and dead letters only: every worker learns every item (CatalogReader)
+    # validation and dead letters only: every worker learns every item (catalog_reader)
     app.agent(items_topic, name="stream.agents.items")(
         batched_agent(
             app,
@@ -50,6 +50,7 @@ def register_feed_agents(
             "interactions",
             pipeline.handle_interactions,
             processed,
+            after=pipeline.write_checkpoints,
             publisher=publisher,
             stores=[users] if users is not None else (),
         )

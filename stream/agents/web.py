@@ -1,7 +1,9 @@
-"""HTTP views of the worker: a user's current list, an item's sentiment, health, metrics.
+"""HTTP views of the worker: a user's current list, an item's statistics and sentiment,
+health, metrics.
 
 All answers are JSON (``/metrics`` excepted). A user's list is answered by the worker that
-owns the user's partition: Faust forwards the request there (``topic_route``).
+owns the user's partition: Faust forwards the request there (``topic_route``). Item
+statistics are the same on every worker (item facts), so any worker answers.
 """
 
 from __future__ import annotations
@@ -57,6 +59,22 @@ def register_views(
                 "ts": now,
             }
         )
+
+    @app.page("/items/{item_id}")
+    async def item_statistics(web: Any, request: Any, item_id: str) -> Any:
+        if not valid_id(item_id):
+            return _error(web, 400, f"item_id must be 1 to {settings.max_id_chars} characters")
+        variant = request.query.get("variant", next(iter(pipeline.recommenders)))
+        model = pipeline.recommenders.get(variant)
+        export = getattr(model, "export_item", None)
+        if export is None:
+            return _error(web, 404, f"no variant {variant!r} with item statistics")
+        state = export(item_id)
+        if state is None:
+            return _error(web, 404, f"item {item_id!r} is not in this worker's catalogue")
+        for internal in ("terms", "vector"):  # hashed text and raw vector bytes: not for people
+            state.pop(internal, None)
+        return web.json({"variant": variant, "facts_applied": pipeline.facts_applied, **state})
 
     @app.page("/items/{item_id}/sentiment")
     async def sentiment_of_item(web: Any, request: Any, item_id: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -226,18 +226,26 @@ class StreamRecommender:
         self._docs_at_reweight = 0
         #: users evicted by housekeeping (TTL or cap) since :meth:`drain_evicted` was called
         self._evicted: list[str] = []
+        #: False: what interactions change in item-level statistics is applied here at once.
+        #: True (a worker among several): it is kept in :attr:`outbox` as facts, for the
+        #: pipeline to publish and for every worker, this one included, to apply in the same
+        #: order with :meth:`apply_facts`; see :meth:`_fact`.
+        self.share_items = False
+        self.outbox: list[list[Any]] = []
 
     # --- items ------------------------------------------------------------------------------
 
     def _item_index(self, item_id: str, ts: float) -> int:
         """The index of an item met at time ``ts`` (NaN: not known), as a stub if new."""
+        new = item_id not in self.catalog.index
         idx = self.catalog.ensure(item_id, ts)
         if idx >= self.excluded.shape[0]:
             self.excluded = np.concatenate(
                 [self.excluded, np.zeros(max(idx + 1, self.excluded.shape[0]), dtype=bool)])
         if math.isnan(self.catalog.last_seen[idx]):  # known so far only by timeless metadata
             self.catalog.last_seen[idx] = ts
-        self.excluded[idx] = item_id in self.excluded_items
+        if new:  # (an item's tags may exclude it too: learn_item decides, keep what it said)
+            self.excluded[idx] = item_id in self.excluded_items
         return idx
 
     def _mark_read(self, idx: int, ts: float) -> None:
@@ -306,28 +314,29 @@ class StreamRecommender:
 
     def learn_one(self, event: Interaction) -> None:
         """Learn from one click, read or impression."""
-        self._tick(event.ts)
+        if not self.share_items:  # sharing: the clock moves with the facts, alike everywhere
+            self._tick(event.ts)
         if event.type == "impression":
             self._learn_impression(event)
             return
         weight = self.interaction_weight(event)
         row = self.users.ensure(event.user_id, event.ts)
         item = self._item_index(event.item_id, event.ts)
-        self._mark_read(item, event.ts)
-        self._learn_impression_click(row, item, event.ts)
+        self._fact(["read", event.item_id, event.ts])
+        self._learn_impression_click(row, item, event.item_id, event.ts)
         pos = self.users.position(row, item)
         if pos >= 0:  # a read after a click, a second click: strengthen, never count twice
             old = float(self.users.hist_weight[row, pos])
             if weight > old:
                 self.users.hist_weight[row, pos] = weight
-                self.popularity.update(item, event.ts, weight - old)
+                self._fact(["pop", event.item_id, event.ts, weight - old])
             self.users.last_ts[row] = max(float(self.users.last_ts[row]), event.ts)
             return
         recent = self.users.items(row)[-self.covisit_window:]
         n_read = int(self.users.n_items[row]) + 1
-        self.covisit.add(item, recent, weight / math.sqrt(n_read), event.ts)
-        self.degree.update(item, event.ts, 1.0)
-        self.popularity.update(item, event.ts, weight)
+        self._fact(["covisit", event.item_id, event.ts, self._ids(recent),
+                    weight / math.sqrt(n_read)])
+        self._fact(["pop", event.item_id, event.ts, weight])
         self.users.append(row, item, event.ts, weight)
 
     def _learn_impression(self, event: Interaction) -> None:
@@ -339,8 +348,7 @@ class StreamRecommender:
         features = (self._features(self._user_view(row, event.ts), items,
                                    self._shared(event.ts)).astype(np.float32)
                     if self.use_ranker else None)
-        for idx in items.tolist():
-            self.shown.update(idx, event.ts)
+        self._fact(["shown", list(ids), event.ts])
         pending = self.impressions.get(row)
         if event.item_ids or pending is None or not event.position \
                 or event.ts - pending.ts > 1800.0:
@@ -354,7 +362,7 @@ class StreamRecommender:
             if pending.features is not None and features is not None:
                 pending.features = np.concatenate([pending.features, features])
 
-    def _learn_impression_click(self, row: int, item: int, ts: float) -> None:
+    def _learn_impression_click(self, row: int, item: int, item_id: str, ts: float) -> None:
         """A click or read on an item of the user's last list: count it once for the item's
         click-through rate, and teach the ranker (skip-above labels)."""
         pending = self.impressions.get(row)
@@ -366,7 +374,7 @@ class StreamRecommender:
         pos = int(hits[0])
         if not pending.clicked[pos]:
             pending.clicked[pos] = True
-            self.clicked.update(item, ts)
+            self._fact(["click", item_id, ts])
         if not self.use_ranker or pending.features is None:
             return
         above = np.flatnonzero(~pending.labelled[:pos] & (pending.items[:pos] != item))
@@ -376,7 +384,67 @@ class StreamRecommender:
         pending.labelled[label_pos] = True
         labels = np.zeros(len(label_pos), dtype=bool)
         labels[-1] = label_pos[-1] == pos
-        self.ranker.learn(pending.features[label_pos].astype(np.float64), labels)
+        self._fact(["rank", pending.features[label_pos].ravel().tolist(), labels.tolist()])
+
+    # --- item-level facts -------------------------------------------------------------------
+
+    def _ids(self, items: NDArray[np.int32] | NDArray[np.int64]) -> list[str]:
+        ids = self.catalog.ids
+        return [ids[j] for j in items.tolist() if j >= 0]
+
+    def _fact(self, fact: list[Any]) -> None:
+        """What an interaction changes in item-level statistics, as a JSON-able list with
+        item ids (indexes differ between workers): applied at once, or kept for sharing."""
+        if self.share_items:
+            self.outbox.append(fact)
+        else:
+            self._apply(fact)
+
+    def drain_outbox(self) -> list[list[Any]]:
+        """The facts kept since the last call (only when :attr:`share_items`)."""
+        facts, self.outbox = self.outbox, []
+        return facts
+
+    def apply_facts(self, facts: Iterable[Sequence[Any]]) -> None:
+        """Apply item-level facts, from this worker or another, in the order given."""
+        for fact in facts:
+            self._apply(fact)
+
+    def _apply(self, fact: Sequence[Any]) -> None:
+        kind = fact[0]
+        if kind == "rank":  # ranker features (flat) and labels of an impression's clicks
+            labels = np.asarray(fact[2], dtype=bool)
+            features = np.asarray(fact[1], dtype=np.float64).reshape(labels.size, -1)
+            self.ranker.learn(features, labels)
+            return
+        ts = float(fact[2])
+        self._tick(ts)
+        if kind == "shown":
+            for item_id in fact[1]:
+                self.shown.update(self._item_index(item_id, ts), ts)
+            return
+        idx = self._item_index(fact[1], ts)
+        if kind == "read":
+            self._mark_read(idx, ts)
+        elif kind == "click":
+            self.clicked.update(idx, ts)
+        elif kind == "pop":
+            self.popularity.update(idx, ts, float(fact[3]))
+        elif kind == "degree":
+            self.degree.update(idx, ts, float(fact[3]))
+        elif kind == "covisit":  # a new read: co-visits with the reader's recent items
+            others = np.array([self._item_index(j, ts) for j in fact[3]], dtype=np.int64)
+            self.covisit.add(idx, others, float(fact[4]), ts)
+            self.degree.update(idx, ts, 1.0)
+        elif kind == "uncovisit":  # a forgotten read: its co-visits, as far as they are held
+            t_ref = self.covisit.t_ref
+            others = np.array([self.catalog.index[j] for j in fact[3]
+                               if j in self.catalog.index], dtype=np.int64)
+            if others.size and t_ref is not None:
+                amount = float(fact[4]) * math.pow(2.0, (ts - t_ref) / self.covisit_half_life)
+                self.covisit.subtract(idx, others, amount)
+        else:
+            raise ValueError(f"unknown item fact {kind!r}")
 
     # --- forgetting and housekeeping --------------------------------------------------------
 
@@ -389,19 +457,18 @@ class StreamRecommender:
             return
         items, ts, weights = self.users.entries(row)
         n_total = int(self.users.n_items[row])
-        t_ref = self.covisit.t_ref
+        ids = self.catalog.ids
         for k in range(items.size):
             item = int(items[k])
             if item < 0:
                 continue
             n_read = n_total - (items.size - 1 - k)
             earlier = items[max(0, k - self.covisit_window): k]
-            if earlier.size and t_ref is not None and n_read > 0:
-                amount = weights[k] / math.sqrt(n_read) * math.pow(
-                    2.0, (ts[k] - t_ref) / self.covisit_half_life)
-                self.covisit.subtract(item, earlier, amount)
-            self.degree.update(item, float(ts[k]), -1.0)
-            self.popularity.update(item, float(ts[k]), -float(weights[k]))
+            if earlier.size and n_read > 0:
+                self._fact(["uncovisit", ids[item], float(ts[k]), self._ids(earlier),
+                            float(weights[k]) / math.sqrt(n_read)])
+            self._fact(["degree", ids[item], float(ts[k]), -1.0])
+            self._fact(["pop", ids[item], float(ts[k]), -float(weights[k])])
         self._drop_user(event.user_id, row)
 
     def evict_user(self, user_id: str) -> bool:

@@ -169,6 +169,6 @@ def test_readme_topic_commands_match_the_settings() -> None:
     assert set(created) == {spec.name for spec in s.topics}
     for spec in s.topics:
         partitions, replication, policy = created[spec.name]
-        assert partitions == s.partitions and replication == s.topic_replication_factor
+        assert partitions == spec.partitions and replication == s.topic_replication_factor
         compacted = spec.compacted or spec.name == s.topic_items
         assert policy == ("compact" if compacted else None), spec.name

@@ -23,6 +23,7 @@ from stream.processes import stop_process
 from stream.recommender import build_recommender
 from stream.settings import Settings
 from tests.helpers import produce, read_topics, start_worker, wait_metrics, worker_settings
+from tests.integration.test_http_views import get
 from tests.integration.test_worker_kafka import ITEMS, item_msg
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -58,16 +59,31 @@ def log_order(broker: EmbeddedBroker, settings: Settings, n: int) -> list[dict[s
     return [orjson.loads(r.value) for r in records]
 
 
-def reference(settings: Settings, evs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The same events through the same pipeline once, in-process, in log order."""
+#: item statistics compared with the reference (the ranker is not: its training examples
+#: carry features taken from item statistics, which a worker holds a few ms later than a
+#: single in-process model would)
+ITEM_STATS = ("popularity", "degree", "clicked", "shown", "first_read", "last_seen", "as_of")
+
+
+def item_stats(state: dict[str, Any]) -> dict[str, Any]:
+    return {k: state[k] for k in ITEM_STATS} | {"neighbors": dict(state["neighbors"])}
+
+
+def reference(settings: Settings, items: list[tuple[str, bytes, bytes]],
+              evs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The same events through the same pipeline once, in-process, in log order: the users'
+    checkpoints and the items' statistics."""
     store: dict[bytes, bytes] = {}
     p = FeedPipeline(settings, build_recommender(settings), Metrics(CollectorRegistry()),
                      user_store=store)
-    p.handle_items([RawMessage(settings.topic_items, 0, i, None, item_msg("x", *it)[2], 0.0)
-                    for i, it in enumerate(ITEMS)])
+    p.handle_items([RawMessage(settings.topic_items, 0, i, None, value, 0.0)
+                    for i, (_, _, value) in enumerate(items)])
     p.handle_interactions([RawMessage(settings.topic_interactions, 0, i, None,
                                       orjson.dumps(e), 0.0) for i, e in enumerate(evs)])
-    return {k.decode(): orjson.loads(v) for k, v in store.items()}
+    p.write_checkpoints()
+    model: Any = p.recommender
+    items = {i[0]: item_stats(model.export_item(i[0])) for i in ITEMS}
+    return {k.decode(): orjson.loads(v) for k, v in store.items()}, items
 
 
 def recovered(
@@ -102,7 +118,8 @@ def test_sigkill_loses_nothing_and_doubles_nothing(
     settings = worker_settings(broker, dedupe_window=256, commit_interval_seconds=30.0)
     now = time.time()
     evs = events(now)
-    asyncio.run(produce(broker.bootstrap, [item_msg(settings.topic_items, *it) for it in ITEMS]))
+    items = [item_msg(settings.topic_items, *it) for it in ITEMS]
+    asyncio.run(produce(broker.bootstrap, items))
     rng = random.Random(seed)
     chunks = [evs[i:i + 100] for i in range(0, len(evs), 100)]
     kill_after = sorted(rng.sample(range(1, len(chunks) - 1), 3))
@@ -127,8 +144,15 @@ def test_sigkill_loses_nothing_and_doubles_nothing(
         got, caught_up = recovered(broker, settings, lambda latest: len(latest) == USERS and all(
             v is not None and v["applied"] >= EVENTS_PER_USER for v in latest.values()))
         # redelivered events the last worker skipped (what the dead ones skipped died with them)
-        last = wait_metrics(settings.metrics_port, lambda m: True)
+        # the item statistics the last worker rebuilt from every worker's facts
+        last = wait_metrics(settings.metrics_port, lambda m: m.get(
+            "stream_item_facts_applied_total", 0) >= len(evs))
         skipped = last.get("stream_events_duplicate_total", 0.0)
+        held = {}
+        for item_id, *_ in ITEMS:
+            status, _, body = get(settings.web_port, f"/items/{item_id}")
+            assert status == 200, body
+            held[item_id] = item_stats(orjson.loads(body))
     finally:
         stop_process(worker)
     # told apart in the failure: a worker still at work (lag > 0) from state really lost
@@ -138,7 +162,7 @@ def test_sigkill_loses_nothing_and_doubles_nothing(
         f"; its log ends:\n" + log_tail(tmp_path / f"worker-{kills}.log"))
     logged = log_order(broker, settings, len(evs))
     assert sorted(e["event_id"] for e in logged) == sorted(e["event_id"] for e in evs)
-    want = reference(settings, logged)
+    want, want_items = reference(settings, items, logged)
     lost = sum(max(want[u]["applied"] - (got.get(u) or {"applied": 0})["applied"], 0)
                for u in want)
     doubled = sum(max((got.get(u) or {"applied": 0})["applied"] - want[u]["applied"], 0)
@@ -147,6 +171,13 @@ def test_sigkill_loses_nothing_and_doubles_nothing(
           f"redelivered and skipped by the last worker {skipped:.0f}")
     assert kills == 3
     assert skipped > 0  # the dedupe window was exercised
+    # every event's item facts applied exactly once: the same statistics as one replay
+    assert last.get("stream_item_facts_applied_total") == len(evs), diagnosis
+    for item_id, stats in want_items.items():
+        for key in ITEM_STATS:
+            assert held[item_id][key] == pytest.approx(stats[key], rel=1e-9, nan_ok=True), (
+                item_id, key)
+        assert held[item_id]["neighbors"] == pytest.approx(stats["neighbors"], rel=1e-5), item_id
     short = {u: (want[u]["applied"], (got.get(u) or {"applied": 0})["applied"]) for u in want
              if (got.get(u) or {"applied": 0})["applied"] != want[u]["applied"]}
     assert (lost, doubled) == (0, 0), f"users (want, got): {short}; {diagnosis}"

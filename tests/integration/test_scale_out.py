@@ -17,6 +17,7 @@ from stream.broker import EmbeddedBroker, free_port
 from stream.processes import stop_process
 from stream.simulate import Simulator
 from tests.helpers import produce, read_topics, start_worker, wait_metrics, worker_settings
+from tests.integration.test_http_views import get
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -58,6 +59,22 @@ def test_two_workers_share_and_one_takes_over(broker: EmbeddedBroker, tmp_path: 
         ma = wait_metrics(a_settings.metrics_port, lambda m: True)
         shares = (published(ma), published(mb))
         assert sum(shares) == USERS and min(shares) > 0, shares  # both own some users
+        # item statistics: each worker saw only its users' clicks, both hold all of them
+        for s in (a_settings, b_settings):
+            wait_metrics(s.metrics_port, lambda m: m.get(
+                "stream_item_facts_applied_total", 0) >= USERS, timeout=60)
+        clicks_on = {i: sum(1 for u in users if first[u] == i) for i in item_ids}
+        for item_id in item_ids:
+            stats = []
+            for s in (a_settings, b_settings):
+                status, _, body = get(s.web_port, f"/items/{item_id}")
+                assert status == 200, body
+                stats.append(orjson.loads(body))
+            for key in ("popularity", "degree", "clicked", "shown", "as_of"):
+                assert stats[0][key] == pytest.approx(stats[1][key]), (item_id, key)
+            assert dict(stats[0]["neighbors"]) == pytest.approx(dict(stats[1]["neighbors"]))
+            # every click counted once (a click weighs 1; minutes of decay at most)
+            assert stats[0]["popularity"] == pytest.approx(clicks_on[item_id], rel=1e-3)
 
         os.killpg(a.pid, signal.SIGKILL)
         killed_at = time.time()

@@ -18,6 +18,12 @@ def pipeline(store: dict[bytes, bytes]) -> FeedPipeline:
                         clock=lambda: 2000.0, user_store=store)
 
 
+def handle(p: FeedPipeline, batch: list[RawMessage]) -> None:
+    """A batch as the worker runs it: learn, (publish,) then write the checkpoints."""
+    p.handle_interactions(batch)
+    p.write_checkpoints()
+
+
 def raw(p: FeedPipeline, topic: str, value: dict[str, object], offset: int) -> RawMessage:
     return RawMessage(topic, 0, offset, b"k", orjson.dumps(value), 1999.0)
 
@@ -38,15 +44,15 @@ def test_redelivered_events_are_not_applied_twice() -> None:
     store: dict[bytes, bytes] = {}
     p = pipeline(store)
     items(p)
-    p.handle_interactions(clicks(p, "u1", range(5)))
+    handle(p, clicks(p, "u1", range(5)))
     once = p.user_checkpoint("u1")
     # a crash replays the last three events, then new ones arrive
-    p.handle_interactions(clicks(p, "u1", range(2, 5)))
+    handle(p, clicks(p, "u1", range(2, 5)))
     assert p.user_checkpoint("u1") == once
     registry = p.metrics.registry
     assert registry.get_sample_value("stream_events_duplicate_total",
                                      {"topic": p.settings.topic_interactions}) == 3
-    p.handle_interactions(clicks(p, "u1", range(5, 7)))
+    handle(p, clicks(p, "u1", range(5, 7)))
     assert p.user_checkpoint("u1")["applied"] == 7
 
 
@@ -54,7 +60,7 @@ def test_a_new_worker_restores_the_checkpoint() -> None:
     store: dict[bytes, bytes] = {}
     first = pipeline(store)
     items(first)
-    first.handle_interactions(clicks(first, "u1", range(6)) + clicks(first, "u2", range(3)))
+    handle(first, clicks(first, "u1", range(6)) + clicks(first, "u2", range(3)))
     saved = orjson.loads(store[b"u1"])
     assert saved["applied"] == 6 and saved["events"][-1] == "u1-5"
     assert saved["models"]["default"]["items"] == [f"i{n}" for n in range(6)]
@@ -62,7 +68,7 @@ def test_a_new_worker_restores_the_checkpoint() -> None:
     second = pipeline(store)  # a restarted worker: models empty, the store recovered
     items(second)
     # the redelivered tail is skipped, the new event is applied on top of the restored state
-    second.handle_interactions(clicks(second, "u1", range(4, 7)))
+    handle(second, clicks(second, "u1", range(4, 7)))
     state = second.user_checkpoint("u1")
     assert state["applied"] == 7
     assert state["models"]["default"]["items"] == [f"i{n}" for n in range(7)]
@@ -74,9 +80,9 @@ def test_forget_removes_the_checkpoint() -> None:
     store: dict[bytes, bytes] = {}
     p = pipeline(store)
     items(p)
-    p.handle_interactions(clicks(p, "u1", range(3)) + clicks(p, "u2", range(2)))
+    handle(p, clicks(p, "u1", range(3)) + clicks(p, "u2", range(2)))
     assert b"u1" in store
-    p.handle_interactions([raw(p, p.settings.topic_interactions,
+    handle(p, [raw(p, p.settings.topic_interactions,
                                {"event_id": "f", "type": "forget", "user_id": "u1", "ts": 1500},
                                9)])
     assert b"u1" not in store and b"u2" in store
@@ -88,16 +94,16 @@ def test_released_partitions_are_restored_from_checkpoints_not_memory() -> None:
     store: dict[bytes, bytes] = {}
     p = pipeline(store)
     items(p)
-    p.handle_interactions(clicks(p, "u1", range(3)))
+    handle(p, clicks(p, "u1", range(3)))
     # another worker owned the partition for a while and applied two more events
     other = pipeline(store)
     items(other)
-    other.handle_interactions(clicks(other, "u1", range(3, 5)))
+    handle(other, clicks(other, "u1", range(3, 5)))
     assert p.release_partitions({0}) == 1
     assert "u1" not in p.applied
     assert p.recommender.export_user("u1") is None  # type: ignore[attr-defined]
     # the partition comes back: the user is restored with the other worker's events
-    p.handle_interactions(clicks(p, "u1", range(4, 6)))
+    handle(p, clicks(p, "u1", range(4, 6)))
     state = p.user_checkpoint("u1")
     assert state["applied"] == 6
     assert state["models"]["default"]["items"] == [f"i{n}" for n in range(6)]
@@ -112,7 +118,7 @@ def test_users_beyond_the_cap_leave_every_structure_and_their_checkpoint() -> No
     items(p)
     # ten users, one after another, a minute apart: the least recent leave as others come
     for n in range(10):
-        p.handle_interactions([raw(p, p.settings.topic_interactions,
+        handle(p, [raw(p, p.settings.topic_interactions,
                                    {"event_id": f"e{n}", "type": "click", "user_id": f"u{n}",
                                     "item_id": f"i{n}", "ts": 1000.0 + 60 * n}, n)])
     model_users = set(p.recommender.users.index)  # type: ignore[attr-defined]

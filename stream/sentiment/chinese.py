@@ -5,14 +5,16 @@ Out of the box the score is our lexicon's. Sentiment rules only need the lexicon
 instead of a full segmentation (jieba: about 3,500 reviews/s) a forward maximum matcher finds
 them, together with "blockers" taken from jieba's dictionary: frequent words that contain a
 lexicon word without being one (小时, 香港, 好像, 不同, 热水), which must not be read as 小, 香,
-好, 不, 热. Labels then teach a logistic model on character unigrams and bigrams (no
-segmentation errors, no unknown words) on top of the lexicon's score.
+好, 不, 热. Labels then teach a logistic model on top of the lexicon's score: over character
+unigrams and bigrams (no segmentation errors, no unknown words), marked when a negator comes
+just before them, and over the naive-Bayes log-odds of the same n-grams, counted online.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +46,8 @@ _BUT_BEFORE = 0.5
 _BUT_AFTER = 1.5
 _EMPHASIS = 1.2
 _BLOCKER_MIN_FREQ = 1000  # jieba dictionary words at least this frequent can be blockers
+_NEGATOR_RE = re.compile("没有|[不没别无]")
+_NEGATION_SCOPE = 4  # n-grams starting this many characters after a negator are marked
 
 # Roles of matched words, in the order the rules test them.
 _PUNCT, _ADVERSATIVE, _NEGATOR, _DAMPED, _DEGREE, _VALUE, _PLAIN = range(7)
@@ -274,22 +278,41 @@ def lexicon_score(words: Sequence[str]) -> tuple[float, float, float, int]:
 
 
 def char_ngrams(text: str) -> list[str]:
-    """Characters and character bigrams of ``text``, lower-cased, spaces dropped, repeats kept.
+    """Distinct characters and character bigrams of ``text``, lower-cased, spaces dropped; those
+    that start within a few characters after a negator (不, 没, 没有, 别, 无) in the same clause
+    are marked with ``!``.
 
-    Repeats count (a bag, not a set): as accurate on held-out training folds as distinct
-    n-grams, and building no set halves the cost, which dominates scoring.
+    A set rather than a bag (binarised counts) and the negation marks (so that 满意 after 不
+    is a feature of its own) were each more accurate on held-out folds of the training part of
+    ChnSentiCorp.
 
     Examples
     --------
     >>> char_ngrams("很好 很好")
-    ['很', '好', '很', '好', '很好', '好很', '很好']
+    ['很', '好', '很好', '好很']
+    >>> char_ngrams("不满意。好")
+    ['不', '!满', '!意', '。', '好', '不满', '!满意', '!意。', '。好']
     """
     t = "".join(text.lower().split())
-    return [*t, *map(add, t, t[1:])]
+    unigrams = list(t)
+    bigrams = list(map(add, t, t[1:]))
+    for match in _NEGATOR_RE.finditer(t):
+        start = match.end()
+        for i in range(start, min(start + _NEGATION_SCOPE, len(t))):
+            if t[i] in _PUNCTUATION:
+                break
+            unigrams[i] = "!" + unigrams[i]
+            if i < len(bigrams):
+                bigrams[i] = "!" + bigrams[i]
+    return list(dict.fromkeys(unigrams + bigrams))
 
 
 class ChineseScorer:
     """Chinese sentiment in [-1, 1]: the lexicon out of the box, corrected online by labels.
+
+    The learnt part (:class:`~stream.sentiment.online.NgramLogit`) sees the lexicon's own
+    features, the negation-marked character unigrams and bigrams of :func:`char_ngrams`, and
+    the naive-Bayes log-odds of those n-grams.
 
     Parameters
     ----------
@@ -299,6 +322,10 @@ class ChineseScorer:
         L2 penalty of the online model.
     max_features
         At most this many distinct character n-grams get a weight (the first ones seen).
+    nb_alpha
+        Additive smoothing of the naive-Bayes counts.
+    nb_scale
+        Scale of the naive-Bayes log-odds as a feature of the logistic model.
 
     Examples
     --------
@@ -311,8 +338,17 @@ class ChineseScorer:
     lang = "zh"
     base_name = "zh-lexicon"
 
-    def __init__(self, lr: float = 0.2, l2: float = 0.0, max_features: int = 1 << 20) -> None:
-        self.online = NgramLogit(lr=lr, l2=l2, max_features=max_features)
+    def __init__(
+        self,
+        lr: float = 0.4,
+        l2: float = 0.0,
+        max_features: int = 1 << 17,
+        nb_alpha: float = 0.5,
+        nb_scale: float = 0.1,
+    ) -> None:
+        self.online = NgramLogit(
+            lr=lr, l2=l2, max_features=max_features, nb_alpha=nb_alpha, nb_scale=nb_scale
+        )
 
     @staticmethod
     def lexicon_features(text: str) -> tuple[float, dict[str, float]]:
@@ -331,17 +367,10 @@ class ChineseScorer:
         online = self.online
         if not online.n_learned:  # out of the box the score is the lexicon's
             return [lexicon_score(_matcher().segment(t))[0] for t in texts]
-        out: list[float] = []
-        gram_sum = online.gram_sum
-        logit = online.logit_of_sum
+        logit = online.logit
+        features = self.lexicon_features
         tanh = math.tanh
-        for text in texts:
-            base, dense = self.lexicon_features(text)
-            # char_ngrams(text), summed as the bigrams are made rather than listed first
-            t = "".join(text.lower().split())
-            total = gram_sum(t) + gram_sum(map(add, t, t[1:]))
-            out.append(tanh(logit(base, dense, total, 2 * len(t) - 1 if t else 0)))
-        return out
+        return [tanh(logit(*features(text), char_ngrams(text))) for text in texts]
 
     def learn_one(self, text: str, target: float) -> None:
         """Learn that ``text`` has sentiment ``target`` in [-1, 1]."""
@@ -355,12 +384,12 @@ class ChineseScorer:
 
     def to_state(self) -> dict[str, Any]:
         """JSON-ready state."""
-        return {"kind": "ngram-logit", "online": self.online.to_state()}
+        return {"kind": "ngram-nb-logit", "online": self.online.to_state()}
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> ChineseScorer:
         """Rebuild a scorer saved by :meth:`to_state`."""
-        if state.get("kind") != "ngram-logit":
+        if state.get("kind") != "ngram-nb-logit":
             raise ValueError("not a state of this Chinese scorer (saved by an older version?)")
         scorer = cls()
         scorer.online = NgramLogit.from_state(state["online"])

@@ -119,9 +119,19 @@ def test_segment_keeps_every_character() -> None:
     assert "".join(segment(text)) == text
 
 
-def test_char_ngrams_are_lowercase_unigrams_and_bigrams_with_repeats() -> None:
-    assert char_ngrams("好 好Ok") == ["好", "好", "o", "k", "好好", "好o", "ok"]
+def test_char_ngrams_are_distinct_lowercase_unigrams_and_bigrams() -> None:
+    assert char_ngrams("好 好Ok") == ["好", "o", "k", "好好", "好o", "ok"]
     assert char_ngrams("") == []
+
+
+def test_char_ngrams_mark_the_scope_of_a_negator_up_to_the_clause_end() -> None:
+    grams = char_ngrams("不满意，好")
+    assert {"!满", "!意", "!满意"} <= set(grams)
+    assert "满意" not in grams and "好" in grams and "!好" not in grams  # the comma ends it
+    assert "!有" not in char_ngrams("没有早餐")  # 没有 is one negator
+    assert "!早" in char_ngrams("没有早餐")
+    far = char_ngrams("不是一二三四五")  # the scope is a few characters
+    assert "!是" in far and "五" in far and "!五" not in far
 
 
 def test_chinese_learning_is_deterministic_and_survives_json() -> None:
@@ -166,3 +176,76 @@ def test_batch_scoring_matches_the_features_it_learnt_from() -> None:
     texts = ["隔音 很差", "前台很热情！", "", "好"]
     expected = [zh.online.score(*zh.lexicon_features(t), char_ngrams(t)) for t in texts]
     assert zh.score_many(texts) == pytest.approx(expected, abs=1e-12)
+
+
+def _trained(data: list[tuple[str, float]]) -> ChineseScorer:
+    zh = ChineseScorer()
+    for text, target in data:
+        zh.learn_one(text, target)
+    return zh
+
+
+HOTEL = [
+    ("房间宽敞，早餐丰盛，还会再来", 1.0),
+    ("前台冷淡，隔音差，不会再来", -1.0),
+    ("位置方便，早餐丰盛", 1.0),
+    ("空调坏了，隔音差", -1.0),
+] * 3
+
+
+def test_chinese_labels_move_scores_their_way() -> None:
+    before = ChineseScorer()
+    after = _trained(HOTEL)
+    good, bad = "早餐丰盛，还会再来", "隔音差，不会再来"
+    assert after.score_many([good])[0] > before.score_many([good])[0]
+    assert after.score_many([bad])[0] < before.score_many([bad])[0]
+    assert after.score_many([good])[0] > 0.05 > -0.05 > after.score_many([bad])[0]
+
+
+def test_naive_bayes_log_odds_follow_the_counts() -> None:
+    m = NgramLogit()
+    assert m.nb_log_odds(["好"]) == 0.0  # nothing counted yet
+    for _ in range(3):
+        m.learn(0.0, {}, ["好", "棒"], 1.0)
+        m.learn(0.0, {}, ["差", "吵"], -1.0)
+    assert m.nb_log_odds(["好", "棒"]) > 0 > m.nb_log_odds(["差", "吵"])
+    assert m.nb_log_odds(["好", "没见过"]) > m.nb_log_odds(["没见过"])
+
+
+def test_neutral_targets_count_half_for_each_class() -> None:
+    m = NgramLogit()
+    m.learn(0.0, {}, ["一般"], 0.0)
+    assert m.nb_log_odds(["一般"]) == 0.0
+
+
+def test_chinese_state_round_trips_exactly_through_json() -> None:
+    zh = _trained([*HOTEL, ("不满意，很失望", -0.6), ("还行", 0.0)])
+    state = zh.to_state()
+    restored = ChineseScorer.from_state(orjson.loads(orjson.dumps(state)))
+    assert restored.to_state() == state
+    texts = ["早餐丰盛", "隔音差，不满意", "", "完全没见过的字"]
+    assert restored.score_many(texts) == zh.score_many(texts)
+    # and both keep learning alike
+    zh.learn_one("早餐难吃", -1.0)
+    restored.learn_one("早餐难吃", -1.0)
+    assert restored.to_state() == zh.to_state()
+
+
+def test_ngram_state_columns_are_checked() -> None:
+    m = NgramLogit()
+    m.learn(0.0, {}, ["a", "b"], 1.0)
+    state = m.to_state()
+    with pytest.raises(ValueError, match="differ in length"):
+        NgramLogit.from_state({**state, "pos": state["pos"][:1]})
+    with pytest.raises(ValueError):
+        NgramLogit.from_state({**state, "g2": "not base64!"})
+    with pytest.raises(ValueError, match="not a state"):
+        NgramLogit.from_state({**state, "format": 1})
+
+
+def test_ngram_state_stays_compact() -> None:
+    # Weights and AdaGrad sums are 8 bytes each before base64, whatever their decimals.
+    m = NgramLogit()
+    grams = [f"g{i}" for i in range(1000)]
+    m.learn(0.3, {}, grams, -1.0)
+    assert len(orjson.dumps(m.to_state())) < 1000 * 40

@@ -5,13 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import faust
 from prometheus_client import CollectorRegistry, start_http_server
 
-from stream.agents.catalog import catalog_reader, facts_reader
+from stream.agents.catalog import (
+    TopicFollower,
+    catalog_reader,
+    facts_reader,
+    labels_reader,
+    scores_reader,
+)
 from stream.agents.comments import register_comment_agents
 from stream.agents.common import OutputProducer, raw_table
 from stream.agents.feed import register_feed_agents
@@ -108,7 +115,11 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     metrics.initialise(
         settings.input_topics, (settings.topic_recommendations, settings.topic_user_profiles)
     )
-    comments = CommentPipeline(settings, metrics) if settings.sentiment_enabled else None
+    comments = (
+        CommentPipeline(settings, metrics, share_items=True)
+        if settings.sentiment_enabled
+        else None
+    )
     feature: SentimentSource | None = None
     if comments is not None and settings.sentiment_use in ("feature", "both"):
         feature = comments.item_sentiment
@@ -135,7 +146,21 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         async def stop_output(app: faust.App, **kwargs: Any) -> None:
             await output.stop()
 
-    interactions_topic = register_feed_agents(app, settings, pipeline, processed, publisher, users)
+    # every worker reads the whole of these topics, from the beginning: item-level state and
+    # the scorer are the same on every worker whichever users and comments it owns
+    catalog, facts = catalog_reader(settings, pipeline), facts_reader(settings, pipeline)
+    followers = [catalog, facts]
+    labels = None
+    if comments is not None:
+        labels = labels_reader(settings, comments)
+        followers += [scores_reader(settings, comments), labels]
+    for follower in followers:
+        app.task(_follow(app, follower))
+
+    interactions_topic = register_feed_agents(
+        app, settings, pipeline, processed, publisher, users,
+        after_ready=[catalog.caught_up, facts.caught_up],
+    )
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def release_users(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
@@ -146,31 +171,20 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             log.info("released %d users of partitions %s", dropped, sorted(partitions))
 
     if comments is not None:
-        register_comment_agents(app, settings, comments, processed, publisher)
-
-    catalog = catalog_reader(settings, pipeline)
-    facts = facts_reader(settings, pipeline)
-
-    @app.task  # type: ignore[untyped-decorator]
-    async def read_catalog() -> None:
-        """Every worker learns every item, from all partitions of the items topic."""
-        await catalog.run(lambda: app.should_stop)
-
-    @app.task  # type: ignore[untyped-decorator]
-    async def read_item_facts() -> None:
-        """Every worker applies every worker's item facts, in the topic's order."""
-        await facts.run(lambda: app.should_stop)
+        register_comment_agents(
+            app, settings, comments, processed, publisher,
+            labels_learned=labels.caught_up if labels is not None else None,
+        )
 
     def is_ready() -> bool:
-        """Started, not rebalancing, every table recovered, the catalogue and the item facts
-        read."""
+        """Started, not rebalancing, every table recovered, and every followed topic (the
+        catalogue, item facts, comment scores, labels) read to where it was at start."""
         recovery = app.tables.recovery  # type: ignore[attr-defined]
         return bool(
             app.started
             and not app.rebalancing
             and recovery.completed.is_set()
-            and catalog.caught_up.is_set()
-            and facts.caught_up.is_set()
+            and all(f.caught_up.is_set() for f in followers)
         )
 
     register_views(
@@ -206,6 +220,16 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             comments.update_gauges()
 
     return Worker(app=app, settings=settings, metrics=metrics, pipeline=pipeline, comments=comments)
+
+
+def _follow(app: faust.App, follower: TopicFollower) -> Callable[[], Awaitable[None]]:
+    """A task body that follows ``follower``'s topic until the app stops."""
+
+    async def follow() -> None:
+        await follower.run(lambda: app.should_stop)
+
+    follow.__name__ = f"follow_{follower.what.replace(' ', '_')}"
+    return follow
 
 
 def build_variants(
@@ -246,6 +270,11 @@ def run_worker(settings: Settings, loglevel: str | None = None) -> int:
             settings.metrics_port, addr=settings.metrics_host, registry=worker.metrics.registry
         )
         log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
+
+
+
+
+
     faust_worker = faust.Worker(worker.app, loglevel=loglevel or settings.log_level)
     faust_worker.execute_from_commandline()
     return 0

@@ -6,7 +6,9 @@ Pure like :mod:`stream.pipeline`: raw messages in, messages to produce out.
 
 from __future__ import annotations
 
+import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 import orjson
@@ -21,6 +23,8 @@ from stream.settings import Settings
 
 __all__ = ["CommentPipeline"]
 
+log = logging.getLogger(__name__)
+
 
 class CommentPipeline:
     """Scores comments, learns from labels, and keeps the decayed sentiment of each item."""
@@ -32,8 +36,16 @@ class CommentPipeline:
         model: SentimentModel | None = None,
         items: ItemSentiment | None = None,
         clock: Callable[[], float] = time.time,
+        share_items: bool = False,
     ) -> None:
         self.settings = settings
+        #: per-item sentiment from every worker's published scores (:meth:`learn_scores`,
+        #: fed by a reader of the whole scores topic) rather than from this worker's comments
+        #: alone: comments are spread over the workers by ``comment_id``
+        self.share_items = share_items
+        #: comment ids whose score was counted, per scores partition, most recent last: a
+        #: comment scored twice (a batch reprocessed after a crash) counts once
+        self._counted: dict[int, OrderedDict[str, None]] = {}
         self.metrics = metrics
         self.model = model if model is not None else SentimentModel()
         self.items = (
@@ -45,8 +57,6 @@ class CommentPipeline:
         )
         self.clock = clock
         self.limits = limits_from(settings)
-        #: labels learned since the model state was last checkpointed
-        self.unsaved_labels = 0
 
     def _reject(self, msg: RawMessage, error: InvalidEvent) -> Outgoing:
         return reject(msg, error, self.settings, self.metrics)
@@ -68,7 +78,7 @@ class CommentPipeline:
         results = self.model.score_many([c.text for c in comments], [c.lang for c in comments])
         for comment, result in zip(comments, results, strict=True):
             self.metrics.sentiment_scored.labels(result.label, result.lang).inc()
-            if result.score is not None:
+            if result.score is not None and not self.share_items:
                 self.items.update(comment.item_id, result.score, comment.ts)
             value = orjson.dumps(
                 {
@@ -87,8 +97,38 @@ class CommentPipeline:
             )
         return out
 
-    def handle_labels(self, batch: Sequence[RawMessage]) -> list[Outgoing]:
-        """Learn from a batch of labelled comments; returns the dead letters."""
+    def learn_scores(self, batch: Sequence[RawMessage]) -> int:
+        """Count published comment scores (all workers', read from the scores topic) into
+        per-item sentiment; returns how many were counted. A score seen again for the same
+        comment within the last ``sentiment_dedupe_window`` comments of its partition (the
+        redelivery after a crash is within that) is not counted twice."""
+        counted = 0
+        window = self.settings.sentiment_dedupe_window
+        for msg in batch:
+            try:
+                record = orjson.loads(msg.value)  # type: ignore[arg-type]
+                score = record["score"]
+                if score is None:
+                    continue
+                seen = self._counted.setdefault(msg.partition, OrderedDict())
+                comment_id = str(record["comment_id"])
+                if comment_id in seen:
+                    self.metrics.events_duplicate.labels(msg.topic).inc()
+                    continue
+                seen[comment_id] = None
+                if len(seen) > window:
+                    seen.popitem(last=False)
+                self.items.update(str(record["item_id"]), float(score), float(record["ts"]))
+                counted += 1
+            except (ValueError, KeyError, TypeError):  # written by us: a bug, not input
+                log.exception("score %s[%d]@%d unreadable", msg.topic, msg.partition,
+                              msg.offset)
+        return counted
+
+    def handle_labels(self, batch: Sequence[RawMessage], learn: bool = True) -> list[Outgoing]:
+        """Validate a batch of labelled comments and (unless ``learn`` is False) learn from
+        them; returns the dead letters. In the worker the group's agent only validates and
+        every worker learns them all with :meth:`learn_labels`."""
         out: list[Outgoing] = []
         for msg in batch:
             try:
@@ -96,12 +136,28 @@ class CommentPipeline:
             except InvalidEvent as exc:
                 out.append(self._reject(msg, exc))
                 continue
+            if not learn:
+                self.metrics.events_consumed.labels(msg.topic, "label").inc()
+                continue
             learned = self.model.learn_one(label.text, label.lang, label.label, label.score)
-            self.unsaved_labels += learned
             self.metrics.events_consumed.labels(
                 msg.topic, "label" if learned else "label_unscored"
             ).inc()
+            self.metrics.sentiment_labels_learned.inc(learned)
         return out
+
+    def learn_labels(self, batch: Sequence[RawMessage]) -> int:
+        """Learn every valid label of a batch read from the whole labels topic (invalid ones
+        are dead-lettered by the group's agent); returns how many taught a scorer."""
+        learned = 0
+        for msg in batch:
+            try:
+                label = parse_comment_label(msg.value, self.limits)  # type: ignore[arg-type]
+            except InvalidEvent:
+                continue
+            learned += self.model.learn_one(label.text, label.lang, label.label, label.score)
+        self.metrics.sentiment_labels_learned.inc(learned)
+        return learned
 
     def item_sentiment(self, item_id: str) -> tuple[float, float] | None:
         """(decayed mean, decayed comment count) of the item now, or None: the ranker's

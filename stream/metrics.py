@@ -196,6 +196,11 @@ class Metrics:
             ["variant"],
             registry=r,
         )
+        self.sentiment_labels_learned = Counter(
+            "stream_sentiment_labels_learned_total",
+            "Moderators' labels this worker's scorer learned from (every worker learns all).",
+            registry=r,
+        )
         self.sentiment_scored = Counter(
             "stream_sentiment_scored_total",
             "Comments scored, by label (unscored included) and language.",

@@ -21,7 +21,7 @@ EMBEDDED_BROKER_NOTE = (
 
 
 #: the worker's changelog-backed state tables (user state, the sentiment scorer)
-STATE_TABLES = ("users", "sentiment")
+STATE_TABLES = ("users",)
 
 
 class TopicSpec:
@@ -221,6 +221,12 @@ class Settings(BaseSettings):
     sentiment_half_life_seconds: float = Field(
         6 * 3600.0, gt=0, description="Half-life of a comment's weight in its item's sentiment."
     )
+    sentiment_dedupe_window: int = Field(
+        100_000,
+        ge=1,
+        description="Comment ids remembered per scores partition, so a comment scored twice "
+        "(a batch reprocessed after a crash) counts once in its item's sentiment.",
+    )
     sentiment_use: Literal["feature", "guardrail", "both", "off"] = Field(
         "both",
         description="How per-item sentiment reaches ranking: a ranker feature, a guardrail "
@@ -273,6 +279,10 @@ class Settings(BaseSettings):
         p = self.partitions
         # items are keyed by id and only their latest version matters: compacted
         specs = [TopicSpec(t, p, compacted=t == self.topic_items) for t in self.input_topics]
+        # labels: one partition, one order, so every worker's scorer learns them alike
+        specs[self.input_topics.index(self.topic_comment_labels)] = TopicSpec(
+            self.topic_comment_labels, 1
+        )
         specs += [TopicSpec(self.dlq(t), p) for t in self.input_topics]
         specs += [
             TopicSpec(self.topic_recommendations, p, compacted=True),

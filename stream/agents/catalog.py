@@ -1,7 +1,8 @@
 """Every worker reads the whole of the topics that hold item-level state, which all workers
-need whichever users' partitions they own: the items topic (the catalogue) and the item-facts
+need whichever users' partitions they own: the items topic (the catalogue), the item-facts
 topic (what every worker's interactions did to popularity, co-visitation, click-through
-rates and the ranker).
+rates and the ranker), the comment scores topic (per-item sentiment) and the labels topic
+(what the sentiment scorer learns).
 
 A plain Kafka consumer without a consumer group, assigned every partition of the topic and
 started from the beginning, feeds the models of this worker. For items, validation and dead
@@ -18,10 +19,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from stream.comments import CommentPipeline
 from stream.pipeline import FeedPipeline, RawMessage
 from stream.settings import Settings
 
-__all__ = ["TopicFollower", "catalog_reader", "facts_reader"]
+__all__ = ["TopicFollower", "catalog_reader", "facts_reader", "labels_reader", "scores_reader"]
 
 log = logging.getLogger(__name__)
 
@@ -90,3 +92,16 @@ def facts_reader(settings: Settings, pipeline: FeedPipeline) -> TopicFollower:
     """Follows the item-facts topic into the pipeline's models (every worker's facts)."""
     return TopicFollower(settings, settings.topic_item_facts, 1, pipeline.learn_facts,
                          "item facts")
+
+
+def scores_reader(settings: Settings, comments: CommentPipeline) -> TopicFollower:
+    """Follows every partition of the comment scores topic into per-item sentiment (every
+    worker's scores: comments are spread over the workers by comment id)."""
+    return TopicFollower(settings, settings.topic_comment_sentiment, settings.partitions,
+                         comments.learn_scores, "comment scores")
+
+
+def labels_reader(settings: Settings, comments: CommentPipeline) -> TopicFollower:
+    """Follows the labels topic (one partition: one order) into the sentiment scorer."""
+    return TopicFollower(settings, settings.topic_comment_labels, 1, comments.learn_labels,
+                         "labels")

@@ -23,6 +23,7 @@ __all__ = [
     "to_raw",
 ]
 
+
 Publisher = Callable[[Sequence[Outgoing]], Awaitable[None]]
 
 
@@ -110,6 +111,7 @@ def batched_agent(
     after: Callable[[], None] | None = None,
     publisher: Publisher | None = None,
     stores: Sequence[DurableTable] = (),
+    after_ready: Sequence[asyncio.Event] = (),
 ) -> Callable[[Any], Any]:
     """An agent body: take batches (``batch_max`` within ``batch_within`` s), hand their raw
     messages to ``handle``, produce what it returns, then call ``after``, wait for the
@@ -118,12 +120,18 @@ def batched_agent(
     The batch is acked when the next one is taken, after its output was handed to the
     producer (``publisher``, or the app's producer, which Faust flushes before it commits)
     and every state change it made to ``stores`` is on the broker: at-least-once, and an
-    offset is never committed ahead of the state that includes its event.
+    offset is never committed ahead of the state that includes its event. The first batch
+    waits for every event of ``after_ready`` (e.g. the labels read again after a restart, so
+    no comment is scored by a scorer that has not relearned them yet).
     """
     send: Publisher = publisher if publisher is not None else lambda out: publish(app, out)
 
     async def agent(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_max, settings.batch_within):
+            # wait while holding the batch, iterating already: a stream that is not being
+            # iterated yet does not keep what the consumer fetches for it
+            for ready in after_ready:
+                await ready.wait()
             start = time.perf_counter()
             try:
                 out = handle([to_raw(e) for e in events])

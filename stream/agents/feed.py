@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import faust
@@ -20,12 +22,14 @@ def register_feed_agents(
     processed: dict[Any, int],
     publisher: Publisher | None = None,
     users: DurableTable | None = None,
+    after_ready: Sequence[asyncio.Event] = (),
 ) -> Any:
     """Declare the item and interaction agents on ``app``; returns the interactions topic.
 
     ``processed`` receives the last processed offset of every (topic, partition) pair, for
     the consumer-lag gauge; ``users`` is the table of user checkpoints, whose writes are
-    delivered before a batch of interactions is acknowledged.
+    delivered before a batch of interactions is acknowledged; interactions wait for every
+    event of ``after_ready`` (the catalogue and the item facts read at start).
     """
     m = pipeline.metrics
     items_topic = raw_topic(app, settings, settings.topic_items)
@@ -53,6 +57,7 @@ def register_feed_agents(
             after=pipeline.write_checkpoints,
             publisher=publisher,
             stores=[users] if users is not None else (),
+            after_ready=after_ready,
         )
     )
     return interactions_topic

@@ -13,6 +13,7 @@ import pytest
 
 from stream.broker import EmbeddedBroker
 from tests.helpers import produce, read_topics, wait_metrics, worker_process, worker_settings
+from tests.integration.test_http_views import get
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -55,12 +56,22 @@ def test_comments_are_scored_and_labels_teach(broker: EmbeddedBroker, tmp_path: 
                      *(m[1].decode() for m in first[:7]), "probe-1")
         dlq = asyncio.run(read_topics(broker.bootstrap, [settings.dlq(t)], settings.partitions,
                                       lambda r: len(r) >= 1))
+        # per-item sentiment, counted from the published scores (as every worker does)
+        scored = [v["score"] for v in got.values() if v["score"] is not None]
+        deadline = time.monotonic() + 30
+        view: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            status, _, body = get(settings.web_port, "/items/n1/sentiment")
+            view = orjson.loads(body) if status == 200 else {}
+            if view.get("comments", 0) >= len(scored) - 0.01:  # decayed by seconds at most
+                break
+            time.sleep(0.2)
         # moderators say "sick" is praise here: teach it, then score the same text again
         labels = [(settings.topic_comment_labels, None,
                    orjson.dumps({"text": probe, "label": "positive", "lang": "en"}))] * 30
         asyncio.run(produce(broker.bootstrap, labels))
         wait_metrics(settings.metrics_port,
-                     lambda m: m.get("stream_events_consumed_total{type=label}", 0) >= 30)
+                     lambda m: m.get("stream_sentiment_labels_learned_total", 0) >= 30)
         asyncio.run(produce(broker.bootstrap, [comment(t, "probe-2", probe, "en")]))
         after = scores(broker, settings.topic_comment_sentiment, settings.partitions, "probe-2")
     assert got["en-pos"]["label"] == "positive" and got["en-pos"]["lang"] == "en"
@@ -74,8 +85,11 @@ def test_comments_are_scored_and_labels_teach(broker: EmbeddedBroker, tmp_path: 
     assert -1.0 <= got["en-neg"]["score"] <= 1.0
     assert dict(dlq[0].headers)["stream-dlq-reason"] == b"missing_field"
     assert after["probe-2"]["score"] > got["probe-1"]["score"]
+    assert len(scored) == 5  # English and Chinese; the other three are unscored
+    assert view["comments"] == pytest.approx(len(scored), abs=0.01), view
+    assert view["mean"] == pytest.approx(sum(scored) / len(scored), abs=0.01), view
 
-    # a new worker process on the same topics restores the scorer from its changelog
+    # a new worker process on the same topics rebuilds the scorer from the labels topic
     with worker_process(settings, tmp_path):
         asyncio.run(produce(broker.bootstrap, [comment(t, "probe-3", probe, "en")]))
         final = scores(broker, settings.topic_comment_sentiment, settings.partitions, "probe-3")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import logging
 import math
+import struct
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +37,25 @@ SentimentSource = Mapping[str, tuple[float, float]] | Callable[[str], tuple[floa
 _F = {name: i for i, name in enumerate(FEATURES)}
 
 
+#: marks deflated features in a checkpoint (never the start of plain base64)
+_DEFLATED = "zlib:"
+
+
+def _pack_features(deflated: bytes) -> str:
+    """Deflated float32 ranker features for JSON: base64, after :data:`_DEFLATED`."""
+    return _DEFLATED + base64.b64encode(deflated).decode("ascii")
+
+
+def _unpack_features(text: str) -> NDArray[np.float32]:
+    """The flat float32 array :func:`_pack_features` packed (or plain base64 float32 bytes,
+    as checkpoints held them before)."""
+    if text.startswith(_DEFLATED):
+        raw = zlib.decompress(base64.b64decode(text[len(_DEFLATED):]))
+    else:
+        raw = base64.b64decode(text)
+    return np.frombuffer(raw, dtype=np.float32)
+
+
 def _time_or_none(value: float) -> float | None:
     """A time for JSON: ``None`` when not known (NaN)."""
     return None if math.isnan(value) else float(value)
@@ -45,16 +66,63 @@ def _time(value: object) -> float:
     return math.nan if value is None else float(value)  # type: ignore[arg-type]
 
 
+#: the head of a packed impression: its time, positions, and features per position (0: none)
+_IMPRESSION_HEAD = struct.Struct("<dii")
+
+
 @dataclass(slots=True)
 class _Impression:
     """The last list served to a user: which positions are labelled or clicked, and the
-    ranker features each position had when the list was served (``None`` without a ranker)."""
+    ranker features each position had when the list was served (``None`` without a ranker).
+
+    Held packed (:meth:`pack`): one ``bytes`` per user instead of five objects and four
+    arrays, about 300 bytes for a list of ten instead of about 1,100."""
 
     items: NDArray[np.int64]
     labelled: NDArray[np.bool_]
     clicked: NDArray[np.bool_]
     ts: float
     features: NDArray[np.float32] | None
+
+    def pack(self) -> bytes:
+        """The impression as bytes: head, item indexes (int32), the labelled and clicked
+        flags (one byte each), then the features (float32) deflated: many are 0 or shared
+        by every position, so they take about a third less (10 us to pack, 1 to unpack)."""
+        n = int(self.items.size)
+        width = 0 if self.features is None else int(self.features.shape[1])
+        parts = [_IMPRESSION_HEAD.pack(self.ts, n, width), self.items.astype(np.int32).tobytes(),
+                 self.labelled.astype(np.bool_).tobytes(), self.clicked.astype(np.bool_).tobytes()]
+        if self.features is not None:
+            parts.append(zlib.compress(self.features.astype(np.float32).tobytes()))
+        return b"".join(parts)
+
+    @classmethod
+    def unpack(cls, raw: bytes) -> _Impression:
+        """The impression :meth:`pack` packed, in arrays of its own."""
+        ts, n, width = _IMPRESSION_HEAD.unpack_from(raw)
+        at = _IMPRESSION_HEAD.size
+        items = np.frombuffer(raw, np.int32, n, at).astype(np.int64)
+        labelled = np.frombuffer(raw, np.bool_, n, at + 4 * n).copy()
+        clicked = np.frombuffer(raw, np.bool_, n, at + 5 * n).copy()
+        features = None
+        deflated = cls.deflated_features(raw)
+        if deflated is not None:
+            features = np.frombuffer(zlib.decompress(deflated), np.float32).reshape(
+                n, width).copy()
+        return cls(items, labelled, clicked, ts, features)
+
+    @staticmethod
+    def deflated_features(raw: bytes) -> bytes | None:
+        """The deflated float32 features of a packed impression (``None`` without)."""
+        _, n, width = _IMPRESSION_HEAD.unpack_from(raw)
+        return raw[_IMPRESSION_HEAD.size + 6 * n:] if width else None
+
+    @staticmethod
+    def items_of(raw: bytes) -> NDArray[np.int32]:
+        """The item indexes of a packed impression (a read-only view)."""
+        n = _IMPRESSION_HEAD.unpack_from(raw)[1]
+        out: NDArray[np.int32] = np.frombuffer(raw, np.int32, n, _IMPRESSION_HEAD.size)
+        return out
 
 
 @dataclass(slots=True)
@@ -219,8 +287,8 @@ class StreamRecommender:
         self.users = UserHistories(history_size)
         self.ranker = ImpressionRanker(ranker_learning_rate, min_examples=ranker_min_examples)
         self.excluded: NDArray[np.bool_] = np.zeros(1024, dtype=bool)
-        self.impressions: dict[int, _Impression] = {}
-        self.profile_signatures: dict[int, int] = {}
+        #: per user row with a list pending, the list packed (see :class:`_Impression`)
+        self.impressions: dict[int, bytes] = {}
         self.clock = -math.inf
         self._last_housekeeping: float | None = None
         self._docs_at_reweight = 0
@@ -326,9 +394,9 @@ class StreamRecommender:
         self._learn_impression_click(row, item, event.item_id, event.ts)
         pos = self.users.position(row, item)
         if pos >= 0:  # a read after a click, a second click: strengthen, never count twice
-            old = float(self.users.hist_weight[row, pos])
+            old = self.users.weight(row, pos)
             if weight > old:
-                self.users.hist_weight[row, pos] = weight
+                self.users.set_weight(row, pos, weight)
                 self._fact(["pop", event.item_id, event.ts, weight - old])
             self.users.last_ts[row] = max(float(self.users.last_ts[row]), event.ts)
             return
@@ -349,32 +417,39 @@ class StreamRecommender:
                                    self._shared(event.ts)).astype(np.float32)
                     if self.use_ranker else None)
         self._fact(["shown", list(ids), event.ts])
-        pending = self.impressions.get(row)
+        pending = self._pending(row)
         if event.item_ids or pending is None or not event.position \
                 or event.ts - pending.ts > 1800.0:
-            self.impressions[row] = _Impression(items, np.zeros(items.size, dtype=bool),
-                                                np.zeros(items.size, dtype=bool), event.ts,
-                                                features)
+            pending = _Impression(items, np.zeros(items.size, dtype=bool),
+                                  np.zeros(items.size, dtype=bool), event.ts, features)
         else:  # one more position of the list being served
             pending.items = np.concatenate([pending.items, items])
             pending.labelled = np.concatenate([pending.labelled, np.zeros(1, dtype=bool)])
             pending.clicked = np.concatenate([pending.clicked, np.zeros(1, dtype=bool)])
             if pending.features is not None and features is not None:
                 pending.features = np.concatenate([pending.features, features])
+        self.impressions[row] = pending.pack()
+
+    def _pending(self, row: int) -> _Impression | None:
+        """The user's pending list, unpacked (store it again with ``pack`` once changed)."""
+        raw = self.impressions.get(row)
+        return None if raw is None else _Impression.unpack(raw)
 
     def _learn_impression_click(self, row: int, item: int, item_id: str, ts: float) -> None:
         """A click or read on an item of the user's last list: count it once for the item's
         click-through rate, and teach the ranker (skip-above labels)."""
-        pending = self.impressions.get(row)
-        if pending is None:
+        raw = self.impressions.get(row)
+        if raw is None:
             return
-        hits = np.flatnonzero(pending.items == item)
+        hits = np.flatnonzero(_Impression.items_of(raw) == item)
         if hits.size == 0:
             return
+        pending = _Impression.unpack(raw)
         pos = int(hits[0])
         if not pending.clicked[pos]:
             pending.clicked[pos] = True
             self._fact(["click", item_id, ts])
+            self.impressions[row] = pending.pack()
         if not self.use_ranker or pending.features is None:
             return
         above = np.flatnonzero(~pending.labelled[:pos] & (pending.items[:pos] != item))
@@ -382,6 +457,7 @@ class StreamRecommender:
         if not label_pos:
             return
         pending.labelled[label_pos] = True
+        self.impressions[row] = pending.pack()
         labels = np.zeros(len(label_pos), dtype=bool)
         labels[-1] = label_pos[-1] == pos
         self._fact(["rank", pending.features[label_pos].ravel().tolist(), labels.tolist()])
@@ -471,6 +547,10 @@ class StreamRecommender:
             self._fact(["pop", ids[item], float(ts[k]), -float(weights[k])])
         self._drop_user(event.user_id, row)
 
+    def holds_user(self, user_id: str) -> bool:
+        """Whether the model holds state of the user."""
+        return user_id in self.users
+
     def evict_user(self, user_id: str) -> bool:
         """Drop a user's state from memory, keeping what they contributed to item statistics
         (unlike :meth:`forget_user`); used when another worker takes the user over. Returns
@@ -483,7 +563,6 @@ class StreamRecommender:
 
     def _drop_user(self, user_id: str, row: int) -> None:
         self.impressions.pop(row, None)
-        self.profile_signatures.pop(row, None)
         self.users.remove(user_id)
 
     def _tick(self, ts: float) -> None:
@@ -563,12 +642,16 @@ class StreamRecommender:
                     stat.reset(idx)
                 self.excluded[idx] = False
                 expired_ids.append(cat.remove(idx))
-            for pending in self.impressions.values():
+            for row, raw in self.impressions.items():
+                if not np.isin(_Impression.items_of(raw), expired).any():
+                    continue
+                pending = _Impression.unpack(raw)
                 keep = ~np.isin(pending.items, expired)
                 pending.items, pending.labelled = pending.items[keep], pending.labelled[keep]
                 pending.clicked = pending.clicked[keep]
                 if pending.features is not None:
                     pending.features = pending.features[keep]
+                self.impressions[row] = pending.pack()
         evicted = self.users.expired(now, self.user_ttl, self.user_cap)
         for user_id in evicted:
             self._drop_user(user_id, self.users.index[user_id])
@@ -871,10 +954,11 @@ class StreamRecommender:
         if row is None:
             return None
         found = self.interests(user_id, now)
-        signature = hash(tuple((tag, round(w, 2)) for tag, w in found))
-        if self.profile_signatures.get(row) == signature:
+        # 0 stands for "none published yet"
+        signature = hash(tuple((tag, round(w, 2)) for tag, w in found)) or 1
+        if int(self.users.signature[row]) == signature:
             return None
-        self.profile_signatures[row] = signature
+        self.users.signature[row] = signature
         return found
 
     # --- state ------------------------------------------------------------------------------
@@ -885,7 +969,9 @@ class StreamRecommender:
         if row is None:
             return None
         items, ts, weights = self.users.entries(row)
-        pending = self.impressions.get(row)
+        raw = self.impressions.get(row)
+        pending = None if raw is None else _Impression.unpack(raw)
+        deflated = None if raw is None else _Impression.deflated_features(raw)
         return {
             "user_id": user_id,
             "items": [self.catalog.ids[i] for i in items.tolist()],
@@ -895,12 +981,13 @@ class StreamRecommender:
             "last_ts": float(self.users.last_ts[row]),
             "impression": None if pending is None else {
                 "items": [self.catalog.ids[i] for i in pending.items.tolist()],
-                "labelled": pending.labelled.tolist(),
-                "clicked": pending.clicked.tolist(),
+                # 0 or 1 per position: half the bytes of false and true
+                "labelled": pending.labelled.astype(np.int8).tolist(),
+                "clicked": pending.clicked.astype(np.int8).tolist(),
                 "ts": pending.ts,
-                # the features each position was served with: raw float32 bytes, base64
-                "features": None if pending.features is None else
-                base64.b64encode(pending.features.tobytes()).decode("ascii"),
+                # the features each position was served with: float32 bytes, deflated
+                # (about 35% smaller: many are 0) and base64
+                "features": None if deflated is None else _pack_features(deflated),
             },
         }
 
@@ -925,11 +1012,11 @@ class StreamRecommender:
             clicked = np.array(pending.get("clicked", labelled.tolist()), dtype=bool)
             features: NDArray[np.float32] | None = None
             if pending.get("features") is not None:
-                raw = np.frombuffer(base64.b64decode(pending["features"]), dtype=np.float32)
+                raw = _unpack_features(str(pending["features"]))
                 if raw.size == items.size * len(FEATURES):  # else: saved with other features
                     features = raw.reshape(items.size, len(FEATURES)).copy()
             self.impressions[row] = _Impression(items, labelled, clicked, float(pending["ts"]),
-                                                features)
+                                                features).pack()
 
     def export_item(self, item_id: str) -> dict[str, Any] | None:
         """An item's metadata, terms, statistics and neighbours as JSON-able values, with

@@ -109,7 +109,7 @@ def test_forget_erases_the_user_and_their_contributions(news: StreamRecommender)
     assert news.interests_if_changed("u", DAY + 2)
     news.forget_user(Forget("f", "u", ts=DAY + 3))
     assert "u" not in news.users and news.export_user("u") is None
-    assert not news.impressions and not news.profile_signatures
+    assert not news.impressions and not news.users.signature.any()
     for item in ("e1", "e2"):
         idx = news.catalog.index[item]
         assert news.covisit.row(idx, DAY + 3) == {}

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
 
+from stream.dedupe import DedupeWindows, event_hash
 from stream.errors import InvalidEvent
 from stream.events import (
     EventLimits,
@@ -148,8 +148,9 @@ class FeedPipeline:
         self.share_items = share_items
         #: per input partition, the offset of the last event whose facts were applied
         self.facts_applied: dict[int, int] = {}
-        #: per user in memory: (ids of the last events applied, events applied in all)
-        self.applied: dict[str, tuple[deque[str], int]] = {}
+        #: per user in memory: hashes of the ids of the last events applied, and how many
+        #: events were applied in all
+        self.applied = DedupeWindows(settings.dedupe_window)
         #: the input partition each user's events come from (their state follows it)
         self.user_partition: dict[str, int] = {}
         #: per-item (decayed mean, comment count); with ``sentiment_use`` guardrail or both,
@@ -353,6 +354,12 @@ class FeedPipeline:
             drain = getattr(model, "drain_evicted", None)
             if drain is not None:
                 evicted.update(drain())
+        # a user evicted by a sweep in the middle of the batch whose next event came later in
+        # the same batch is held again, afresh, like any evicted user who comes back: they
+        # stay (their checkpoint is rewritten), else their new event would be lost and their
+        # published list would outlive them in the list cache
+        evicted = {u for u in evicted if not all(
+            getattr(m, "holds_user", lambda _: False)(u) for m in self.recommenders.values())}
         for user_id in evicted:
             # every variant learns every user: gone from one, gone from all (they share the
             # TTL and the cap, so they evict alike anyway)
@@ -369,43 +376,41 @@ class FeedPipeline:
 
     def _first_time(self, event: Interaction) -> bool:
         """Record the event as applied; False when its id is in the user's recent window."""
-        entry = self.applied.get(event.user_id)
-        if entry is None:
-            entry = self._restore_user(event.user_id)
-        window, count = entry
-        if event.event_id in window:
+        row = self.applied.row(event.user_id)
+        if row is None:
+            row = self._restore_user(event.user_id)
+        event_id = event_hash(event.event_id)
+        if self.applied.seen(row, event_id):
             return False
-        window.append(event.event_id)
-        self.applied[event.user_id] = (window, count + 1)
+        self.applied.record(row, event_id)
         return True
 
-    def _restore_user(self, user_id: str) -> tuple[deque[str], int]:
-        """The user's applied-event window, restored with the models' user state from the
-        checkpoint when the worker has not seen the user since it started."""
-        window: deque[str] = deque(maxlen=self.settings.dedupe_window)
-        entry = (window, 0)
+    def _restore_user(self, user_id: str) -> int:
+        """The user's row of applied-event windows, restored with the models' user state from
+        the checkpoint when the worker has not seen the user since it started."""
         raw = self.user_store.get(user_id.encode()) if self.user_store is not None else None
-        if raw:
-            saved = orjson.loads(raw)
-            window.extend(saved["events"])
-            entry = (window, int(saved["applied"]))
-            for variant, state in saved["models"].items():
-                model = self.recommenders.get(variant)
-                restore = getattr(model, "import_user", None)
-                if state is not None and restore is not None:
-                    restore(state)
-        self.applied[user_id] = entry
-        return entry
+        if not raw:
+            return self.applied.add_user(user_id)
+        saved = orjson.loads(raw)
+        # event hashes; checkpoints written before hashing hold the ids themselves
+        events = [e if isinstance(e, int) else event_hash(str(e)) for e in saved["events"]]
+        for variant, state in saved["models"].items():
+            model = self.recommenders.get(variant)
+            restore = getattr(model, "import_user", None)
+            if state is not None and restore is not None:
+                restore(state)
+        return self.applied.add_user(user_id, events, int(saved["applied"]))
 
     def user_checkpoint(self, user_id: str) -> dict[str, Any]:
-        """What is checkpointed for a user: every variant's state of the user, the ids of
-        the last events applied, and how many were applied in all."""
-        window, count = self.applied.get(user_id, (deque(), 0))
+        """What is checkpointed for a user: every variant's state of the user, the hashes
+        (:func:`~stream.dedupe.event_hash`) of the ids of the last events applied, and how
+        many were applied in all."""
+        events, count = self.applied.window(user_id) or ([], 0)
         models: dict[str, Any] = {}
         for variant, model in self.recommenders.items():
             export = getattr(model, "export_user", None)
             models[variant] = export(user_id) if export is not None else None
-        return {"user_id": user_id, "events": list(window), "applied": count, "models": models}
+        return {"user_id": user_id, "events": events, "applied": count, "models": models}
 
     def write_checkpoints(self) -> None:
         """Write the checkpoint of every user changed since the last call (once, whatever
@@ -421,7 +426,10 @@ class FeedPipeline:
         for user_id in erased:
             self.user_store.pop(user_id.encode(), None)
         for user_id in dirty:
-            self.user_store[user_id.encode()] = orjson.dumps(self.user_checkpoint(user_id))
+            # a copy of exactly its length: orjson's bytes keep the buffer they were written
+            # in (4 KiB at least), and the in-memory table holds them for as long as the user
+            raw = orjson.dumps(self.user_checkpoint(user_id))
+            self.user_store[user_id.encode()] = bytes(memoryview(raw))
 
     def learn_facts(self, batch: Sequence[RawMessage]) -> int:
         """Apply item facts read from the item-facts topic (all workers' facts, in the

@@ -3,9 +3,12 @@ what the last one checkpointed, and forget erases the checkpoint too."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from prometheus_client import CollectorRegistry
 
+from stream.dedupe import event_hash
 from stream.metrics import Metrics
 from stream.pipeline import FeedPipeline, RawMessage
 from stream.recommender import build_recommender
@@ -62,7 +65,7 @@ def test_a_new_worker_restores_the_checkpoint() -> None:
     items(first)
     handle(first, clicks(first, "u1", range(6)) + clicks(first, "u2", range(3)))
     saved = orjson.loads(store[b"u1"])
-    assert saved["applied"] == 6 and saved["events"][-1] == "u1-5"
+    assert saved["applied"] == 6 and saved["events"][-1] == event_hash("u1-5")
     assert saved["models"]["default"]["items"] == [f"i{n}" for n in range(6)]
 
     second = pipeline(store)  # a restarted worker: models empty, the store recovered
@@ -128,3 +131,147 @@ def test_users_beyond_the_cap_leave_every_structure_and_their_checkpoint() -> No
     assert "u9" in model_users and "u0" not in model_users
     evicted = p.metrics.registry.get_sample_value("stream_users_evicted_total")
     assert evicted == 10 - len(model_users)
+
+
+def test_the_dedupe_window_holds_the_last_events_only() -> None:
+    s = Settings(dedupe_window=3)
+    p = FeedPipeline(s, build_recommender(s), Metrics(CollectorRegistry()),
+                     clock=lambda: 2000.0, user_store={})
+    items(p)
+    handle(p, clicks(p, "u1", range(6)))
+    events, applied = p.applied.window("u1")  # type: ignore[misc]
+    assert events == [event_hash(f"u1-{n}") for n in (3, 4, 5)] and applied == 6
+    # ids in the window are duplicates; one that has left it is applied again (as before:
+    # the window is how far back a redelivery is recognised)
+    handle(p, clicks(p, "u1", range(4, 6)) + clicks(p, "u1", range(0, 1)))
+    assert p.user_checkpoint("u1")["applied"] == 7
+    assert p.metrics.registry.get_sample_value(
+        "stream_events_duplicate_total", {"topic": s.topic_interactions}) == 2
+
+
+def impression(p: FeedPipeline, user: str, n: int, offset: int, ts: float = 1100.0
+               ) -> RawMessage:
+    return raw(p, p.settings.topic_interactions,
+               {"event_id": f"{user}-imp{n}", "type": "impression", "user_id": user,
+                "item_ids": [f"i{(n + k) % 12}" for k in range(5)], "ts": ts + n}, offset)
+
+
+def test_checkpoints_round_trip_exactly_with_a_pending_list() -> None:
+    store: dict[bytes, bytes] = {}
+    first = pipeline(store)
+    items(first)
+    handle(first, [*clicks(first, "u1", range(3)), impression(first, "u1", 1, 3)])
+    # a click on the list's third position: labels and the click flag change
+    handle(first, [raw(first, first.settings.topic_interactions,
+                       {"event_id": "u1-c", "type": "click", "user_id": "u1",
+                        "item_id": "i3", "ts": 1102.0}, 4)])
+    saved = orjson.loads(store[b"u1"])
+    pending = saved["models"]["default"]["impression"]
+    assert pending["clicked"] == [0, 0, 1, 0, 0] and pending["features"].startswith("zlib:")
+    assert saved == first.user_checkpoint("u1")
+    second = pipeline(store)
+    items(second)
+    handle(second, clicks(second, "u1", range(2, 3)))  # a redelivery: restores, skipped
+    assert second.user_checkpoint("u1") == saved
+    assert second.recommender.recommend("u1", 5, 2000.0) == \
+        first.recommender.recommend("u1", 5, 2000.0)
+
+
+def test_checkpoints_of_the_earlier_format_still_load() -> None:
+    """Event ids as strings, flags as booleans, plain base64 float32 features."""
+    import base64
+    import zlib
+
+    store: dict[bytes, bytes] = {}
+    first = pipeline(store)
+    items(first)
+    handle(first, [*clicks(first, "u1", range(3)), impression(first, "u1", 1, 3)])
+    now = orjson.loads(store[b"u1"])
+    old = orjson.loads(store[b"u1"])
+    old["events"] = [f"u1-{n}" for n in range(3)] + ["u1-imp1"]
+    pending = old["models"]["default"]["impression"]
+    pending["labelled"] = [bool(x) for x in pending["labelled"]]
+    pending["clicked"] = [bool(x) for x in pending["clicked"]]
+    deflated = base64.b64decode(pending["features"][len("zlib:"):])
+    pending["features"] = base64.b64encode(zlib.decompress(deflated)).decode()
+    store[b"u1"] = orjson.dumps(old)
+    second = pipeline(store)
+    items(second)
+    handle(second, clicks(second, "u1", range(1, 3)))  # ids of the old window: duplicates
+    assert second.user_checkpoint("u1") == now
+
+
+def test_evictions_keep_every_per_user_structure_bounded() -> None:
+    store: dict[bytes, bytes] = {}
+    s = Settings(dedupe_window=8, user_cap=3)
+    p = FeedPipeline(s, build_recommender(s), Metrics(CollectorRegistry()),
+                     clock=lambda: 9000.0, user_store=store)
+    model: Any = p.recommender
+    model.housekeeping_interval = 5.0
+    items(p)
+    offset = 0
+    for n in range(40):  # forty users, one after another, each with a list and clicks
+        user = f"u{n}"
+        batch = [impression(p, user, 0, offset, ts=1000.0 + 60 * n)] + [
+            raw(p, s.topic_interactions, {"event_id": f"{user}-{k}", "type": "click",
+                                          "user_id": user, "item_id": f"i{(n + k) % 12}",
+                                          "ts": 1001.0 + 60 * n + k}, offset + 1 + k)
+            for k in range(6)]
+        offset += len(batch)
+        handle(p, batch)
+    held = set(model.users.index)
+    assert 3 <= len(held) <= 4  # the cap, plus the user who arrived since housekeeping
+    assert set(p.applied) == held and set(p.user_partition) == held
+    assert {k.decode() for k in store} == held
+    assert len(model.impressions) <= len(held)
+    assert len(p.last_lists) <= len(held)
+    # rows and slots are reused: the arrays never grew past a handful of users
+    for rings in (p.applied._rings, model.users._rings):
+        assert rings.rows <= 5
+        assert len(rings) == len(held)
+
+
+def test_stored_checkpoints_take_their_length_not_the_encoder_buffer() -> None:
+    import tracemalloc
+
+    store: dict[bytes, bytes] = {}
+    p = pipeline(store)
+    items(p)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        p.user_checkpoint("warm-up")
+        for n in range(200):
+            p._dirty.add(f"nobody{n}")
+        p.write_checkpoints()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(store) == 200
+    held = sum(len(k) + len(v) + 2 * 40 for k, v in store.items())  # + object headers
+    # orjson's own bytes keep a 4 KiB buffer each: 200 of them would be 800 KiB
+    assert grown < 2 * held + 64 * 1024, (grown, held)
+
+
+def test_a_user_evicted_and_back_within_one_batch_is_held_afresh() -> None:
+    store: dict[bytes, bytes] = {}
+    s = Settings(dedupe_window=8, user_cap=2)
+    p = FeedPipeline(s, build_recommender(s), Metrics(CollectorRegistry()),
+                     clock=lambda: 9000.0, user_store=store)
+    model: Any = p.recommender
+    model.housekeeping_interval = 5.0
+    items(p)
+    handle(p, clicks(p, "old", range(2)))  # at 1000 and 1001: the least recent
+    handle(p, [raw(p, s.topic_interactions, {"event_id": f"{u}-0", "type": "click",
+                                             "user_id": u, "item_id": "i5", "ts": 1500.0},
+                   10 + n) for n, u in enumerate(("a", "b"))])
+    # in one batch: a sweep at 2000 evicts "old" (three users, cap two), who then reads
+    handle(p, [raw(p, s.topic_interactions, {"event_id": "c-0", "type": "click",
+                                             "user_id": "c", "item_id": "i6", "ts": 2000.0}, 20),
+               raw(p, s.topic_interactions, {"event_id": "old-9", "type": "click",
+                                             "user_id": "old", "item_id": "i7", "ts": 2001.0},
+                   21)])
+    assert "old" in model.users and "old" in p.applied and b"old" in store
+    assert orjson.loads(store[b"old"])["models"]["default"]["items"] == ["i7"]  # afresh
+    assert p.last_lists.get("old") is not None
+    assert set(p.applied) == set(model.users.index) == {k.decode() for k in store}

@@ -31,6 +31,19 @@ def _ints(text: str) -> tuple[int, ...]:
     return tuple(int(x) for x in _floats(text))
 
 
+def _capped(text: str) -> tuple[int, int] | None:
+    if text.strip().lower() in ("", "0", "none", "no"):
+        return None
+    users, sep, cap = text.partition(":")
+    try:
+        out = int(float(users)), int(float(cap))
+    except ValueError:
+        out = (0, 0)
+    if not sep or min(out) < 1:
+        raise argparse.ArgumentTypeError(f"USERS:CAP, e.g. 1000000:250000, or none (got {text!r})")
+    return out
+
+
 def _only(text: str) -> tuple[str, ...]:
     names = tuple(x.strip() for x in text.split(",") if x.strip())
     unknown = set(names) - set(MEASUREMENTS)
@@ -53,6 +66,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     cfg = BenchConfig(
         events=args.events, items=args.items, users=args.users, rates=args.rates,
         memory_users=args.memory_users, memory_events_per_user=args.memory_events_per_user,
+        memory_capped=args.memory_capped, memory_event_gap=args.memory_event_gap,
         seconds=args.seconds, model_events=args.model_events, only=args.only, seed=args.seed,
         broker=broker, profile=not args.no_profile, timeout=args.timeout,
     )
@@ -98,9 +112,17 @@ def register(sub: Any) -> None:
     p.add_argument("--seconds", type=float, default=d.seconds,
                    help="length of each latency step (default: %(default)s)")
     p.add_argument("--memory-users", type=_ints, default=d.memory_users,
-                   help="user counts of the memory measurement (default: 100000,1000000)")
-    p.add_argument("--memory-events-per-user", type=int, default=d.memory_events_per_user,
-                   help="clicks and reads fed per user there (default: %(default)s)")
+                   help="user counts of the memory measurement: the worker's whole per-user "
+                   "state, each size in a process of its own (default: 100000,1000000)")
+    p.add_argument("--memory-events-per-user", type=float, default=d.memory_events_per_user,
+                   help="interactions fed per user there, visits in turn: impressions, "
+                   "clicks, reads (default: %(default)s)")
+    p.add_argument("--memory-capped", type=_capped, default=d.memory_capped,
+                   help="USERS:CAP, a run of more users than the user cap, RSS sampled as "
+                   "they pass, or none (default: 1000000:250000)")
+    p.add_argument("--memory-event-gap", type=float, default=d.memory_event_gap,
+                   help="seconds of event time between two events of the memory runs; the "
+                   "cap is enforced every 600 s of event time (default: %(default)s)")
     p.add_argument("--model-events", type=int, default=d.model_events,
                    help="events timed on the pure model path (default: %(default)s)")
     p.add_argument("--only", type=_only, default=d.only,

@@ -1,27 +1,236 @@
-"""Memory per user in a process of its own: ``python -m stream.bench.memory --users N``
-prints one JSON line (see :func:`stream.bench.runner.memory_per_user`)."""
+"""The worker's memory per user, measured in a process of its own:
+``python -m stream.bench.memory --users N`` prints one JSON line (see :func:`worker_memory`).
+
+Everything the worker keeps per user is in the process, built as ``stream worker`` builds it
+(:func:`stream.app.build_variants`, a :class:`~stream.pipeline.FeedPipeline` that shares item
+statistics through item facts) with a plain dict as the users table, which is what Faust's
+in-memory store (``store="memory://"``, the default) holds: raw interaction messages are fed
+in batches through ``handle_interactions``, the item facts it publishes come back through
+``learn_facts``, and ``write_checkpoints`` runs after each batch, as in the worker. Only the
+broker and the output messages are missing.
+"""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import gc
+import sys
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any, cast
 
+import numpy as np
 import orjson
+from prometheus_client import CollectorRegistry
 
-from stream.bench.runner import memory_per_user
+from stream.bench.workload import Workload
+from stream.metrics import Metrics
+from stream.pipeline import FeedPipeline, RawMessage, StateStore
+from stream.settings import Settings
 
-__all__ = ["main"]
+__all__ = ["deep_size", "main", "rss_bytes", "worker_memory"]
+
+#: the first event time of the run (any fixed time: the model only sees differences)
+T0 = 1_000_000_000.0
+
+
+def _status(field: str) -> int:
+    """A ``VmRSS``/``VmHWM`` figure of this process in bytes (Linux); ``ru_maxrss``
+    elsewhere."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def rss_bytes() -> int:
+    """Resident memory of this process now."""
+    return _status("VmRSS")
+
+
+def deep_size(root: object, seen: set[int]) -> int:
+    """Bytes of ``root`` and every object it reaches that is not in ``seen`` (ids; updated):
+    containers, strings, numbers, numpy arrays (with the data they own) and the attributes
+    of plain objects. Classes, modules and functions are not followed."""
+    total = 0
+    todo = [root]
+    while todo:
+        obj = todo.pop()
+        key = id(obj)
+        if key in seen:
+            continue
+        seen.add(key)
+        if isinstance(obj, (type, ModuleType)) or callable(obj):
+            continue
+        total += sys.getsizeof(obj)
+        if isinstance(obj, (str, bytes, bytearray, int, float, complex, np.generic)):
+            continue
+        if isinstance(obj, np.ndarray):
+            if obj.base is not None:
+                todo.append(obj.base)
+            continue
+        if isinstance(obj, dict):
+            todo.extend(obj.keys())
+            todo.extend(obj.values())
+        elif isinstance(obj, (list, tuple, set, frozenset, deque)):
+            todo.extend(obj)
+        else:
+            attrs = getattr(obj, "__dict__", None)
+            if attrs is not None:
+                todo.append(attrs)
+            for cls in type(obj).__mro__:
+                for slot in getattr(cls, "__slots__", ()):
+                    if slot not in ("__dict__", "__weakref__") and hasattr(obj, slot):
+                        todo.append(getattr(obj, slot))
+    return total
+
+
+def _breakdown(pipeline: FeedPipeline, store: dict[bytes, bytes]) -> dict[str, int]:
+    """Bytes held per kind of per-user state, each object counted once: the models' user
+    state first (so user id strings count there), item ids as the catalogue's."""
+    seen: set[int] = set()
+    for model in pipeline.recommenders.values():
+        catalog = getattr(model, "catalog", None)
+        if catalog is not None:
+            seen.update(id(i) for i in catalog.ids)
+    seen.update(id(v) for v in pipeline.recommenders)
+    model_bytes = 0
+    for model in pipeline.recommenders.values():
+        for name in ("users", "impressions", "profile_signatures"):
+            if hasattr(model, name):
+                model_bytes += deep_size(getattr(model, name), seen)
+    return {
+        "model": model_bytes,
+        "dedupe_windows": deep_size(pipeline.applied, seen),
+        "partition_map": deep_size(pipeline.user_partition, seen),
+        "checkpoints": deep_size(store, seen),
+        "last_lists": deep_size(pipeline.last_lists, seen),
+    }
+
+
+def _pipeline(settings: Settings, store: dict[bytes, bytes], clock: Callable[[], float]
+              ) -> FeedPipeline:
+    from stream.app import build_variants  # the worker's own wiring (imports Faust)
+
+    return FeedPipeline(settings, build_variants(settings), Metrics(CollectorRegistry()),
+                        clock=clock, user_store=cast(StateStore, store), share_items=True)
+
+
+def worker_memory(n_users: int, n_items: int, events_per_user: float, seed: int,
+                  user_cap: int | None = None, event_gap: float = 0.01,
+                  samples: int = 60, say: Callable[[str], None] | None = None
+                  ) -> dict[str, Any]:
+    """Feed ``n_users * events_per_user`` interactions of :meth:`Workload.events
+    <stream.bench.workload.Workload.events>` (visits of each of ``n_users`` readers in turn:
+    an impression of ten items, maybe a click, maybe a read) through the worker's pipeline,
+    one event every ``event_gap`` seconds of event time, and measure resident memory.
+
+    Returns the RSS growth per user held at the end and its breakdown (bytes measured per
+    kind of state; ``other``: the rest of the growth, mostly allocator overhead), and the RSS
+    every ``n_events / samples`` events. ``user_cap`` overrides the setting (users beyond it
+    are evicted by the models' housekeeping, every ``housekeeping_interval`` of event time)."""
+    settings = Settings() if user_cap is None else Settings(user_cap=user_cap)
+    store: dict[bytes, bytes] = {}
+    now = [T0]
+    pipeline = _pipeline(settings, store, lambda: now[0])
+    workload = Workload(n_items, max(n_users, 1), seed)
+    s = settings
+    items = workload.item_messages(T0 - 3600.0)
+    pipeline.learn_catalog([RawMessage(s.topic_items, 0, i, k, v, T0)
+                            for i, (k, v) in enumerate(items)])
+    del items
+    gc.collect()
+    before = rss_bytes()
+    n_events = round(n_users * events_per_user)
+    every = max(n_events // max(samples, 1), 1)
+    curve: list[dict[str, float]] = []
+    facts_offset = 0
+    batch: list[RawMessage] = []
+    model: Any = pipeline.recommender
+
+    def sample(done: int) -> None:
+        curve.append({"events": done, "users": len(model.users), "rss_mib":
+                      round(rss_bytes() / 2**20, 1)})
+        if say is not None:
+            say(f"{done:,} of {n_events:,} events, {len(model.users):,} users held, "
+                f"RSS {curve[-1]['rss_mib']:,.0f} MiB")
+
+    def run(batch: list[RawMessage]) -> None:
+        nonlocal facts_offset
+        out = pipeline.handle_interactions(batch)
+        facts = [RawMessage(o.topic, 0, facts_offset + j, o.key, o.value, now[0])
+                 for j, o in enumerate(out) if o.topic == s.topic_item_facts]
+        facts_offset += len(facts)
+        pipeline.learn_facts(facts)
+        pipeline.write_checkpoints()
+
+    start = time.perf_counter()
+    for i, e in enumerate(workload.events(n_events, users=n_users)):
+        ts = T0 + i * event_gap
+        key = e.user_id.encode()
+        batch.append(RawMessage(s.topic_interactions, zlib.crc32(key) % s.partitions, i, key,
+                                e.to_json(ts), ts))
+        if len(batch) >= s.batch_max:
+            now[0] = ts
+            run(batch)
+            batch = []
+        if (i + 1) % every == 0:
+            sample(i + 1)
+    if batch:
+        run(batch)
+    seconds = time.perf_counter() - start
+    gc.collect()
+    after = rss_bytes()
+    held = len(model.users)
+    if not curve or curve[-1]["events"] != n_events:
+        sample(n_events)
+    parts = _breakdown(pipeline, store)
+    growth = after - before
+    parts["other"] = growth - sum(parts.values())
+    per_user = {k: round(v / max(held, 1), 1) for k, v in parts.items()}
+    checkpoint_sizes = [len(v) for v in store.values()]
+    return {
+        "users": held, "users_fed": n_users, "user_cap": settings.user_cap,
+        "events": n_events, "items": n_items, "event_gap_s": event_gap,
+        "housekeeping_interval_s": getattr(model, "housekeeping_interval", None),
+        "rss_before_mib": round(before / 2**20, 1), "rss_after_mib": round(after / 2**20, 1),
+        "rss_peak_mib": round(_status("VmHWM") / 2**20, 1),
+        "bytes_per_user": round(growth / max(held, 1), 1),
+        "breakdown_bytes_per_user": per_user,
+        "checkpoint_mean_bytes": round(float(np.mean(checkpoint_sizes)), 1)
+        if checkpoint_sizes else 0.0,
+        "seconds": round(seconds, 1), "events_per_second": round(n_events / seconds, 1),
+        "rss_curve": curve,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Measure one size and print the result as JSON."""
+    """Measure one size and print the result as one JSON line (progress on stderr)."""
     parser = argparse.ArgumentParser(prog="python -m stream.bench.memory")
     parser.add_argument("--users", type=int, required=True)
     parser.add_argument("--items", type=int, default=10_000)
-    parser.add_argument("--events-per-user", type=int, default=2)
+    parser.add_argument("--events-per-user", type=float, default=3.0)
+    parser.add_argument("--user-cap", type=int, default=None)
+    parser.add_argument("--event-gap", type=float, default=0.01,
+                        help="seconds of event time between two events")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    result = memory_per_user(args.users, args.items, args.events_per_user, args.seed)
+    started = time.monotonic()
+
+    def say(text: str) -> None:
+        print(f"[{time.monotonic() - started:7.1f}s] {text}", file=sys.stderr, flush=True)
+
+    result = worker_memory(args.users, args.items, args.events_per_user, args.seed,
+                           user_cap=args.user_cap, event_gap=args.event_gap, say=say)
     print(orjson.dumps(result).decode())  # the CLI's own output: one JSON line
     return 0
 

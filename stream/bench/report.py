@@ -31,6 +31,22 @@ def _num(value: Any, fmt: str = ",.0f", unit: str = "") -> str:
     return f"{value:{fmt}}{unit}"
 
 
+#: the parts of the worker's per-user memory, as measured (``other``: the rest of the growth)
+MEMORY_PARTS = {
+    "model": "model (histories, pending lists)",
+    "dedupe_windows": "dedupe windows",
+    "partition_map": "user → partition",
+    "checkpoints": "users table (checkpoints)",
+    "last_lists": "last-lists cache",
+    "other": "other (allocator, items)",
+}
+
+
+def _capped(m: dict[str, Any]) -> bool:
+    """Whether a memory run fed more users than its cap."""
+    return bool(m.get("users_fed", 0) > m.get("user_cap", math.inf))
+
+
 def summary_rows(result: dict[str, Any]) -> list[Row]:
     """(measure, figure, target) rows of every measurement present in ``result``."""
     rows: list[Row] = []
@@ -64,9 +80,19 @@ def summary_rows(result: dict[str, Any]) -> list[Row]:
         if "error" in m:
             rows.append((f"memory at {m['users']:,} users", str(m["error"]), ""))
             continue
-        rows.append((f"memory per user at {m['users']:,} users",
+        if _capped(m):
+            rows.append((f"memory: {m['users_fed']:,} users through a cap of {m['user_cap']:,}, "
+                         "RSS peak / end (users held)",
+                         f"{_num(m['rss_peak_mib'])} / {_num(m['rss_after_mib'])} MiB "
+                         f"({m['users']:,})", ""))
+            continue
+        rows.append((f"memory per user at {m['users']:,} users, the worker's whole state",
                      f"{_num(m.get('bytes_per_user'))} B",
                      TARGETS["memory"] if m["users"] >= 1_000_000 else ""))
+        table = m.get("breakdown_bytes_per_user", {}).get("checkpoints")
+        if table is not None:
+            rows.append((f"  … without the in-memory users table (RocksDB store), "
+                         f"{m['users']:,} users", f"{_num(m['bytes_per_user'] - table)} B", ""))
     model = result.get("model")
     if model:
         rows.append((f"model path, batches of {model['batch']:,} + top-{model['k']}, events/s",
@@ -160,13 +186,50 @@ def _markdown(result: dict[str, Any]) -> str:
                   "time, for every click and read (the first list of that user that reflects "
                   "it). Events with no list by the end count with the time waited so far, a "
                   "lower bound (≥)."]
-    if result.get("memory"):
-        lines += ["", "## Memory", "", "| users | events | RSS before MiB | RSS after MiB "
-                  "| bytes per user |", "|---:|---:|---:|---:|---:|"]
-        for m in result["memory"]:
-            if "error" not in m:
-                lines.append(f"| {m['users']:,} | {m['events']:,} | {m['rss_before_mib']:,} | "
-                             f"{m['rss_after_mib']:,} | {m['bytes_per_user']:,.0f} |")
+    mem = [m for m in result.get("memory", []) if "error" not in m]
+    if mem:
+        parts = list(MEMORY_PARTS)
+        lines += [
+            "", "## Memory", "",
+            "The worker's whole per-user state in one process, built as `stream worker` "
+            "builds it, with a dict as the users table (what Faust's in-memory store holds): "
+            "raw interaction messages (visits of each user in turn: an impression of ten "
+            "items, maybe a click, maybe a read) through `handle_interactions`, the item facts "
+            "back through `learn_facts`, then `write_checkpoints`, in batches as the worker "
+            "does. Bytes per user: RSS growth over the users held at the end; the parts are "
+            "measured object by object, `other` is the rest of the growth.", "",
+            "| users | events | events/s | RSS before MiB | RSS after MiB | bytes per user | "
+            + " | ".join(MEMORY_PARTS[p] for p in parts) + " | checkpoint bytes |",
+            "|---:" * (7 + len(parts)) + "|",
+        ]
+        for m in mem:
+            if _capped(m):
+                continue
+            bd = m.get("breakdown_bytes_per_user", {})
+            lines.append(
+                f"| {m['users']:,} | {m['events']:,} | {_num(m.get('events_per_second'))} | "
+                f"{m['rss_before_mib']:,} | {m['rss_after_mib']:,} | "
+                f"{m['bytes_per_user']:,.0f} | "
+                + " | ".join(_num(bd.get(p)) for p in parts)
+                + f" | {_num(m.get('checkpoint_mean_bytes'))} |")
+        for m in mem:
+            if not _capped(m):
+                continue
+            curve = m.get("rss_curve", [])
+            marks = [curve[int(q * (len(curve) - 1))] for q in (0.25, 0.5, 0.75, 1.0)] \
+                if curve else []
+            lines += [
+                "", f"### {m['users_fed']:,} users through a cap of {m['user_cap']:,}", "",
+                f"{m['events']:,} events, one every {m['event_gap_s']:g} s of event time; "
+                f"the models' housekeeping evicts users beyond the cap every "
+                f"{_num(m.get('housekeeping_interval_s'))} s of event time, so at most the "
+                "cap plus the users who arrive between two sweeps are held. RSS before "
+                f"{m['rss_before_mib']:,} MiB, peak {m['rss_peak_mib']:,} MiB, end "
+                f"{m['rss_after_mib']:,} MiB with {m['users']:,} users held "
+                "(`memory-capped.png`).", "",
+                "| events fed | users held | RSS MiB |", "|---:|---:|---:|",
+            ]
+            lines += [f"| {c['events']:,} | {c['users']:,} | {c['rss_mib']:,} |" for c in marks]
     model = result.get("model")
     if model:
         lines += [
@@ -259,15 +322,51 @@ def _plots(result: dict[str, Any], out: Path) -> list[Path]:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
         save(fig, "latency.png")
 
-    mem = [m for m in result.get("memory", []) if "error" not in m]
+    mem = [m for m in result.get("memory", []) if "error" not in m and not _capped(m)]
     if mem:
-        fig, ax = plt.subplots(figsize=(6, 4))
-        bars(ax, [f"{m['users']:,} users" for m in mem], [m["bytes_per_user"] for m in mem])
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        pos = list(range(len(mem)))
+        bottom = [0.0] * len(mem)
+        for part, label in MEMORY_PARTS.items():
+            values = [max(m.get("breakdown_bytes_per_user", {}).get(part, 0.0), 0.0)
+                      for m in mem]
+            ax.bar(pos, values, 0.6, bottom=bottom, label=label)
+            bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+        for x, m in zip(pos, mem, strict=True):
+            ax.annotate(f"{m['bytes_per_user']:,.0f} B", (x, max(bottom[x], 0)), ha="center",
+                        va="bottom", fontsize=9)
+        ax.set_xticks(pos, [f"{m['users']:,} users" for m in mem])
         ax.axhline(1024, color="grey", ls="--", lw=1, label="target 1 KiB")
         ax.set_ylabel("RSS growth per user, bytes")
-        ax.set_title("Memory per user")
-        ax.legend()
+        ax.set_title("The worker's memory per user, by part")
+        ax.margins(y=0.15)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
         save(fig, "memory.png")
+
+    for m in result.get("memory", []):
+        if "error" in m or not _capped(m) or not m.get("rss_curve"):
+            continue
+        curve = m["rss_curve"]
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        xs = [c["events"] for c in curve]
+        ax.plot(xs, [c["rss_mib"] for c in curve], color="#1f77b4", label="RSS, MiB")
+        ax.axhline(m["rss_before_mib"], color="#1f77b4", ls=":", lw=1,
+                   label="RSS before the users, MiB")
+        ax.set_xlabel("events fed")
+        ax.set_ylabel("resident memory, MiB")
+        ax.xaxis.set_major_formatter(FuncFormatter(_tick))
+        ax.set_ylim(bottom=0)
+        users_ax = ax.twinx()
+        users_ax.plot(xs, [c["users"] for c in curve], color="#ff7f0e", label="users held")
+        users_ax.axhline(m["user_cap"], color="#ff7f0e", ls="--", lw=1, label="user cap")
+        users_ax.set_ylabel("users held")
+        users_ax.yaxis.set_major_formatter(FuncFormatter(_tick))
+        users_ax.set_ylim(bottom=0)
+        lines_, labels = ax.get_legend_handles_labels()
+        more, more_labels = users_ax.get_legend_handles_labels()
+        ax.legend(lines_ + more, labels + more_labels, loc="lower right", fontsize=8)
+        ax.set_title(f"{m['users_fed']:,} users through a cap of {m['user_cap']:,}")
+        save(fig, "memory-capped.png")
 
     model = result.get("model")
     if model:

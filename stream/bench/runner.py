@@ -62,7 +62,11 @@ class BenchConfig:
     users: int = 10_000
     rates: tuple[float, ...] = (1000.0, 5000.0)
     memory_users: tuple[int, ...] = (100_000, 1_000_000)
-    memory_events_per_user: int = 2
+    memory_events_per_user: float = 3.0
+    #: (users fed, user_cap) of the run that shows the cap bounding memory; None: skip it
+    memory_capped: tuple[int, int] | None = (1_000_000, 250_000)
+    #: seconds of event time between two events of the memory runs
+    memory_event_gap: float = 0.01
     seconds: float = 10.0
     model_events: int = 10_000
     only: tuple[str, ...] = MEASUREMENTS
@@ -79,19 +83,6 @@ def percentile(values: list[float], q: float) -> float:
         return math.nan
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
-
-
-def _rss_bytes() -> int:
-    """Resident memory of this process (Linux ``/proc``; ``ru_maxrss`` elsewhere)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 # --- broker ------------------------------------------------------------------------------
@@ -414,54 +405,54 @@ def measure_latency(cfg: BenchConfig, broker: _Broker, work: Path, sustained_hin
 # --- 3. memory ---------------------------------------------------------------------------
 
 
-def memory_per_user(n_users: int, n_items: int, events_per_user: int, seed: int
-                    ) -> dict[str, Any]:
-    """In this process: build the worker's model, learn the catalogue, then feed
-    ``events_per_user`` clicks and reads to each of ``n_users`` users (no impressions: they
-    cost a full scoring pass each, too slow for a million users); RSS growth per user."""
-    import gc
-
-    workload = Workload(n_items, max(n_users, 1), seed)
-    rec = build_stream_recommender(Settings())
-    t0 = 1_000_000.0
-    for item in workload.items(t0):
-        rec.learn_item(item)
-    gc.collect()
-    before = _rss_bytes()
-    start = time.perf_counter()
-    n_events = 0
-    for i, e in enumerate(workload.reads(n_users, events_per_user)):
-        rec.learn_one(e.to_interaction(t0 + 60 + i * 1e-3))
-        n_events += 1
-    seconds = time.perf_counter() - start
-    gc.collect()
-    after = _rss_bytes()
-    users = len(rec.users)
-    return {
-        "users": users, "events": n_events, "items": n_items,
-        "rss_before_mib": round(before / 2**20, 1), "rss_after_mib": round(after / 2**20, 1),
-        "bytes_per_user": round((after - before) / max(users, 1), 1),
-        "learn_seconds": round(seconds, 1),
-    }
+def _memory_run(cfg: BenchConfig, users: int, user_cap: int | None, say: Say
+                ) -> dict[str, Any]:
+    """One run of :mod:`stream.bench.memory` in a child process (so that runs do not share
+    an allocator), its progress passed on every 30 s."""
+    cmd = [sys.executable, "-m", "stream.bench.memory", "--users", str(users),
+           "--items", str(cfg.items), "--events-per-user", str(cfg.memory_events_per_user),
+           "--event-gap", str(cfg.memory_event_gap), "--seed", str(cfg.seed)]
+    if user_cap is not None:
+        cmd += ["--user-cap", str(user_cap)]
+    # the whole worker path runs at a few thousand events/s: allow 500/s beyond the timeout
+    limit = 2 * cfg.timeout + users * cfg.memory_events_per_user / 500.0
+    with tempfile.TemporaryDirectory(prefix="stream-bench-memory-") as tmp:
+        out_path, err_path = Path(tmp) / "out.json", Path(tmp) / "err.log"
+        with out_path.open("wb") as out, err_path.open("wb") as err:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+        deadline = time.monotonic() + limit
+        told = time.monotonic()
+        try:
+            while proc.poll() is None:
+                if time.monotonic() > deadline:
+                    return {"users": users, "user_cap": user_cap,
+                            "error": f"over {limit:,.0f} s"}
+                time.sleep(1.0)
+                if time.monotonic() - told >= 30:
+                    told = time.monotonic()
+                    lines = err_path.read_text(errors="replace").splitlines()
+                    if lines:
+                        say(f"  … {lines[-1].split('] ', 1)[-1]}")
+        finally:
+            stop_process(proc)
+        if proc.returncode != 0:
+            return {"users": users, "user_cap": user_cap,
+                    "error": err_path.read_text(errors="replace").strip().splitlines()[-1:]}
+        result: dict[str, Any] = json.loads(out_path.read_text().strip().splitlines()[-1])
+        return result
 
 
 def measure_memory(cfg: BenchConfig, say: Say) -> list[dict[str, Any]]:
-    """One child process per size, so the sizes do not share an allocator."""
+    """The worker's whole per-user state at each of ``cfg.memory_users``, then more users than
+    a cap (``cfg.memory_capped``) to show the cap bounding it."""
     out = []
     for n in cfg.memory_users:
-        say(f"memory: {n:,} users (a child process)")
-        cmd = [sys.executable, "-m", "stream.bench.memory", "--users", str(n),
-               "--items", str(cfg.items), "--events-per-user", str(cfg.memory_events_per_user),
-               "--seed", str(cfg.seed)]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=2 * cfg.timeout)
-        except subprocess.TimeoutExpired:
-            out.append({"users": n, "error": f"over {2 * cfg.timeout:g} s"})
-            continue
-        if proc.returncode != 0:
-            out.append({"users": n, "error": proc.stderr.strip().splitlines()[-1:]})
-            continue
-        out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        say(f"memory: {n:,} users through the worker's pipeline (a child process)")
+        out.append(_memory_run(cfg, n, None, say))
+    if cfg.memory_capped is not None:
+        n, cap = cfg.memory_capped
+        say(f"memory: {n:,} users through a cap of {cap:,} (a child process)")
+        out.append(_memory_run(cfg, n, cap, say))
     return out
 
 
@@ -595,6 +586,9 @@ def run_bench(cfg: BenchConfig, say: Say, keep: Path | None = None) -> dict[str,
         "config": {
             "events": cfg.events, "items": cfg.items, "users": cfg.users,
             "rates": list(cfg.rates), "memory_users": list(cfg.memory_users),
+            "memory_events_per_user": cfg.memory_events_per_user,
+            "memory_capped": list(cfg.memory_capped) if cfg.memory_capped else None,
+            "memory_event_gap": cfg.memory_event_gap,
             "seconds": cfg.seconds, "model_events": cfg.model_events, "seed": cfg.seed,
             "only": list(cfg.only),
         },

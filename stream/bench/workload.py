@@ -210,18 +210,21 @@ class Workload:
         stretch of the same site's traffic (same readers, same catalogue)."""
         rng = random.Random(self.seed * 7919 + part)
         seq = 0
-        round_robin = itertools.cycle(range(users)) if users else None
+        # (a counter, not itertools.cycle: that keeps a copy of every reader it has yielded,
+        # which a memory measurement of a million users would count as theirs)
+        visits = 0
         readers: dict[int, tuple[list[str], str]] = {}
         while seq < n:
-            if round_robin is not None:
-                u = next(round_robin)
+            if users:
+                u = visits % users
+                visits += 1
             else:
                 u = bisect.bisect(self._user_cum, rng.random() * self._user_cum[-1])
                 u = min(u, self.n_users - 1)
             found = readers.get(u)
             if found is None:
                 found = self._reader(u)
-                if round_robin is None:  # a reader seen once per round needs no cache
+                if not users:  # a reader seen once per round needs no cache
                     readers[u] = found
             tastes, lang = found
             user_id = f"u{u:07d}"

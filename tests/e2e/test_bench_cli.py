@@ -44,7 +44,8 @@ def test_bench_runs_every_measurement_and_cleans_up(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "stream", "bench", "--out", str(out), "--events", "600",
          "--items", "60", "--users", "40", "--rates", "100", "--seconds", "1",
-         "--memory-users", "200", "--memory-events-per-user", "2", "--model-events", "200",
+         "--memory-users", "200", "--memory-events-per-user", "3", "--memory-capped", "400:100",
+         "--memory-event-gap", "5", "--model-events", "200",
          "--no-profile", "--timeout", "60"],
         capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path,
     )
@@ -62,8 +63,16 @@ def test_bench_runs_every_measurement_and_cleans_up(tmp_path: Path) -> None:
     assert 100.0 in rates and len(rates) == 2  # the fixed rate and one near the throughput
     for step in result["latency"]:
         assert step["measured"] > 0 and step["p50_ms"] <= step["p99_ms"]
-    (memory,) = result["memory"]
+    memory, capped = result["memory"]
     assert memory["users"] == 200 and memory["bytes_per_user"] > 0
+    assert memory["events"] == 600 and set(memory["breakdown_bytes_per_user"]) == {
+        "model", "dedupe_windows", "partition_map", "checkpoints", "last_lists", "other"}
+    # 400 users through a cap of 100: housekeeping every 600 s of event time (120 events
+    # here) evicts beyond the cap, so at most the cap and one sweep's arrivals are held
+    assert capped["users_fed"] == 400 and capped["user_cap"] == 100
+    assert 0 < capped["users"] <= 100 + 120
+    assert max(c["users"] for c in capped["rss_curve"]) <= 100 + 120
+    assert capped["rss_curve"][-1]["events"] == 1200
     model = result["model"]
     assert model["batched"]["recommendations"] > 0
     assert model["funkmf"]["updates"] > model["events"]  # impressions update every shown item
@@ -71,7 +80,8 @@ def test_bench_runs_every_measurement_and_cleans_up(tmp_path: Path) -> None:
 
     md = (out / "bench.md").read_text()
     assert "| measure | figure | target |" in md
-    for name in ("throughput.png", "latency.png", "memory.png", "model.png", "model.prof"):
+    for name in ("throughput.png", "latency.png", "memory.png", "memory-capped.png", "model.png",
+                 "model.prof"):
         assert (out / name).stat().st_size > 0, name
     assert _bench_dirs() - before == set(), "temporary folders left behind"
     assert _processes_with(marker) == set(), "the bench left processes behind"

@@ -112,6 +112,16 @@ class _Impression:
         return cls(items, labelled, clicked, ts, features)
 
     @staticmethod
+    def with_flags(raw: bytes, labelled: NDArray[np.bool_], clicked: NDArray[np.bool_]
+                   ) -> bytes:
+        """A packed impression with other labelled and clicked flags (the features are
+        not deflated again: a click changes only the flags)."""
+        n = _IMPRESSION_HEAD.unpack_from(raw)[1]
+        at = _IMPRESSION_HEAD.size + 4 * n
+        return b"".join((raw[:at], labelled.astype(np.bool_).tobytes(),
+                         clicked.astype(np.bool_).tobytes(), raw[at + 2 * n:]))
+
+    @staticmethod
     def deflated_features(raw: bytes) -> bytes | None:
         """The deflated float32 features of a packed impression (``None`` without)."""
         _, n, width = _IMPRESSION_HEAD.unpack_from(raw)
@@ -417,23 +427,19 @@ class StreamRecommender:
                                    self._shared(event.ts)).astype(np.float32)
                     if self.use_ranker else None)
         self._fact(["shown", list(ids), event.ts])
-        pending = self._pending(row)
-        if event.item_ids or pending is None or not event.position \
-                or event.ts - pending.ts > 1800.0:
+        raw = self.impressions.get(row)
+        if event.item_ids or raw is None or not event.position \
+                or event.ts - _IMPRESSION_HEAD.unpack_from(raw)[0] > 1800.0:
             pending = _Impression(items, np.zeros(items.size, dtype=bool),
                                   np.zeros(items.size, dtype=bool), event.ts, features)
         else:  # one more position of the list being served
+            pending = _Impression.unpack(raw)
             pending.items = np.concatenate([pending.items, items])
             pending.labelled = np.concatenate([pending.labelled, np.zeros(1, dtype=bool)])
             pending.clicked = np.concatenate([pending.clicked, np.zeros(1, dtype=bool)])
             if pending.features is not None and features is not None:
                 pending.features = np.concatenate([pending.features, features])
         self.impressions[row] = pending.pack()
-
-    def _pending(self, row: int) -> _Impression | None:
-        """The user's pending list, unpacked (store it again with ``pack`` once changed)."""
-        raw = self.impressions.get(row)
-        return None if raw is None else _Impression.unpack(raw)
 
     def _learn_impression_click(self, row: int, item: int, item_id: str, ts: float) -> None:
         """A click or read on an item of the user's last list: count it once for the item's
@@ -449,7 +455,8 @@ class StreamRecommender:
         if not pending.clicked[pos]:
             pending.clicked[pos] = True
             self._fact(["click", item_id, ts])
-            self.impressions[row] = pending.pack()
+            self.impressions[row] = _Impression.with_flags(raw, pending.labelled,
+                                                           pending.clicked)
         if not self.use_ranker or pending.features is None:
             return
         above = np.flatnonzero(~pending.labelled[:pos] & (pending.items[:pos] != item))
@@ -457,7 +464,7 @@ class StreamRecommender:
         if not label_pos:
             return
         pending.labelled[label_pos] = True
-        self.impressions[row] = pending.pack()
+        self.impressions[row] = _Impression.with_flags(raw, pending.labelled, pending.clicked)
         labels = np.zeros(len(label_pos), dtype=bool)
         labels[-1] = label_pos[-1] == pos
         self._fact(["rank", pending.features[label_pos].ravel().tolist(), labels.tolist()])

@@ -215,3 +215,25 @@ def test_chinese_reader_gets_chinese_articles_on_the_topic(chinese: str) -> None
         rec.learn_one(click("reader", f"zh-econ-{i}", ts=DAY + i))
     top = ids(rec.recommend("reader", k=5, now=DAY + 5))
     assert len(top) == 5 and all(i.startswith("zh-econ") for i in top)
+
+
+def test_pending_lists_pack_exactly() -> None:
+    from stream.models.stack import _Impression
+
+    rng = np.random.default_rng(1)
+    features = rng.random((5, 8)).astype(np.float32)
+    features[:, 2] = 0.0
+    pending = _Impression(np.array([3, 1, 4, 1, 5]), np.zeros(5, dtype=bool),
+                          np.zeros(5, dtype=bool), 123.25, features)
+    raw = pending.pack()
+    assert len(raw) < 5 * (8 + 8 * 4 + 2)  # features deflated, indexes int32
+    back = _Impression.unpack(raw)
+    assert back.ts == 123.25 and back.items.tolist() == [3, 1, 4, 1, 5]
+    assert back.features is not None and np.array_equal(back.features, features)
+    back.clicked[1] = back.labelled[0] = back.labelled[1] = True
+    flagged = _Impression.unpack(_Impression.with_flags(raw, back.labelled, back.clicked))
+    assert flagged.clicked.tolist() == [False, True, False, False, False]
+    assert flagged.labelled.tolist() == [True, True, False, False, False]
+    assert flagged.features is not None and np.array_equal(flagged.features, features)
+    bare = _Impression(np.array([7]), np.ones(1, dtype=bool), np.ones(1, dtype=bool), 1.0, None)
+    assert _Impression.unpack(bare.pack()).features is None

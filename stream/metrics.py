@@ -127,6 +127,12 @@ class Metrics:
         self.users_in_state = Gauge(
             "stream_users_in_state", "Users with state on this worker.", registry=r
         )
+        self.publish_errors = Counter(
+            "stream_publish_errors_total",
+            "Batches whose recommendation lists could not be made (a model error, logged); "
+            "their events are learned all the same.",
+            registry=r,
+        )
         self.item_facts_applied = Counter(
             "stream_item_facts_applied_total",
             "Events whose item-level facts (from any worker) this worker applied.",

@@ -323,8 +323,12 @@ class FeedPipeline:
         out[:0] = [Outgoing(self.settings.topic_item_facts, str(p).encode(),
                             orjson.dumps({"partition": p, "events": events}))
                    for p, events in facts.items()]
-        out.extend(self.publish_lists({u: (e, p) for u, (e, p) in touched.items()}))
-        out.extend(self.profiles(list(touched), now))
+        try:
+            out.extend(self.publish_lists({u: (e, p) for u, (e, p) in touched.items()}))
+            out.extend(self.profiles(list(touched), now))
+        except Exception:  # a model bug: the events are learned, only these lists are lost
+            log.exception("publishing the lists of %d users failed", len(touched))
+            self.metrics.publish_errors.inc()
         return out
 
     # --- user state: dedupe window and checkpoints ------------------------------------------

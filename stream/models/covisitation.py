@@ -64,7 +64,8 @@ class CoVisitation:
         """The factor that turns stored units into weights as of ``now``."""
         if self.t_ref is None:
             return 1.0
-        return math.pow(2.0, -(now - self.t_ref) / self.half_life)
+        # clamped like DecayedPopularity: a bad timestamp must not overflow
+        return math.pow(2.0, min(max(-(now - self.t_ref) / self.half_life, -1000.0), 1000.0))
 
     def ensure_capacity(self, rows: int) -> None:
         """Grow the arrays to hold at least ``rows`` items."""

@@ -33,7 +33,10 @@ class DecayedPopularity:
 
     def _factor(self, ts: float) -> float:
         assert self._t_ref is not None
-        return math.pow(2.0, (ts - self._t_ref) / self.half_life)
+        # clamped: a time millennia of half-lives away (a bad timestamp) must not overflow;
+        # 2**1000 already decays any count to nothing
+        exponent = min(max((ts - self._t_ref) / self.half_life, -1000.0), 1000.0)
+        return math.pow(2.0, exponent)
 
     def update(self, index: int, ts: float, weight: float = 1.0) -> None:
         """Count one interaction with item ``index`` at time ``ts``."""

@@ -524,7 +524,8 @@ class StreamRecommender:
             others = np.array([self.catalog.index[j] for j in fact[3]
                                if j in self.catalog.index], dtype=np.int64)
             if others.size and t_ref is not None:
-                amount = float(fact[4]) * math.pow(2.0, (ts - t_ref) / self.covisit_half_life)
+                exponent = min((ts - t_ref) / self.covisit_half_life, 1000.0)
+                amount = float(fact[4]) * math.pow(2.0, exponent)
                 self.covisit.subtract(idx, others, amount)
         else:
             raise ValueError(f"unknown item fact {kind!r}")

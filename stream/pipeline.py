@@ -275,10 +275,8 @@ class FeedPipeline:
                 event = parse_interaction(msg.value, self.limits, now)  # type: ignore[arg-type]
                 if isinstance(event, Forget):
                     for model in self.recommenders.values():
-                        model.forget_user(event)
-                    self.last_lists.forget(event.user_id)
-                    self.applied.pop(event.user_id, None)
-                    self.user_partition.pop(event.user_id, None)
+                        model.forget_user(event)  # their contributions go too
+                    self._drop_from_memory(event.user_id)
                     self._erased.add(event.user_id)
                     dirty.discard(event.user_id)
                     touched.pop(event.user_id, None)
@@ -340,14 +338,19 @@ class FeedPipeline:
         many users were dropped."""
         gone = [u for u, p in self.user_partition.items() if p in partitions]
         for user_id in gone:
-            del self.user_partition[user_id]
-            self.applied.pop(user_id, None)
-            self.last_lists.forget(user_id)
-            for model in self.recommenders.values():
-                evict = getattr(model, "evict_user", None)
-                if evict is not None:
-                    evict(user_id)
+            self._drop_from_memory(user_id)
         return len(gone)
+
+    def _drop_from_memory(self, user_id: str) -> None:
+        """The user leaves every model (their contributions to item statistics stay), the
+        dedupe windows, the partition map and the list cache of this worker."""
+        for model in self.recommenders.values():
+            evict = getattr(model, "evict_user", None)
+            if evict is not None:
+                evict(user_id)
+        self.applied.pop(user_id, None)
+        self.user_partition.pop(user_id, None)
+        self.last_lists.forget(user_id)
 
     def drop_evicted(self) -> set[str]:
         """Users the models evicted (idle past the TTL, or least recent beyond the cap) leave
@@ -367,13 +370,7 @@ class FeedPipeline:
         for user_id in evicted:
             # every variant learns every user: gone from one, gone from all (they share the
             # TTL and the cap, so they evict alike anyway)
-            for model in self.recommenders.values():
-                evict = getattr(model, "evict_user", None)
-                if evict is not None:
-                    evict(user_id)
-            self.applied.pop(user_id, None)
-            self.user_partition.pop(user_id, None)
-            self.last_lists.forget(user_id)
+            self._drop_from_memory(user_id)
         if evicted:
             self.metrics.users_evicted.inc(len(evicted))
         return evicted

@@ -21,6 +21,18 @@ def pipeline(store: dict[bytes, bytes]) -> FeedPipeline:
                         clock=lambda: 2000.0, user_store=store)
 
 
+def capped(store: dict[bytes, bytes], cap: int, now: float) -> FeedPipeline:
+    """A pipeline with the catalogue learned, whose model holds at most ``cap`` users and
+    sweeps every 5 s of event time."""
+    s = Settings(dedupe_window=8, user_cap=cap)
+    p = FeedPipeline(s, build_recommender(s), Metrics(CollectorRegistry()),
+                     clock=lambda: now, user_store=store)
+    model: Any = p.recommender
+    model.housekeeping_interval = 5.0
+    items(p)
+    return p
+
+
 def handle(p: FeedPipeline, batch: list[RawMessage]) -> None:
     """A batch as the worker runs it: learn, (publish,) then write the checkpoints."""
     p.handle_interactions(batch)
@@ -114,11 +126,7 @@ def test_released_partitions_are_restored_from_checkpoints_not_memory() -> None:
 
 def test_users_beyond_the_cap_leave_every_structure_and_their_checkpoint() -> None:
     store: dict[bytes, bytes] = {}
-    s = Settings(dedupe_window=8, user_cap=3)
-    p = FeedPipeline(s, build_recommender(s), Metrics(CollectorRegistry()),
-                     clock=lambda: 2000.0, user_store=store)
-    p.recommender.housekeeping_interval = 5.0  # type: ignore[attr-defined]
-    items(p)
+    p = capped(store, 3, 2000.0)
     # ten users, one after another, a minute apart: the least recent leave as others come
     for n in range(10):
         handle(p, [raw(p, p.settings.topic_interactions,
@@ -203,17 +211,13 @@ def test_checkpoints_of_the_earlier_format_still_load() -> None:
 
 def test_evictions_keep_every_per_user_structure_bounded() -> None:
     store: dict[bytes, bytes] = {}
-    s = Settings(dedupe_window=8, user_cap=3)
-    p = FeedPipeline(s, build_recommender(s), Metrics(CollectorRegistry()),
-                     clock=lambda: 9000.0, user_store=store)
+    p = capped(store, 3, 9000.0)
     model: Any = p.recommender
-    model.housekeeping_interval = 5.0
-    items(p)
     offset = 0
     for n in range(40):  # forty users, one after another, each with a list and clicks
         user = f"u{n}"
         batch = [impression(p, user, 0, offset, ts=1000.0 + 60 * n)] + [
-            raw(p, s.topic_interactions, {"event_id": f"{user}-{k}", "type": "click",
+            raw(p, p.settings.topic_interactions, {"event_id": f"{user}-{k}", "type": "click",
                                           "user_id": user, "item_id": f"i{(n + k) % 12}",
                                           "ts": 1001.0 + 60 * n + k}, offset + 1 + k)
             for k in range(6)]
@@ -255,12 +259,9 @@ def test_stored_checkpoints_take_their_length_not_the_encoder_buffer() -> None:
 
 def test_a_user_evicted_and_back_within_one_batch_is_held_afresh() -> None:
     store: dict[bytes, bytes] = {}
-    s = Settings(dedupe_window=8, user_cap=2)
-    p = FeedPipeline(s, build_recommender(s), Metrics(CollectorRegistry()),
-                     clock=lambda: 9000.0, user_store=store)
+    p = capped(store, 2, 9000.0)
+    s = p.settings
     model: Any = p.recommender
-    model.housekeeping_interval = 5.0
-    items(p)
     handle(p, clicks(p, "old", range(2)))  # at 1000 and 1001: the least recent
     handle(p, [raw(p, s.topic_interactions, {"event_id": f"{u}-0", "type": "click",
                                              "user_id": u, "item_id": "i5", "ts": 1500.0},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
@@ -21,6 +22,11 @@ from stream.agents.catalog import (
 )
 from stream.agents.comments import register_comment_agents
 from stream.agents.common import OutputProducer, raw_table
+from stream.agents.faust_fixes import (
+    fetch_only_active_partitions,
+    resume_streams_after_seek,
+    use_fetch_wait,
+)
 from stream.agents.feed import register_feed_agents
 from stream.agents.web import register_views
 from stream.broker import create_topics
@@ -67,28 +73,11 @@ def _credentials(settings: Settings) -> object | None:
     return faust.SSLCredentials(context)
 
 
-def _use_fetch_wait(milliseconds: int) -> None:
-    """Faust builds its aiokafka consumer with ``fetch_max_wait_ms=1500`` hard-coded; on Tansu,
-    which holds a fetch that long even when data is waiting, that is up to 1.5 s of latency
-    per event. Set the consumer's wait before it starts (measured: p50 380 ms at 1500 ms,
-    4.6 ms at 20 ms, 100 ms apart messages)."""
-    from faust.transport.drivers import aiokafka as driver
-
-    thread = driver.AIOKafkaConsumerThread
-    original = getattr(thread, "_stream_original_create", None) or thread._create_worker_consumer
-
-    def create(self: Any, transport: Any) -> Any:
-        consumer = original(self, transport)
-        consumer._fetch_max_wait_ms = milliseconds
-        return consumer
-
-    setattr(thread, "_stream_original_create", original)  # noqa: B010
-    setattr(thread, "_create_worker_consumer", create)  # noqa: B010
-
-
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> Worker:
     """A Faust app wired to the pipeline, with every agent declared."""
-    _use_fetch_wait(settings.fetch_max_wait_ms)
+    use_fetch_wait(settings.fetch_max_wait_ms)
+    resume_streams_after_seek()
+    fetch_only_active_partitions()
     app = faust.App(
         settings.app_id,
         broker=settings.broker,
@@ -164,7 +153,12 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def release_users(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
-        """Users of revoked interaction partitions leave this worker's memory."""
+        """Users of revoked interaction partitions leave this worker's memory, and the
+        partitions' lag and position leave its metrics (they are another worker's now)."""
+        for tp in revoked:
+            for gauge in (metrics.consumer_lag, metrics.consumer_position):
+                with contextlib.suppress(KeyError):  # never measured here
+                    gauge.remove(tp.topic, str(tp.partition))
         partitions = {tp.partition for tp in revoked if tp.topic == settings.topic_interactions}
         if partitions:
             dropped = pipeline.release_partitions(partitions)
@@ -209,6 +203,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
                 max(highwater - position, 0)
             )
+            metrics.consumer_position.labels(tp.topic, str(tp.partition)).set(position)
         model = pipeline.recommender
         users = getattr(getattr(model, "users", None), "index", None)
         if users is not None:
@@ -270,9 +265,6 @@ def run_worker(settings: Settings, loglevel: str | None = None) -> int:
             settings.metrics_port, addr=settings.metrics_host, registry=worker.metrics.registry
         )
         log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
-
-
-
 
 
     faust_worker = faust.Worker(worker.app, loglevel=loglevel or settings.log_level)

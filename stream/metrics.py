@@ -133,6 +133,12 @@ class Metrics:
             "their events are learned all the same.",
             registry=r,
         )
+        self.output_retries = Counter(
+            "stream_output_retries_total",
+            "Times a batch's output could not be delivered and was sent again (the batch is "
+            "held, not acknowledged, until it is delivered).",
+            registry=r,
+        )
         self.item_facts_applied = Counter(
             "stream_item_facts_applied_total",
             "Events whose item-level facts (from any worker) this worker applied.",
@@ -156,6 +162,13 @@ class Metrics:
             "stream_consumer_lag_messages",
             "Messages in the partition not yet consumed by this worker (high watermark minus "
             "position).",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.consumer_position = Gauge(
+            "stream_consumer_position",
+            "The next offset this worker will process in the partition (the offset after the "
+            "last one processed); with the lag it tells a stalled partition from an idle one.",
             ["topic", "partition"],
             registry=r,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -23,6 +24,8 @@ __all__ = [
     "to_raw",
 ]
 
+
+log = logging.getLogger(__name__)
 
 Publisher = Callable[[Sequence[Outgoing]], Awaitable[None]]
 
@@ -78,13 +81,18 @@ class OutputProducer:
         return self._producer
 
     async def publish(self, messages: Sequence[Outgoing]) -> None:
-        """Send every message and wait until all are delivered."""
+        """Send every message and wait until all are delivered (raises if one was not)."""
         if not messages:
             return
         producer = await self._ensure()
-        for m in messages:
+        deliveries = [
             await producer.send(m.topic, m.value, key=m.key, headers=m.headers or None)
+            for m in messages
+        ]
         await producer.flush()
+        # flush waits but does not fail: a message the broker refused raises here, and the
+        # batch is then not acknowledged (processed again, its output sent again)
+        await asyncio.gather(*deliveries)
 
     async def stop(self) -> None:
         """Flush and close the producer."""
@@ -99,6 +107,25 @@ def raw_topic(app: faust.App, settings: Settings, name: str) -> Any:
     return app.topic(
         name, value_serializer="raw", key_serializer="raw", partitions=settings.partitions
     )
+
+
+async def _deliver(send: Publisher, out: Sequence[Outgoing], metrics: Metrics) -> None:
+    """Send a batch's output until the broker has all of it: the batch is held (not
+    acknowledged, its state not checkpointed) meanwhile, as Kafka Streams blocks on a failed
+    send. What was delivered before a failure is sent again; readers take duplicates (item
+    facts are applied once per input offset, a list replaces the last one)."""
+    pause = 0.1
+    while True:
+        try:
+            await send(out)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("delivering %d messages failed; again in %.1f s", len(out), pause)
+            metrics.output_retries.inc()
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 def batched_agent(
@@ -138,7 +165,7 @@ def batched_agent(
             finally:
                 metrics.batch_processing.labels(name).observe(time.perf_counter() - start)
                 metrics.batch_size.labels(name).observe(len(events))
-            await send(out)
+            await _deliver(send, out, metrics)
             if after is not None:
                 after()  # e.g. state checkpoints: written once the output is delivered
             for store in stores:

@@ -1,0 +1,176 @@
+"""The recovery fix: input partitions stay out of the fetch until they are seeked to their
+committed offsets and the stream queues are emptied, so nothing fetched before the seek is
+dropped after it (faust-streaming #596)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from faust.tables.recovery import Recovery
+
+from stream.agents.faust_fixes import _on_recovery_completed, resume_streams_after_seek
+
+INPUT = ("events", 0)
+CHANGELOG = ("app-users-changelog", 0)
+
+
+class Calls:
+    def __init__(self) -> None:
+        self.log: list[tuple[str, Any]] = []
+        self.active: set[Any] = {CHANGELOG}
+
+    def __call__(self, name: str, arg: Any = None) -> None:
+        self.log.append((name, arg))
+
+
+class FakeConsumer:
+    def __init__(self, calls: Calls) -> None:
+        self.calls = calls
+
+    def assignment(self) -> set[Any]:
+        return {INPUT, CHANGELOG}
+
+    def pause_partitions(self, tps: set[Any]) -> None:
+        self.calls.active -= tps
+        self.calls("pause", frozenset(tps))
+
+    def resume_partitions(self, tps: set[Any]) -> None:
+        self.calls.active |= tps
+        self.calls("resume", frozenset(tps))
+
+    async def perform_seek(self) -> None:
+        # the fetcher runs while the seek is awaited: whatever is active now gets records
+        await asyncio.sleep(0)
+        self.calls("seek", frozenset(self.calls.active))
+
+    def resume_flow(self) -> None:
+        self.calls("resume_flow")
+
+
+class Anything:
+    """Answers every attribute with a recording no-op (sync or async as asked)."""
+
+    def __init__(self, calls: Calls, name: str) -> None:
+        self._calls, self._name = calls, name
+
+    def __getattr__(self, attr: str) -> Any:
+        return Anything(self._calls, f"{self._name}.{attr}")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self._calls(self._name)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        fut.set_result(None)
+        return fut
+
+
+class FakeRecovery:
+    def __init__(self, calls: Calls) -> None:
+        self.calls = calls
+        self.log = logging.getLogger("recovery")
+        self.tables: dict[str, Any] = {}
+        self.completed = asyncio.Event()
+        app = Anything(calls, "app")
+        app.__dict__.update(
+            consumer=FakeConsumer(calls),
+            consumer_generation_id=7,
+            conf=type("Conf", (), {"broker_request_timeout": 5.0})(),
+            assignor=type("Assignor", (), {"assigned_standbys": staticmethod(lambda: [])})(),
+        )
+        self.app = app
+        self.tables = Anything(calls, "tables")  # type: ignore[assignment]
+        self.tables.__dict__["values"] = lambda: []
+
+    def _set_recovery_ended(self) -> None:
+        self.calls("recovery_ended")
+
+    def _is_changelog_tp(self, tp: Any) -> bool:
+        return tp is CHANGELOG
+
+    async def _wait(self, coro: Any, timeout: float | None = None) -> None:
+        await coro
+
+
+def test_inputs_resume_only_after_the_seek_and_the_queues_are_emptied() -> None:
+    calls = Calls()
+    recovery = FakeRecovery(calls)
+    asyncio.run(_on_recovery_completed(recovery, generation_id=7))
+    names = [name for name, _ in calls.log]
+    seek = names.index("seek")
+    emptied = names.index("app.flow_control.resume")
+    resumed = calls.log.index(("resume", frozenset({INPUT})))
+    # nothing of the input partition was active while the seek was awaited
+    assert INPUT not in dict(calls.log)["seek"]
+    assert seek < emptied < resumed
+    assert names[-1] == "app.on_rebalance_end"
+    assert recovery.completed.is_set()
+    assert INPUT in calls.active
+
+
+def test_a_newer_generation_leaves_the_inputs_paused() -> None:
+    calls = Calls()
+    recovery = FakeRecovery(calls)
+    asyncio.run(_on_recovery_completed(recovery, generation_id=6))  # a rebalance came since
+    assert "seek" not in [name for name, _ in calls.log]
+    assert INPUT not in calls.active and not recovery.completed.is_set()
+
+
+def test_installing_the_fix_is_idempotent_and_keeps_faust_s_method() -> None:
+    resume_streams_after_seek()
+    resume_streams_after_seek()
+    assert Recovery.__dict__["on_recovery_completed"] is _on_recovery_completed
+    kept = Recovery.__dict__["_stream_original_completed"]
+    assert kept is not _on_recovery_completed and kept.__module__ == "faust.tables.recovery"
+
+
+def test_an_empty_active_set_selects_no_partition_in_aiokafka_s_filter() -> None:
+    import inspect
+
+    from aiokafka.consumer.fetcher import Fetcher
+
+    from stream.agents.faust_fixes import _Active
+
+    # the filter aiokafka applies to what it hands over (a canary if aiokafka changes it)
+    assert "if partitions and tp not in partitions:" in inspect.getsource(Fetcher.fetched_records)
+
+    def handed_over(partitions: Any, buffered: list[Any]) -> list[Any]:
+        return [tp for tp in buffered if not (partitions and tp not in partitions)]
+
+    live: set[Any] = set()
+    buffered = [INPUT, CHANGELOG]
+    assert handed_over(live, buffered) == buffered  # the bug: empty means everything
+    view = _Active(live)
+    assert handed_over(view, buffered) == []
+    live.add(CHANGELOG)  # membership is read live, as Faust resumes and pauses
+    assert handed_over(view, buffered) == [CHANGELOG]
+
+
+def test_the_driver_fetches_through_the_live_view() -> None:
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    from stream.agents.faust_fixes import _Active, fetch_only_active_partitions
+
+    seen: list[Any] = []
+
+    async def original(
+        self: Any, consumer: Any, active: Any, timeout: Any = None, max_records: Any = None
+    ) -> Any:
+        seen.append(active)
+        return {}
+
+    saved = AIOKafkaConsumerThread.__dict__.get("_stream_original_fetch")
+    saved_fetch = AIOKafkaConsumerThread.__dict__["_fetch_records"]
+    try:
+        AIOKafkaConsumerThread._stream_original_fetch = original  # type: ignore[attr-defined]
+        fetch_only_active_partitions()
+        fetch_only_active_partitions()  # idempotent: still one wrapper around the original
+        live: set[Any] = set()
+        asyncio.run(AIOKafkaConsumerThread._fetch_records(None, None, live, timeout=1.0))  # type: ignore[arg-type]
+        assert isinstance(seen[0], _Active) and seen[0].partitions is live
+    finally:
+        setattr(AIOKafkaConsumerThread, "_fetch_records", saved_fetch)  # noqa: B010
+        if saved is None:
+            delattr(AIOKafkaConsumerThread, "_stream_original_fetch")
+        else:
+            setattr(AIOKafkaConsumerThread, "_stream_original_fetch", saved)  # noqa: B010

@@ -190,11 +190,19 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         item_sentiment=comments.item_sentiment_view if comments is not None else None,
     )
 
+    inputs = set(settings.input_topics)
+
     @app.timer(settings.lag_interval_seconds, name="stream.measure_lag")  # type: ignore[untyped-decorator]
     async def measure_lag() -> None:
-        """Consumer lag per assigned partition: high watermark minus what we processed."""
+        """Consumer lag per assigned input partition: high watermark minus what we processed.
+
+        Only the input topics: Faust's own (the users changelog, which an active worker
+        writes and does not read after recovery, and the assignor's topic) would show a lag
+        that grows by design and page someone for nothing."""
         consumer = app.consumer
         for tp in consumer.assignment():
+            if tp.topic not in inputs:
+                continue
             highwater = consumer.highwater(tp)
             if highwater is None:
                 continue

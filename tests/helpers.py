@@ -8,7 +8,7 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -95,7 +95,7 @@ def worker_settings(broker: EmbeddedBroker, **overrides: Any) -> Settings:
     )
 
 
-async def produce(bootstrap: str, messages: list[tuple[str, bytes | None, bytes]]) -> None:
+async def produce(bootstrap: str, messages: Sequence[tuple[str, bytes | None, bytes]]) -> None:
     """Produce (topic, key, value) messages with a plain aiokafka producer."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()

@@ -72,13 +72,13 @@ class StateStore(Protocol):
     """Where user state is checkpointed: a Faust table in the worker (changelog-backed, so it
     survives a crash and follows the user's partition), a dict in tests."""
 
-    def get(self, key: bytes, default: None = None) -> bytes | None:
+    def get(self, key: bytes, default: None = None, /) -> bytes | None:
         """The stored value, or None."""
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
         """Store a value."""
 
-    def pop(self, key: bytes, default: None = None) -> bytes | None:
+    def pop(self, key: bytes, default: None, /) -> bytes | None:
         """Remove a key (a tombstone in the changelog)."""
 
 

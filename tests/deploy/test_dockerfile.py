@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from dockerfile_parse import DockerfileParser
+from dockerfile_parse import DockerfileParser  # type: ignore[import-untyped]
 
 from stream.settings import Settings
 from tests.deploy.common import DOCKERFILE, ROOT, require_tool, run_tool

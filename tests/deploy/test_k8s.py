@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import kubernetes_validate
+import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 
 from stream.settings import Settings

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from tests.deploy.common import K8S_DIR, PROMETHEUS_DIR, load_yaml, require_tool, run_tool
 from tests.deploy.metric_names import known_metric_names, promql_metric_names
@@ -137,11 +137,12 @@ def test_k8s_scrape_config_keeps_only_the_workers_metrics_port(tmp_path: Path) -
     assert "metrics" in ports
 
     def targets(labels: dict[str, str]) -> dict[str, str] | None:
-        out: dict[str, str] | None = labels
+        out: dict[str, str] = labels
         for rule in config["relabel_configs"]:
-            out = _relabel(rule, out)
-            if out is None:
+            relabelled = _relabel(rule, out)
+            if relabelled is None:
                 return None
+            out = relabelled
         return out
 
     kept = targets(_discovered(pod_labels, "metrics"))

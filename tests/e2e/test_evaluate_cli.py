@@ -46,13 +46,14 @@ def write_movielens(directory: Path, seed: int = 3) -> None:
                          + "|".join(flags) + "\n")
     rows = []
     for user in range(1, 41):
-        movies = set()
+        movies: set[int] = set()
         while len(movies) < 12:
             pool = [m for m in range(1, 101) if m % 4 == user % 4] if rng.random() < 0.9 \
                 else list(range(1, 101))
             movies.add(int(rng.choice(pool)))
         for movie in sorted(movies):
-            rows.append(f"{user}\t{movie}\t{rng.integers(1, 6)}\t{rng.integers(8e8, 8.1e8)}\n")
+            rating, stamp = rng.integers(1, 6), rng.integers(800_000_000, 810_000_000)
+            rows.append(f"{user}\t{movie}\t{rating}\t{stamp}\n")
     order = rng.permutation(len(rows))  # u.data is not in time order
     (directory / "u.data").write_text("".join(rows[i] for i in order), encoding="ascii")
 

@@ -82,8 +82,8 @@ def reference(settings: Settings, items: list[tuple[str, bytes, bytes]],
                                       orjson.dumps(e), 0.0) for i, e in enumerate(evs)])
     p.write_checkpoints()
     model: Any = p.recommender
-    items = {i[0]: item_stats(model.export_item(i[0])) for i in ITEMS}
-    return {k.decode(): orjson.loads(v) for k, v in store.items()}, items
+    stats = {i[0]: item_stats(model.export_item(i[0])) for i in ITEMS}
+    return {k.decode(): orjson.loads(v) for k, v in store.items()}, stats
 
 
 def recovered(

@@ -67,13 +67,13 @@ def test_river_mf_vectorised_scores_equal_predict_one() -> None:
     model = RiverMFBaseline(seed=5)
     feed(model, n_events=400)
     rng = np.random.default_rng(0)
-    users = sorted(model.model.u_latents)
-    trained = sorted(model.model.i_latents)
+    users = sorted(str(u) for u in model.model.u_latents)
+    trained = sorted(str(i) for i in model.model.i_latents)
     assert len(users) > 5 and len(trained) > 20
     for user in rng.choice(users, size=5, replace=False):
         all_scores = model.scores_all(str(user))
         for item in rng.choice(trained, size=20, replace=False):
-            expected = model.model.predict_one(str(user), str(item))
+            expected = model.model.predict_one(str(user), str(item))  # type: ignore[no-untyped-call]
             got = all_scores[model._items.index[str(item)]]
             assert got == pytest.approx(expected, rel=1e-9, abs=1e-12)
 

@@ -7,7 +7,8 @@ them, together with "blockers" taken from jieba's dictionary: frequent words tha
 lexicon word without being one (小时, 香港, 好像, 不同, 热水), which must not be read as 小, 香,
 好, 不, 热. Labels then teach a logistic model on top of the lexicon's score: over character
 unigrams and bigrams (no segmentation errors, no unknown words), marked when a negator comes
-just before them, and over the naive-Bayes log-odds of the same n-grams, counted online.
+just before them, each scaled by its naive-Bayes log-count ratio (counted online), and learnt
+by averaged SGD.
 """
 
 from __future__ import annotations
@@ -311,21 +312,21 @@ class ChineseScorer:
     """Chinese sentiment in [-1, 1]: the lexicon out of the box, corrected online by labels.
 
     The learnt part (:class:`~stream.sentiment.online.NgramLogit`) sees the lexicon's own
-    features, the negation-marked character unigrams and bigrams of :func:`char_ngrams`, and
-    the naive-Bayes log-odds of those n-grams.
+    features and the negation-marked character unigrams and bigrams of :func:`char_ngrams`,
+    each scaled by its naive-Bayes log-count ratio.
 
     Parameters
     ----------
     lr
-        AdaGrad learning rate of the online model.
+        SGD learning rate of the n-gram weights of the online model.
+    dense_lr
+        SGD learning rate of its intercept and lexicon features' weights.
     l2
-        L2 penalty of the online model.
+        L2 penalty on its n-gram weights.
     max_features
         At most this many distinct character n-grams get a weight (the first ones seen).
     nb_alpha
         Additive smoothing of the naive-Bayes counts.
-    nb_scale
-        Scale of the naive-Bayes log-odds as a feature of the logistic model.
 
     Examples
     --------
@@ -340,14 +341,14 @@ class ChineseScorer:
 
     def __init__(
         self,
-        lr: float = 0.4,
-        l2: float = 0.0,
+        lr: float = 4.0,
+        dense_lr: float = 0.1,
+        l2: float = 1e-4,
         max_features: int = 1 << 17,
-        nb_alpha: float = 0.5,
-        nb_scale: float = 0.1,
+        nb_alpha: float = 1.0,
     ) -> None:
         self.online = NgramLogit(
-            lr=lr, l2=l2, max_features=max_features, nb_alpha=nb_alpha, nb_scale=nb_scale
+            lr=lr, dense_lr=dense_lr, l2=l2, max_features=max_features, nb_alpha=nb_alpha
         )
 
     @staticmethod
@@ -384,12 +385,12 @@ class ChineseScorer:
 
     def to_state(self) -> dict[str, Any]:
         """JSON-ready state."""
-        return {"kind": "ngram-nb-logit", "online": self.online.to_state()}
+        return {"kind": "nb-scaled-ngram-logit", "online": self.online.to_state()}
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> ChineseScorer:
         """Rebuild a scorer saved by :meth:`to_state`."""
-        if state.get("kind") != "ngram-nb-logit":
+        if state.get("kind") != "nb-scaled-ngram-logit":
             raise ValueError("not a state of this Chinese scorer (saved by an older version?)")
         scorer = cls()
         scorer.online = NgramLogit.from_state(state["online"])

@@ -1,4 +1,6 @@
-"""An online linear correction on top of a lexicon score, learnt with River, saved as JSON.
+"""Online linear corrections on top of a lexicon score, saved as JSON: River's AdaGrad over
+hashed tokens (English, :class:`OnlineCorrection`) and averaged SGD over naive-Bayes-scaled
+character n-grams (Chinese, :class:`NgramLogit`).
 
 The lexicon (VADER for English, our own for Chinese) gives the score ``base`` out of the box.
 From labelled comments this model learns a correction ``r(x)``, linear in the lexicon's own
@@ -181,37 +183,45 @@ class OnlineCorrection:
 
 
 class NgramLogit:
-    """A logistic correction of a lexicon score over dense features, n-grams and the naive-Bayes
-    log-odds of those n-grams, all learnt online.
+    """A logistic correction of a lexicon score over dense features and n-grams scaled by their
+    naive-Bayes log-count ratios (NBSVM, Wang and Manning 2012), learnt online by averaged SGD.
 
-    ``score = tanh(atanh(base) + b + w . dense + sum of w[g] over the n grams g / sqrt(n)
-    + v * nb_scale * nb(grams))``, where ``nb`` is the log-odds of a binarised multinomial
-    naive Bayes whose per-class n-gram counts are kept online (NBSVM's log-count ratios,
-    Wang and Manning 2012, here used as one learnt feature: the interpolation of the two
-    models). Counts are ``(1 + target) / 2`` and ``(1 - target) / 2`` per label, so soft
-    targets count fractionally. The weights are learnt with AdaGrad on the matching loss of
-    the tanh link (gradient ``score - target`` in the logit), so binary labels stop pushing once
-    a text is confidently right.
+    ``score = tanh(atanh(base) + b + v . dense + sum of w[g] * r[g] over the n grams g
+    / sqrt(n))``, where ``r[g] = log((pos[g] + a) / |pos|) - log((neg[g] + a) / |neg|)`` is the
+    log-count ratio of a binarised multinomial naive Bayes (``|pos|``: all positive counts plus
+    ``a`` for each n-gram kept and one unseen). Its per-class counts are kept online:
+    ``(1 + target) / 2`` and ``(1 - target) / 2`` per label (soft targets count fractionally),
+    counted before the step that learns from the same label. Scaling each n-gram
+    by ``r`` lets the weights start from what naive Bayes already knows; dividing by
+    ``sqrt(n)`` keeps long and short reviews on one scale.
+
+    The loss is the matching loss of the tanh link (gradient ``score - target`` in the logit),
+    so binary labels stop pushing once a text is confidently right. Plain SGD steps, ``lr``
+    for the n-gram weights and a smaller ``dense_lr`` for the intercept and dense weights (so
+    the first few labels cannot swing every score), with an L2 penalty on the n-gram weights of
+    each update. Scores use the averaged weights, each step weighted by its number ``t`` (recent
+    steps count more: ``sum t * w_t / sum t``), kept exactly with one running sum per weight.
+    The averaged weights times ``r`` make one table of per-n-gram contributions, rebuilt when
+    the model is next used after learning: scoring is one dictionary look-up per n-gram.
 
     N-grams are keyed by their own text rather than hashed: only n-grams seen in a label can
-    carry a weight, so scoring is one dictionary look-up per n-gram and model (in C, via
-    ``map``) and nothing is salted per process. At most ``max_features`` n-grams are kept (the
-    first seen), so an endless stream cannot grow it without bound. The state is JSON: the
-    n-grams as a list, their weights and AdaGrad sums as base64 little-endian float64 (exact
-    and half the size of decimal text), their class counts as lists.
+    carry a weight, and nothing is salted per process. At most ``max_features`` n-grams are kept
+    (the first seen), so an endless stream cannot grow it without bound. The state is JSON: the
+    n-grams and their class counts as lists, their weights and running sums as base64
+    little-endian float64 (exact, and about half the size of their decimals).
 
     Parameters
     ----------
     lr
-        AdaGrad learning rate.
+        SGD learning rate of the n-gram weights.
+    dense_lr
+        SGD learning rate of the intercept and the dense features' weights.
     l2
-        L2 penalty, applied to the weights in each update.
+        L2 penalty on the n-gram weights, applied to those present in each update.
     max_features
         The most n-grams that get a weight and naive-Bayes counts.
     nb_alpha
         Additive smoothing of the naive-Bayes counts.
-    nb_scale
-        Scale of the naive-Bayes log-odds as a feature (keeps its AdaGrad step comparable).
 
     Examples
     --------
@@ -228,60 +238,92 @@ class NgramLogit:
 
     def __init__(
         self,
-        lr: float = 0.4,
-        l2: float = 0.0,
+        lr: float = 4.0,
+        dense_lr: float = 0.1,
+        l2: float = 1e-4,
         max_features: int = 1 << 17,
-        nb_alpha: float = 0.5,
-        nb_scale: float = 0.1,
+        nb_alpha: float = 1.0,
     ) -> None:
         self.lr = lr
+        self.dense_lr = dense_lr
         self.l2 = l2
         self.max_features = max_features
         self.nb_alpha = nb_alpha
-        self.nb_scale = nb_scale
         self.n_learned = 0
-        self.intercept = 0.0
-        self.nb_weight = 0.0
+        self.intercept = 0.0  # the current iterate; scores use the averages
         self.dense: dict[str, float] = {}
-        self.weights: dict[str, float] = {}
-        self._g2_intercept = 0.0
-        self._g2_nb = 0.0
-        self._g2_dense: dict[str, float] = {}
-        self._g2: dict[str, float] = {}
-        self._pos: dict[str, float] = {}  # naive-Bayes counts per n-gram, same keys as weights
-        self._neg: dict[str, float] = {}
+        self._intercept_sum = 0.0  # running sums of step * (sum of earlier step numbers)
+        self._dense_sum: dict[str, float] = {}
+        self._index: dict[str, int] = {}  # n-gram -> row of the arrays below
+        self._grams: list[str] = []
+        self._w = np.zeros(0)  # current weights
+        self._wsum = np.zeros(0)  # running sums for the averaged weights
+        self._pos = np.zeros(0)  # naive-Bayes counts
+        self._neg = np.zeros(0)
         self._pos_total = 0.0
         self._neg_total = 0.0
-        self._ratio: dict[str, float] = {}  # log(pos + a) - log(neg + a), kept for scoring
-        self._nb_per_gram = 0.0
+        self._table: dict[str, float] | None = None  # averaged w * r, rebuilt when stale
+        self._avg_intercept = 0.0
+        self._avg_dense: dict[str, float] = {}
+
+    # --- naive Bayes ---------------------------------------------------------------------
+
+    def _class_offset(self) -> float:
+        """The part of every n-gram's log-count ratio that comes from the class totals."""
+        a = self.nb_alpha * (len(self._grams) + 1)  # +1: the slot of an unseen n-gram
+        return math.log(self._neg_total + a) - math.log(self._pos_total + a)
+
+    def _ratios(self, rows: np.ndarray[Any, np.dtype[np.intp]] | slice) -> np.ndarray[Any, Any]:
+        a = self.nb_alpha
+        return np.log(self._pos[rows] + a) - np.log(self._neg[rows] + a) + self._class_offset()
 
     def nb_log_odds(self, grams: Collection[str]) -> float:
         """Naive-Bayes log-odds (positive over negative) of ``grams``, without the class prior
-        (the intercept learns it); 0.0 before the first label."""
-        return sum(map(self._ratio.get, grams, repeat(0.0))) + len(grams) * self._nb_per_gram
+        (the intercept learns it); 0.0 before the first label. N-grams never counted add the
+        ratio of an unseen n-gram."""
+        if not self._grams:
+            return 0.0
+        index = self._index
+        rows = np.fromiter((index[g] for g in grams if g in index), dtype=np.intp)
+        unseen = len(grams) - len(rows)
+        return float(self._ratios(rows).sum()) + unseen * self._class_offset()
 
-    def _refresh_nb(self) -> None:
-        """The log-odds every n-gram adds for the classes' total counts (``ratio`` holds the
-        rest): the smoothed denominators of the two class distributions."""
-        if not self._ratio:
-            self._nb_per_gram = 0.0
-            return
-        a = self.nb_alpha * (len(self._ratio) + 1)  # +1: the slot of an unseen n-gram
-        self._nb_per_gram = math.log(self._neg_total + a) - math.log(self._pos_total + a)
+    @property
+    def weights(self) -> dict[str, float]:
+        """The current (not averaged) weight of every n-gram kept."""
+        return dict(zip(self._grams, self._w[: len(self._grams)].tolist(), strict=True))
+
+    # --- scoring -------------------------------------------------------------------------
+
+    def _refresh(self) -> dict[str, float]:
+        """The averaged weights and the per-n-gram table, rebuilt after learning."""
+        table = self._table
+        if table is not None:
+            return table
+        n = len(self._grams)
+        total = self.n_learned * (self.n_learned + 1) / 2.0  # sum of the step numbers
+        if total:
+            avg = self._w[:n] - self._wsum[:n] / total
+            self._avg_intercept = self.intercept - self._intercept_sum / total
+            self._avg_dense = {k: w - self._dense_sum[k] / total for k, w in self.dense.items()}
+            table = dict(zip(self._grams, (avg * self._ratios(slice(0, n))).tolist(), strict=True))
+        else:
+            table = {}
+        self._table = table
+        return table
 
     def logit(self, base: float, dense: Mapping[str, float], grams: Collection[str]) -> float:
-        """The score before the tanh: the lexicon's logit plus the learnt shift."""
-        z = _logit(base) + self.intercept
-        weights = self.dense
+        """The score before the tanh: the lexicon's logit plus the learnt (averaged) shift."""
+        table = self._table if self._table is not None else self._refresh()
+        z = _logit(base) + self._avg_intercept
+        weights = self._avg_dense
         for key, value in dense.items():
             w = weights.get(key)
             if w is not None:
                 z += w * value
         n = len(grams)
         if n:
-            z += sum(map(self.weights.get, grams, repeat(0.0))) / math.sqrt(n)
-            nb = sum(map(self._ratio.get, grams, repeat(0.0))) + n * self._nb_per_gram
-            z += self.nb_weight * self.nb_scale * nb
+            z += sum(map(table.get, grams, repeat(0.0))) / math.sqrt(n)
         return z
 
     def score(self, base: float, dense: Mapping[str, float], grams: Collection[str]) -> float:
@@ -290,141 +332,133 @@ class NgramLogit:
             return max(-1.0, min(1.0, base))
         return math.tanh(self.logit(base, dense, grams))
 
+    # --- learning ------------------------------------------------------------------------
+
+    def _rows(self, grams: Iterable[str]) -> list[int]:
+        """Rows of the n-grams, adding new ones while there is room."""
+        index = self._index
+        rows: list[int] = []
+        for gram in grams:
+            row = index.get(gram)
+            if row is None:
+                row = len(self._grams)
+                if row >= self.max_features:
+                    continue
+                if row == len(self._w):
+                    self._grow()
+                index[gram] = row
+                self._grams.append(gram)
+            rows.append(row)
+        return rows
+
+    def _grow(self) -> None:
+        size = min(self.max_features, max(1024, 2 * len(self._w)))
+        for name in ("_w", "_wsum", "_pos", "_neg"):
+            old = getattr(self, name)
+            new = np.zeros(size)
+            new[: len(old)] = old
+            setattr(self, name, new)
+
     def learn(
         self, base: float, dense: Mapping[str, float], grams: Collection[str], target: float
     ) -> None:
-        """One AdaGrad step towards ``target`` in [-1, 1], then count ``grams`` for naive Bayes.
+        """Count ``grams`` for naive Bayes, then one SGD step towards ``target`` in [-1, 1].
 
-        ``grams`` are counted as given: pass distinct n-grams for a binarised naive Bayes.
+        ``grams`` are read as distinct (a binarised naive Bayes); repeats count once.
         """
-        nb = self.nb_scale * self.nb_log_odds(grams) if grams else 0.0
-        g = math.tanh(self.logit(base, dense, grams)) - target
-        lr, l2 = self.lr, self.l2
-        self._g2_intercept += g * g
-        self.intercept -= lr * g / (math.sqrt(self._g2_intercept) + 1e-8)
-        for key, value in dense.items():
-            self._step(self.dense, self._g2_dense, key, g * value, lr, l2, True)
-        if not grams:
-            self.n_learned += 1
-            return
-        gnb = g * nb + l2 * self.nb_weight
-        self._g2_nb += gnb * gnb
-        self.nb_weight -= lr * gnb / (math.sqrt(self._g2_nb) + 1e-8)
-        gv = g / math.sqrt(len(grams))
-        weights, g2, pos, neg, ratio = self.weights, self._g2, self._pos, self._neg, self._ratio
+        distinct = list(dict.fromkeys(grams))
+        n = len(distinct)
+        rows = np.array(self._rows(distinct), dtype=np.intp)
         p, q = (1.0 + target) / 2.0, (1.0 - target) / 2.0
-        a = self.nb_alpha
-        log = math.log
-        counted = 0
-        room = len(weights) < self.max_features
-        for gram in grams:
-            if room or gram in weights:
-                self._step(weights, g2, gram, gv, lr, l2, room)
-                cp = pos[gram] = pos.get(gram, 0.0) + p
-                cn = neg[gram] = neg.get(gram, 0.0) + q
-                ratio[gram] = log(cp + a) - log(cn + a)
-                counted += 1
-                room = room and len(weights) < self.max_features
-        self._pos_total += counted * p
-        self._neg_total += counted * q
-        self._refresh_nb()
+        self._pos[rows] += p
+        self._neg[rows] += q
+        self._pos_total += p * len(rows)
+        self._neg_total += q * len(rows)
+        x = self._ratios(rows) / math.sqrt(n) if n else np.zeros(0)
+        w = self._w[rows]
+        z = _logit(base) + self.intercept + float(w @ x)
+        for key, value in dense.items():
+            z += self.dense.get(key, 0.0) * value
+        g = math.tanh(z) - target
+        earlier = self.n_learned * (self.n_learned + 1) / 2.0  # weight of the past in averages
+        step = -self.dense_lr * g
+        self.intercept += step
+        self._intercept_sum += earlier * step
+        for key, value in dense.items():
+            step = -self.dense_lr * g * value
+            self.dense[key] = self.dense.get(key, 0.0) + step
+            self._dense_sum[key] = self._dense_sum.get(key, 0.0) + earlier * step
+        steps = -self.lr * (g * x + self.l2 * w)
+        self._w[rows] = w + steps
+        self._wsum[rows] += earlier * steps
         self.n_learned += 1
+        self._table = None
 
-    @staticmethod
-    def _step(
-        weights: dict[str, float],
-        g2: dict[str, float],
-        key: str,
-        grad: float,
-        lr: float,
-        l2: float,
-        add: bool,
-    ) -> None:
-        w = weights.get(key)
-        if w is None:
-            if not add:
-                return
-            w = 0.0
-        grad += l2 * w
-        acc = g2.get(key, 0.0) + grad * grad
-        g2[key] = acc
-        weights[key] = w - lr * grad / (math.sqrt(acc) + 1e-8)
+    # --- state ---------------------------------------------------------------------------
 
     def to_state(self) -> dict[str, Any]:
-        """Weights, AdaGrad sums and naive-Bayes counts as JSON-ready values."""
-        grams = list(self.weights)
+        """Weights, running sums and naive-Bayes counts as JSON-ready values."""
+        n = len(self._grams)
         return {
-            "format": 2,
+            "format": 3,
             "lr": self.lr,
+            "dense_lr": self.dense_lr,
             "l2": self.l2,
             "max_features": self.max_features,
             "nb_alpha": self.nb_alpha,
-            "nb_scale": self.nb_scale,
             "n_learned": self.n_learned,
             "intercept": self.intercept,
-            "g2_intercept": self._g2_intercept,
-            "nb_weight": self.nb_weight,
-            "g2_nb": self._g2_nb,
+            "intercept_sum": self._intercept_sum,
+            "dense": dict(self.dense),
+            "dense_sum": dict(self._dense_sum),
             "pos_total": self._pos_total,
             "neg_total": self._neg_total,
-            "dense": dict(self.dense),
-            "g2_dense": dict(self._g2_dense),
-            "grams": grams,
-            "weights": _pack(self.weights.values()),
-            "g2": _pack(map(self._g2.__getitem__, grams)),
-            "pos": list(map(self._pos.__getitem__, grams)),
-            "neg": list(map(self._neg.__getitem__, grams)),
+            "grams": list(self._grams),
+            "weights": _pack(self._w[:n]),
+            "weight_sums": _pack(self._wsum[:n]),
+            "pos": self._pos[:n].tolist(),
+            "neg": self._neg[:n].tolist(),
         }
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> NgramLogit:
         """Rebuild a model saved by :meth:`to_state`."""
-        if state.get("format") != 2:
+        if state.get("format") != 3:
             raise ValueError("not a state of this n-gram model (saved by an older version?)")
         model = cls(
             lr=float(state["lr"]),
+            dense_lr=float(state["dense_lr"]),
             l2=float(state["l2"]),
             max_features=int(state["max_features"]),
             nb_alpha=float(state["nb_alpha"]),
-            nb_scale=float(state["nb_scale"]),
         )
         model.n_learned = int(state["n_learned"])
         model.intercept = float(state["intercept"])
-        model._g2_intercept = float(state["g2_intercept"])
-        model.nb_weight = float(state["nb_weight"])
-        model._g2_nb = float(state["g2_nb"])
+        model._intercept_sum = float(state["intercept_sum"])
+        model.dense = {str(k): float(v) for k, v in state["dense"].items()}
+        model._dense_sum = {str(k): float(v) for k, v in state["dense_sum"].items()}
+        if set(model._dense_sum) != set(model.dense):
+            raise ValueError("dense weights and their sums differ in keys")
         model._pos_total = float(state["pos_total"])
         model._neg_total = float(state["neg_total"])
-        model.dense = {str(k): float(v) for k, v in state["dense"].items()}
-        model._g2_dense = {str(k): float(v) for k, v in state["g2_dense"].items()}
         grams = [str(g) for g in state["grams"]]
-        columns = (
-            _unpack(state["weights"]),
-            _unpack(state["g2"]),
-            [float(v) for v in state["pos"]],
-            [float(v) for v in state["neg"]],
-        )
+        columns = [_unpack(state["weights"]), _unpack(state["weight_sums"])]
+        columns += [np.array(state[k], dtype=np.float64).reshape(-1) for k in ("pos", "neg")]
         if any(len(column) != len(grams) for column in columns):
             raise ValueError("n-gram state columns differ in length")
-        weights, g2, pos, neg = columns
-        model.weights = dict(zip(grams, weights, strict=True))
-        model._g2 = dict(zip(grams, g2, strict=True))
-        model._pos = dict(zip(grams, pos, strict=True))
-        model._neg = dict(zip(grams, neg, strict=True))
-        a = model.nb_alpha
-        model._ratio = {
-            g: math.log(p + a) - math.log(n + a) for g, p, n in zip(grams, pos, neg, strict=True)
-        }
-        model._refresh_nb()
+        if len(set(grams)) != len(grams) or len(grams) > model.max_features:
+            raise ValueError("n-grams repeat or exceed max_features")
+        model._grams = grams
+        model._index = {g: i for i, g in enumerate(grams)}
+        model._w, model._wsum, model._pos, model._neg = columns
         return model
 
 
-def _pack(values: Iterable[float]) -> str:
+def _pack(values: np.ndarray[Any, np.dtype[np.float64]]) -> str:
     """Floats as base64 of little-endian float64: exact, and about half the size of decimals."""
-    return base64.b64encode(np.fromiter(values, dtype="<f8").tobytes()).decode("ascii")
+    return base64.b64encode(np.ascontiguousarray(values, dtype="<f8").tobytes()).decode("ascii")
 
 
-def _unpack(text: str) -> list[float]:
-    """The floats of :func:`_pack`."""
-    values: list[float] = np.frombuffer(base64.b64decode(text, validate=True), "<f8").tolist()
-    return values
+def _unpack(text: str) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """The floats of :func:`_pack`, as a writable array."""
+    return np.frombuffer(base64.b64decode(text, validate=True), "<f8").astype(np.float64)

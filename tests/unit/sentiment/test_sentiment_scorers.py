@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import math
+import random
+
+import numpy as np
 import orjson
 import pytest
 
@@ -237,10 +242,17 @@ def test_ngram_state_columns_are_checked() -> None:
     state = m.to_state()
     with pytest.raises(ValueError, match="differ in length"):
         NgramLogit.from_state({**state, "pos": state["pos"][:1]})
+    one = base64.b64encode(np.zeros(1, "<f8").tobytes()).decode()  # one float for two grams
+    with pytest.raises(ValueError, match="differ in length"):
+        NgramLogit.from_state({**state, "weight_sums": one})
     with pytest.raises(ValueError):
-        NgramLogit.from_state({**state, "g2": "not base64!"})
+        NgramLogit.from_state({**state, "weights": "not base64!"})
+    with pytest.raises(ValueError, match="repeat"):
+        NgramLogit.from_state({**state, "grams": ["a", "a"]})
+    with pytest.raises(ValueError, match="sums differ"):
+        NgramLogit.from_state({**state, "dense_sum": {"base": 0.0}})
     with pytest.raises(ValueError, match="not a state"):
-        NgramLogit.from_state({**state, "format": 1})
+        NgramLogit.from_state({**state, "format": 2})  # the AdaGrad model before NB scaling
 
 
 def test_ngram_state_stays_compact() -> None:
@@ -249,3 +261,102 @@ def test_ngram_state_stays_compact() -> None:
     grams = [f"g{i}" for i in range(1000)]
     m.learn(0.3, {}, grams, -1.0)
     assert len(orjson.dumps(m.to_state())) < 1000 * 40
+
+
+def test_ngram_logit_scales_each_ngram_by_its_naive_bayes_ratio() -> None:
+    # After "x a" positive and "x b" negative, x is as frequent in both classes: its log-count
+    # ratio is 0, so the second label's step leaves its weight alone (no L2 here).
+    m = NgramLogit(l2=0.0)
+    m.learn(0.0, {}, ["x", "a"], 1.0)
+    first = m.weights
+    assert first["x"] > 0 and first["a"] > 0
+    m.learn(0.0, {}, ["x", "b"], -1.0)
+    assert m.weights["x"] == first["x"]
+    # A weight multiplies the ratio: b (negative ratio) agrees with naive Bayes, w > 0.
+    assert m.weights["b"] > 0
+    assert m.logit(0.0, {}, ["b"]) < m.logit(0.0, {}, []) < m.logit(0.0, {}, ["a"])
+    assert m.nb_log_odds(["x"]) == 0.0
+    assert m.nb_log_odds(["a"]) > 0 > m.nb_log_odds(["b"])
+
+
+def test_ngram_logit_scores_with_step_weighted_averages() -> None:
+    # The score uses sum(t * w_t) / sum(t) over steps t = 1..T of every weight, not w_T.
+    m = NgramLogit(l2=0.0, dense_lr=0.2)
+    data = [(["a", "b"], 1.0), (["a", "c"], -1.0), (["a", "b"], 1.0), (["c"], -1.0)]
+    snapshots: list[tuple[float, float, float]] = []
+    for grams, target in data:
+        m.learn(0.0, {"d": 0.5}, grams, target)
+        snapshots.append((m.weights["a"], m.intercept, m.dense["d"]))
+    total = sum(range(1, len(data) + 1))
+    avg = [sum(t * snap[k] for t, snap in enumerate(snapshots, 1)) / total for k in range(3)]
+    # a was counted 2 times positive and once negative (alpha 1), plus the offset of the class
+    # totals that every n-gram gets, which is the log-odds of an unseen n-gram.
+    ratio_a = math.log(2 + 1) - math.log(1 + 1) + m.nb_log_odds(["never seen"])
+    assert m.logit(0.0, {}, []) == pytest.approx(avg[1], abs=1e-12)
+    assert m.logit(0.0, {"d": 1.0}, []) - m.logit(0.0, {}, []) == pytest.approx(avg[2])
+    assert m.logit(0.0, {}, ["a"]) - m.logit(0.0, {}, []) == pytest.approx(avg[0] * ratio_a)
+    assert avg[0] != pytest.approx(m.weights["a"])  # the average is not the last iterate
+
+
+def test_ngram_logit_divides_the_ngram_sum_by_the_square_root_of_its_length() -> None:
+    m = _trained(HOTEL).online
+    grams = ["早餐", "丰盛"]
+    shift = m.logit(0.0, {}, grams) - m.logit(0.0, {}, [])
+    padded = [*grams, "从未见过甲", "从未见过乙"]  # unseen n-grams add nothing but their count
+    assert m.logit(0.0, {}, padded) - m.logit(0.0, {}, []) == pytest.approx(
+        shift * math.sqrt(2 / 4)
+    )
+
+
+def test_one_label_cannot_swing_unrelated_scores() -> None:
+    zh = ChineseScorer()
+    unrelated = ["服务很周到，房间也很干净", "房间太脏了，服务态度很差"]
+    before = zh.score_many(unrelated)
+    zh.learn_one("带节奏的标题党", -1.0)
+    after = zh.score_many(unrelated)
+    # Only the intercept and the lexicon features' weights touch these texts, by dense_lr.
+    for b, a in zip(before, after, strict=True):
+        assert abs(math.atanh(a) - math.atanh(max(-0.995, min(0.995, b)))) < 0.5
+        assert (a > 0) == (b > 0)
+
+
+def test_ngram_logit_grows_its_arrays_up_to_the_cap_and_round_trips() -> None:
+    m = NgramLogit(max_features=1500)
+    m.learn(0.2, {"base": 0.2}, [f"g{i}" for i in range(1200)], 1.0)  # past the first 1024
+    m.learn(-0.2, {"base": -0.2}, [f"h{i}" for i in range(600)], -1.0)
+    assert len(m.weights) == 1500 and "h299" in m.weights and "h300" not in m.weights
+    state = orjson.loads(orjson.dumps(m.to_state()))
+    restored = NgramLogit.from_state(state)
+    assert restored.to_state() == m.to_state()
+    m.learn(0.1, {}, ["g1", "h1", "new"], 1.0)  # restored arrays are full: no room, no error
+    restored.learn(0.1, {}, ["g1", "h1", "new"], 1.0)
+    assert restored.to_state() == m.to_state()
+    assert "new" not in m.weights
+
+
+def test_training_passes_reach_the_synthetic_hold_out() -> None:
+    # Reviews made of a few sentiment phrases in filler text, learnt in shuffled passes.
+    rng = random.Random(7)
+    good = ["早餐丰盛", "前台热情", "房间宽敞", "还会再来", "交通方便"]
+    bad = ["隔音太差", "空调坏了", "前台冷淡", "不会再来", "浴室发霉"]
+    filler = ["我们", "周末", "入住", "这家", "酒店", "两晚", "一楼", "朋友"]
+
+    def review(label: int) -> tuple[str, float]:
+        own, other = (good, bad) if label else (bad, good)
+        parts = rng.sample(own, 2) + rng.sample(filler, 3)
+        if rng.random() < 0.3:
+            parts.append(rng.choice(other))  # mixed reviews
+        rng.shuffle(parts)
+        return "，".join(parts), 1.0 if label else -1.0
+
+    train_set = [review(rng.random() < 0.65) for _ in range(300)]
+    test_set = [review(rng.random() < 0.65) for _ in range(200)]
+    zh = ChineseScorer()
+    for _ in range(3):
+        rng.shuffle(train_set)
+        for text, target in train_set:
+            zh.learn_one(text, target)
+    scores = zh.score_many([text for text, _ in test_set])
+    correct = sum((s >= 0.05) == (t > 0) and abs(s) >= 0.05 for s, (_, t) in zip(
+        scores, test_set, strict=True))
+    assert correct / len(test_set) >= 0.95

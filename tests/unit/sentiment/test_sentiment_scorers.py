@@ -256,7 +256,7 @@ def test_ngram_state_columns_are_checked() -> None:
 
 
 def test_ngram_state_stays_compact() -> None:
-    # Weights and AdaGrad sums are 8 bytes each before base64, whatever their decimals.
+    # Weights and their running sums are 8 bytes each before base64, whatever their decimals.
     m = NgramLogit()
     grams = [f"g{i}" for i in range(1000)]
     m.learn(0.3, {}, grams, -1.0)

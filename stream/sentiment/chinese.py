@@ -317,16 +317,9 @@ class ChineseScorer:
 
     Parameters
     ----------
-    lr
-        SGD learning rate of the n-gram weights of the online model.
-    dense_lr
-        SGD learning rate of its intercept and lexicon features' weights.
-    l2
-        L2 penalty on its n-gram weights.
-    max_features
-        At most this many distinct character n-grams get a weight (the first ones seen).
-    nb_alpha
-        Additive smoothing of the naive-Bayes counts.
+    online
+        The learnt part; a fresh :class:`~stream.sentiment.online.NgramLogit` with its own
+        defaults (learning rates, L2, feature cap, naive-Bayes smoothing) when omitted.
 
     Examples
     --------
@@ -339,17 +332,8 @@ class ChineseScorer:
     lang = "zh"
     base_name = "zh-lexicon"
 
-    def __init__(
-        self,
-        lr: float = 4.0,
-        dense_lr: float = 0.1,
-        l2: float = 1e-4,
-        max_features: int = 1 << 17,
-        nb_alpha: float = 1.0,
-    ) -> None:
-        self.online = NgramLogit(
-            lr=lr, dense_lr=dense_lr, l2=l2, max_features=max_features, nb_alpha=nb_alpha
-        )
+    def __init__(self, online: NgramLogit | None = None) -> None:
+        self.online = online if online is not None else NgramLogit()
 
     @staticmethod
     def lexicon_features(text: str) -> tuple[float, dict[str, float]]:
@@ -392,6 +376,4 @@ class ChineseScorer:
         """Rebuild a scorer saved by :meth:`to_state`."""
         if state.get("kind") != "nb-scaled-ngram-logit":
             raise ValueError("not a state of this Chinese scorer (saved by an older version?)")
-        scorer = cls()
-        scorer.online = NgramLogit.from_state(state["online"])
-        return scorer
+        return cls(NgramLogit.from_state(state["online"]))

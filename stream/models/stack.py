@@ -672,22 +672,40 @@ class StreamRecommender:
 
     # --- scoring ----------------------------------------------------------------------------
 
-    def _shared(self, now: float) -> _Shared:
-        cat = self.catalog
-        n = len(cat)
-        pop = np.maximum(self.popularity.scores(now, n), 0.0)
+    def _catalog_totals(
+        self, now: float, n: int
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float, float]:
+        """What every row's features share: decayed popularity (raw), showings and clicks of
+        the first ``n`` items, the overall click-through rate and the top popularity."""
+        pop = self.popularity.scores(now, n)
         shown = self.shown.scores(now, n)
         clicks = np.maximum(self.clicked.scores(now, n), 0.0)
         total_shown = float(shown.sum())
         base_ctr = (min(max(float(clicks.sum()) / total_shown, 1e-3), 0.5)
                     if total_shown > 0 else _DEFAULT_CTR)
-        top = float(pop.max()) if n else 0.0
-        pop_norm = np.log1p(pop) / math.log1p(top) if top > 0 else pop
+        # max(max(p, 0)) == max(max(p), 0): the top without clipping the whole array
+        top = max(float(pop.max()), 0.0) if n else 0.0
+        return pop, shown, clicks, base_ctr, top
+
+    def _row_terms(
+        self, now: float, rows: slice | NDArray[np.int64], pop: NDArray[np.float64], top: float
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """Normalised popularity, birth time and freshness of the catalogue ``rows``."""
+        cat = self.catalog
+        clipped = np.maximum(pop[rows], 0.0)
+        pop_norm = np.log1p(clipped) / math.log1p(top) if top > 0 else clipped
         # age from the publication time, or from the first sighting when none is known
-        known = cat.has_metadata[:n] & (cat.published_at[:n] > 0)
-        born = np.where(known, cat.published_at[:n], cat.first_seen[:n])
+        known = cat.has_metadata[rows] & (cat.published_at[rows] > 0)
+        born = np.where(known, cat.published_at[rows], cat.first_seen[rows])
         # an item with no trusted time that no event has named yet: of unknown age, not fresh
         fresh = np.nan_to_num(np.exp2(-np.maximum(now - born, 0.0) / self.freshness_half_life))
+        return pop_norm, born, fresh
+
+    def _shared(self, now: float) -> _Shared:
+        cat = self.catalog
+        n = len(cat)
+        pop, shown, clicks, base_ctr, top = self._catalog_totals(now, n)
+        pop_norm, born, fresh = self._row_terms(now, slice(0, n), pop, top)
         degree = np.maximum(self.degree.scores(now, n), 1e-3)
         allowed = cat.active[:n] & ~self.excluded[:n]
         if not self.recommend_stubs:
@@ -698,29 +716,14 @@ class StreamRecommender:
 
     def _shared_rows(self, now: float, items: NDArray[np.int64]) -> _Shared:
         """What :meth:`_features` reads of :meth:`_shared` for a few ``items``, filled at
-        their rows only (the rest of each array is zero), with the catalogue-wide sums and
-        maximum it needs computed exactly as there: an impression's features then cost a few
-        cheap vector operations instead of every item's freshness, staleness and column
-        norm. The features are bit-for-bit the same (tests/unit/models)."""
-        cat = self.catalog
-        n = len(cat)
-        pop_all = self.popularity.scores(now, n)
-        shown = self.shown.scores(now, n)
-        clicks = np.maximum(self.clicked.scores(now, n), 0.0)
-        total_shown = float(shown.sum())
-        base_ctr = (min(max(float(clicks.sum()) / total_shown, 1e-3), 0.5)
-                    if total_shown > 0 else _DEFAULT_CTR)
-        # max(max(p, 0)) == max(max(p), 0): the same top as _shared without the array
-        top = max(float(pop_all.max()), 0.0) if n else 0.0
-        pop = np.maximum(pop_all[items], 0.0)
-        pop_norm = np.zeros(n, dtype=np.float64)
-        pop_norm[items] = np.log1p(pop) / math.log1p(top) if top > 0 else pop
-        known = cat.has_metadata[items] & (cat.published_at[items] > 0)
-        born = np.zeros(n, dtype=np.float64)
-        born[items] = np.where(known, cat.published_at[items], cat.first_seen[items])
-        fresh = np.zeros(n, dtype=np.float64)
-        fresh[items] = np.nan_to_num(
-            np.exp2(-np.maximum(now - born[items], 0.0) / self.freshness_half_life))
+        their rows only (the rest of each array is zero), from the same totals and per-row
+        terms: an impression's features then cost a few cheap vector operations instead of
+        every item's freshness, staleness and column norm. The features are bit-for-bit the
+        same (tests/unit/models)."""
+        n = len(self.catalog)
+        pop, shown, clicks, base_ctr, top = self._catalog_totals(now, n)
+        pop_norm, born, fresh = (np.zeros(n, dtype=np.float64) for _ in range(3))
+        pop_norm[items], born[items], fresh[items] = self._row_terms(now, items, pop, top)
         degree = np.maximum(self.degree.scores(now, n), 1e-3)
         return _Shared(n, pop_norm, fresh, degree, None, np.zeros(0, dtype=bool),
                        clicks, shown, base_ctr, born)

@@ -7,11 +7,22 @@ Each was found by the crash-recovery test against the embedded broker; each is i
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["fetch_only_active_partitions", "resume_streams_after_seek", "use_fetch_wait"]
 
 log = logging.getLogger(__name__)
+
+
+def _replace(owner: Any, name: str, build: Callable[[Any], Any]) -> None:
+    """Set ``owner.name`` to ``build(original)``, where ``original`` is Faust's own: it is
+    kept as ``_stream_original_<name>`` the first time, so replacing again wraps Faust's
+    method, never an earlier replacement (applying a fix twice is applying it once)."""
+    key = f"_stream_original_{name}"
+    original = owner.__dict__.get(key) or getattr(owner, name)
+    setattr(owner, key, original)
+    setattr(owner, name, build(original))
 
 
 def use_fetch_wait(milliseconds: int) -> None:
@@ -21,16 +32,15 @@ def use_fetch_wait(milliseconds: int) -> None:
     4.6 ms at 20 ms, 100 ms apart messages)."""
     from faust.transport.drivers import aiokafka as driver
 
-    thread = driver.AIOKafkaConsumerThread
-    original = getattr(thread, "_stream_original_create", None) or thread._create_worker_consumer
+    def build(original: Any) -> Any:
+        def create(self: Any, transport: Any) -> Any:
+            consumer = original(self, transport)
+            consumer._fetch_max_wait_ms = milliseconds
+            return consumer
 
-    def create(self: Any, transport: Any) -> Any:
-        consumer = original(self, transport)
-        consumer._fetch_max_wait_ms = milliseconds
-        return consumer
+        return create
 
-    setattr(thread, "_stream_original_create", original)  # noqa: B010
-    setattr(thread, "_create_worker_consumer", create)  # noqa: B010
+    _replace(driver.AIOKafkaConsumerThread, "_create_worker_consumer", build)
 
 
 class _Active:
@@ -60,24 +70,23 @@ def fetch_only_active_partitions() -> None:
     """Make the aiokafka driver fetch through :class:`_Active`."""
     from faust.transport.drivers import aiokafka as driver
 
-    thread = driver.AIOKafkaConsumerThread
-    original = getattr(thread, "_stream_original_fetch", None) or thread._fetch_records
+    def build(original: Any) -> Any:
+        async def fetch(
+            self: Any,
+            consumer: Any,
+            active_partitions: Any,
+            timeout: Any = None,
+            max_records: Any = None,
+        ) -> Any:
+            if active_partitions is not None:
+                active_partitions = _Active(active_partitions)
+            return await original(
+                self, consumer, active_partitions, timeout=timeout, max_records=max_records
+            )
 
-    async def fetch(
-        self: Any,
-        consumer: Any,
-        active_partitions: Any,
-        timeout: Any = None,
-        max_records: Any = None,
-    ) -> Any:
-        if active_partitions is not None:
-            active_partitions = _Active(active_partitions)
-        return await original(
-            self, consumer, active_partitions, timeout=timeout, max_records=max_records
-        )
+        return fetch
 
-    setattr(thread, "_stream_original_fetch", original)  # noqa: B010
-    setattr(thread, "_fetch_records", fetch)  # noqa: B010
+    _replace(driver.AIOKafkaConsumerThread, "_fetch_records", build)
 
 
 async def _on_recovery_completed(self: Any, generation_id: int = 0) -> None:
@@ -141,6 +150,4 @@ def resume_streams_after_seek() -> None:
     """Replace ``Recovery.on_recovery_completed`` by :func:`_on_recovery_completed`."""
     from faust.tables.recovery import Recovery
 
-    if getattr(Recovery, "_stream_original_completed", None) is None:
-        setattr(Recovery, "_stream_original_completed", Recovery.on_recovery_completed)  # noqa: B010
-    setattr(Recovery, "on_recovery_completed", _on_recovery_completed)  # noqa: B010
+    _replace(Recovery, "on_recovery_completed", lambda original: _on_recovery_completed)

@@ -120,7 +120,7 @@ def test_installing_the_fix_is_idempotent_and_keeps_faust_s_method() -> None:
     resume_streams_after_seek()
     resume_streams_after_seek()
     assert Recovery.__dict__["on_recovery_completed"] is _on_recovery_completed
-    kept = Recovery.__dict__["_stream_original_completed"]
+    kept = Recovery.__dict__["_stream_original_on_recovery_completed"]
     assert kept is not _on_recovery_completed and kept.__module__ == "faust.tables.recovery"
 
 
@@ -159,10 +159,10 @@ def test_the_driver_fetches_through_the_live_view() -> None:
         seen.append(active)
         return {}
 
-    saved = AIOKafkaConsumerThread.__dict__.get("_stream_original_fetch")
+    saved = AIOKafkaConsumerThread.__dict__.get("_stream_original__fetch_records")
     saved_fetch = AIOKafkaConsumerThread.__dict__["_fetch_records"]
     try:
-        AIOKafkaConsumerThread._stream_original_fetch = original  # type: ignore[attr-defined]
+        AIOKafkaConsumerThread._stream_original__fetch_records = original  # type: ignore[attr-defined]
         fetch_only_active_partitions()
         fetch_only_active_partitions()  # idempotent: still one wrapper around the original
         live: set[Any] = set()
@@ -171,6 +171,6 @@ def test_the_driver_fetches_through_the_live_view() -> None:
     finally:
         setattr(AIOKafkaConsumerThread, "_fetch_records", saved_fetch)  # noqa: B010
         if saved is None:
-            delattr(AIOKafkaConsumerThread, "_stream_original_fetch")
+            delattr(AIOKafkaConsumerThread, "_stream_original__fetch_records")
         else:
-            setattr(AIOKafkaConsumerThread, "_stream_original_fetch", saved)  # noqa: B010
+            setattr(AIOKafkaConsumerThread, "_stream_original__fetch_records", saved)  # noqa: B010

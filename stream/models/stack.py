@@ -142,7 +142,9 @@ class _Shared:
     n: int
     popularity: NDArray[np.float64]
     freshness: NDArray[np.float64]
-    degree: NDArray[np.float64]
+    #: co-visitation degrees (floored at 1e-3); None where only a few rows need them, read
+    #: through :meth:`StreamRecommender._degree_at`
+    degree: NDArray[np.float64] | None
     #: ``degree ** -covisit_beta``; None where only co-visited columns need it
     column_norm: NDArray[np.float64] | None
     #: what may be recommended (empty where only features are taken, not ranked)
@@ -151,6 +153,12 @@ class _Shared:
     shown: NDArray[np.float64]
     base_ctr: float
     born: NDArray[np.float64]
+    now: float
+    #: ``popularity_weight * popularity`` and ``fresh_boost * freshness``, the terms of the
+    #: prior every user shares (None where nothing is ranked)
+    prior_terms: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
+    #: the items that may not be recommended (the complement of ``allowed``)
+    blocked: NDArray[np.intp] | None = None
 
 
 @dataclass(slots=True)
@@ -163,6 +171,10 @@ class _UserView:
     query: NDArray[np.float32] | None
     seen: NDArray[np.int32]
     followed: set[str] | None = None
+    #: the content vectors of ``items``, gathered once for every reason given to the user
+    vectors: NDArray[np.float32] | None = None
+    #: the co-visitation rows (neighbours, weights) of ``items``, likewise
+    covisits: tuple[NDArray[np.int32], NDArray[np.float32]] | None = None
 
 
 class StreamRecommender:
@@ -328,6 +340,19 @@ class StreamRecommender:
             self.excluded[idx] = item_id in self.excluded_items
         return idx
 
+    def _item_indexes(self, item_ids: Sequence[str], ts: float) -> NDArray[np.int64]:
+        """:meth:`_item_index` of each of ``item_ids`` in turn; in a few vector operations
+        when every one is known (as it is for most impressions)."""
+        found = [self.catalog.index.get(i) for i in item_ids]
+        if None in found:
+            return np.array([self._item_index(i, ts) for i in item_ids], dtype=np.int64)
+        idx = np.array(found, dtype=np.int64)
+        last = self.catalog.last_seen
+        unknown = idx[np.isnan(last[idx])]
+        if unknown.size:
+            last[unknown] = ts
+        return idx
+
     def _mark_read(self, idx: int, ts: float) -> None:
         """A click or read: the item is alive (see :meth:`stale`)."""
         cat = self.catalog
@@ -422,7 +447,7 @@ class StreamRecommender:
     def _learn_impression(self, event: Interaction) -> None:
         row = self.users.ensure(event.user_id, event.ts)
         ids = event.item_ids or (event.item_id,)
-        items = np.array([self._item_index(i, event.ts) for i in ids], dtype=np.int64)
+        items = self._item_indexes(ids, event.ts)
         # what the ranker learns from is what the list was served with: features taken now,
         # before this impression counts as exposure and before any of its clicks
         features = (self._features(self._user_view(row, event.ts), items,
@@ -505,8 +530,7 @@ class StreamRecommender:
         ts = float(fact[2])
         self._tick(ts)
         if kind == "shown":
-            for item_id in fact[1]:
-                self.shown.update(self._item_index(item_id, ts), ts)
+            self.shown.update_many(self._item_indexes(fact[1], ts), ts)
             return
         idx = self._item_index(fact[1], ts)
         if kind == "read":
@@ -679,7 +703,7 @@ class StreamRecommender:
         the first ``n`` items, the overall click-through rate and the top popularity."""
         pop = self.popularity.scores(now, n)
         shown = self.shown.scores(now, n)
-        clicks = np.maximum(self.clicked.scores(now, n), 0.0)
+        clicks = self._clicks(now, n)
         total_shown = float(shown.sum())
         base_ctr = (min(max(float(clicks.sum()) / total_shown, 1e-3), 0.5)
                     if total_shown > 0 else _DEFAULT_CTR)
@@ -687,18 +711,28 @@ class StreamRecommender:
         top = max(float(pop.max()), 0.0) if n else 0.0
         return pop, shown, clicks, base_ctr, top
 
+    def _clicks(self, now: float, n: int) -> NDArray[np.float64]:
+        """Decayed clicks of the first ``n`` items, clipped at 0 (which changes nothing, and
+        is skipped, while no click was ever taken back)."""
+        clicks = self.clicked.scores(now, n)
+        return clicks if self.clicked.nonnegative else np.maximum(clicks, 0.0)
+
     def _row_terms(
         self, now: float, rows: slice | NDArray[np.int64], pop: NDArray[np.float64], top: float
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        """Normalised popularity, birth time and freshness of the catalogue ``rows``."""
+        """Normalised popularity, birth time and freshness of the catalogue ``rows``, from
+        their decayed popularity ``pop`` (one value per row)."""
         cat = self.catalog
-        clipped = np.maximum(pop[rows], 0.0)
+        clipped = np.maximum(pop, 0.0)
         pop_norm = np.log1p(clipped) / math.log1p(top) if top > 0 else clipped
         # age from the publication time, or from the first sighting when none is known
         known = cat.has_metadata[rows] & (cat.published_at[rows] > 0)
         born = np.where(known, cat.published_at[rows], cat.first_seen[rows])
         # an item with no trusted time that no event has named yet: of unknown age, not fresh
-        fresh = np.nan_to_num(np.exp2(-np.maximum(now - born, 0.0) / self.freshness_half_life))
+        # (NaN, from an unknown birth, is the only value nan_to_num would change: exp2 of a
+        # non-positive number is finite)
+        fresh = np.exp2(-np.maximum(now - born, 0.0) / self.freshness_half_life)
+        fresh[np.isnan(fresh)] = 0.0
         return pop_norm, born, fresh
 
     def _shared(self, now: float) -> _Shared:
@@ -712,21 +746,36 @@ class StreamRecommender:
             allowed &= cat.has_metadata[:n]
         allowed &= ~self.stale(now, n)
         return _Shared(n, pop_norm, fresh, degree, degree ** -self.covisit_beta, allowed,
-                       clicks, shown, base_ctr, born)
+                       clicks, shown, base_ctr, born, now,
+                       (self.popularity_weight * pop_norm, self.fresh_boost * fresh),
+                       np.flatnonzero(~allowed))
 
     def _shared_rows(self, now: float, items: NDArray[np.int64]) -> _Shared:
         """What :meth:`_features` reads of :meth:`_shared` for a few ``items``, filled at
         their rows only (the rest of each array is zero), from the same totals and per-row
         terms: an impression's features then cost a few cheap vector operations instead of
-        every item's freshness, staleness and column norm. The features are bit-for-bit the
-        same (tests/unit/models)."""
+        every item's freshness, staleness and column norm. Popularity is divided only at
+        those rows (its top from the stored values, see :meth:`DecayedPopularity.top`) and
+        degrees only where co-visitation reads them. The features are bit-for-bit the same
+        (tests/unit/models)."""
         n = len(self.catalog)
-        pop, shown, clicks, base_ctr, top = self._catalog_totals(now, n)
+        shown = self.shown.scores(now, n)
+        clicks = self._clicks(now, n)
+        total_shown = float(shown.sum())
+        base_ctr = (min(max(float(clicks.sum()) / total_shown, 1e-3), 0.5)
+                    if total_shown > 0 else _DEFAULT_CTR)
+        top = self.popularity.top(now, n)
         pop_norm, born, fresh = (np.zeros(n, dtype=np.float64) for _ in range(3))
-        pop_norm[items], born[items], fresh[items] = self._row_terms(now, items, pop, top)
-        degree = np.maximum(self.degree.scores(now, n), 1e-3)
-        return _Shared(n, pop_norm, fresh, degree, None, np.zeros(0, dtype=bool),
-                       clicks, shown, base_ctr, born)
+        pop_norm[items], born[items], fresh[items] = self._row_terms(
+            now, items, self.popularity.at(items, now), top)
+        return _Shared(n, pop_norm, fresh, None, None, np.zeros(0, dtype=bool),
+                       clicks, shown, base_ctr, born, now)
+
+    def _degree_at(self, shared: _Shared, items: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Co-visitation degrees of ``items`` (floored at 1e-3), as :meth:`_shared` has them."""
+        if shared.degree is not None:
+            return shared.degree[items]
+        return np.maximum(self.degree.at(items, shared.now), 1e-3)
 
     def _user_view(self, row: int | None, now: float) -> _UserView:
         if row is None:
@@ -754,22 +803,30 @@ class StreamRecommender:
                 norm = float(np.linalg.norm(blend))
                 query = (blend / norm).astype(np.float32) if norm > 0 else None
         blended = (1.0 - self.short_term_weight) * long_w + self.short_term_weight * short_w
-        return _UserView(row, items, blended, query, seen)
+        view = _UserView(row, items, blended, query, seen)
+        if self.use_content:
+            view.vectors = vectors
+        return view
 
     def _collab(self, user: _UserView, shared: _Shared) -> NDArray[np.float64]:
+        raw, top = self._collab_raw(user, shared)
+        return raw / top if top > 0 else raw
+
+    def _collab_raw(self, user: _UserView, shared: _Shared) -> tuple[NDArray[np.float64], float]:
+        """Co-visitation scores of every item before normalisation, and their maximum (what
+        :meth:`_collab` divides by): a few rows of it need no division of the whole array."""
         if not self.use_collab or user.items.size == 0:
-            return np.zeros(shared.n, dtype=np.float64)
+            return np.zeros(shared.n, dtype=np.float64), 0.0
         items = user.items[-self.collab_query_items:].astype(np.int64)
         weights = user.weights[-self.collab_query_items:]
-        row_norm = 1.0 / shared.degree[items]
+        row_norm = 1.0 / self._degree_at(shared, items)
         raw = self.covisit.scores(items, weights * row_norm, shared.n)
         if shared.column_norm is not None:
             raw *= shared.column_norm
         else:  # only the co-visited columns can be non-zero: normalise those
-            hit = np.flatnonzero(raw)
-            raw[hit] *= shared.degree[hit] ** -self.covisit_beta
-        top = float(raw.max()) if raw.size else 0.0
-        return raw / top if top > 0 else raw
+            hit = np.flatnonzero(raw != 0)  # (a boolean mask is several times faster)
+            raw[hit] *= self._degree_at(shared, hit) ** -self.covisit_beta
+        return raw, float(raw.max()) if raw.size else 0.0
 
     def _content(self, user: _UserView, shared: _Shared) -> NDArray[np.float64]:
         if user.query is None:
@@ -780,8 +837,16 @@ class StreamRecommender:
 
     def _prior(self, content: NDArray[np.float64], collab: NDArray[np.float64],
                shared: _Shared) -> NDArray[np.float64]:
-        return (self.content_weight * content + self.collab_weight * collab
-                + self.popularity_weight * shared.popularity + self.fresh_boost * shared.freshness)
+        if shared.prior_terms is None:
+            return (self.content_weight * content + self.collab_weight * collab
+                    + self.popularity_weight * shared.popularity
+                    + self.fresh_boost * shared.freshness)
+        # the same sums in the same order, with the shared terms computed once per batch
+        out = self.content_weight * content
+        out += self.collab_weight * collab
+        out += shared.prior_terms[0]
+        out += shared.prior_terms[1]
+        return out
 
     def _sentiment(self, items: NDArray[np.int64]) -> NDArray[np.float64]:
         out = np.zeros(items.size, dtype=np.float64)
@@ -818,9 +883,11 @@ class StreamRecommender:
             x[:, _F["content"]] = content[items]
         elif user.query is not None:
             x[:, _F["content"]] = np.maximum(self.catalog.matrix[items] @ user.query, 0.0)
-        if collab is None:
-            collab = self._collab(user, shared)
-        x[:, _F["collab"]] = collab[items]
+        if collab is None:  # (raw / top)[items], dividing only those rows
+            raw, top = self._collab_raw(user, shared)
+            x[:, _F["collab"]] = raw[items] / top if top > 0 else raw[items]
+        else:
+            x[:, _F["collab"]] = collab[items]
         x[:, _F["popularity"]] = shared.popularity[items]
         x[:, _F["ctr"]] = self._ctr(items, shared)
         x[:, _F["exposure"]] = np.log1p(shared.shown[items])
@@ -879,7 +946,9 @@ class StreamRecommender:
         if with_query:
             queries = np.stack([views[i].query for i in with_query])  # type: ignore[misc]
             # items x users: the item matrix is read once, row-major, for the whole batch
-            content_all = np.maximum(self.catalog.matrix @ queries.T, 0.0).T
+            # (made row-major once: a user's row is then read contiguously)
+            content_all = np.ascontiguousarray(
+                np.maximum(self.catalog.matrix @ queries.T, 0.0).T)
         zeros = np.zeros(shared.n, dtype=np.float64)
         slot = {i: j for j, i in enumerate(with_query)}
         for i, (user_id, view) in enumerate(zip(ids, views, strict=True)):
@@ -893,7 +962,7 @@ class StreamRecommender:
         collab = self._collab(view, shared)
         prior = self._prior(content, collab, shared)
         ranked = prior.copy()
-        ranked[~shared.allowed] = -np.inf
+        ranked[~shared.allowed if shared.blocked is None else shared.blocked] = -np.inf
         if view.seen.size:
             ranked[view.seen[view.seen < shared.n]] = -np.inf
         n_cand = min(max(self.candidates, k), shared.n)
@@ -906,13 +975,15 @@ class StreamRecommender:
         order = np.argsort(-final, kind="stable")
         cand, features, final = cand[order], features[order], final[order]
         picked = self._mmr(cand[: 3 * k], final[: 3 * k], k)
+        # Python floats from here: the same values, without a numpy scalar per operation
+        items, scores = cand[picked].tolist(), final[picked].tolist()
         return [
             Recommendation(
-                item_id=self.catalog.ids[int(cand[p])],
-                score=round(float(final[p]), 6),
-                reason=self._reason(view, int(cand[p]), features[p], now),
+                item_id=self.catalog.ids[idx],
+                score=round(score, 6),
+                reason=self._reason(view, idx, x, now),
             )
-            for p in picked
+            for idx, score, x in zip(items, scores, features[picked].tolist(), strict=True)
         ]
 
     def _mmr(self, cand: NDArray[np.intp], final: NDArray[np.float64], k: int) -> list[int]:
@@ -926,14 +997,13 @@ class StreamRecommender:
         sims = vectors @ vectors.T
         picked: list[int] = []
         max_sim = np.zeros(m)
-        available = np.ones(m, dtype=bool)
+        relevance = (1.0 - self.diversity) * rel
         for _ in range(min(k, m)):
-            mmr = (1.0 - self.diversity) * rel - self.diversity * max_sim
-            mmr[~available] = -np.inf
-            best = int(np.argmax(mmr))
+            # a picked position's similarity is +inf: its score is -inf (diversity > 0)
+            best = int(np.argmax(relevance - self.diversity * max_sim))
             picked.append(best)
-            available[best] = False
             max_sim = np.maximum(max_sim, sims[best])
+            max_sim[best] = np.inf
         return picked
 
     # --- explanations and profiles ----------------------------------------------------------
@@ -942,7 +1012,7 @@ class StreamRecommender:
         title = self.catalog.titles[idx] or self.catalog.ids[idx]
         return title if len(title) <= 60 else title[:59] + "…"
 
-    def _reason(self, view: _UserView, idx: int, x: NDArray[np.float64], now: float) -> str:
+    def _reason(self, view: _UserView, idx: int, x: Sequence[float], now: float) -> str:
         parts = {
             "content": self.content_weight * x[_F["content"]],
             "collab": self.collab_weight * x[_F["collab"]],
@@ -956,12 +1026,21 @@ class StreamRecommender:
             return f"new in {tag}" if tag else "popular now"
         if main in ("content", "collab") and view.items.size:
             recent = view.items[-self.collab_query_items:]
+            # the recent items' rows are gathered once per user, not once per reason
             if main == "collab":
-                rows = recent.astype(np.int64)
-                strength = ((self.covisit.nbr[rows] == idx)
-                            * self.covisit.weight[rows]).sum(axis=1)
+                if view.covisits is None:
+                    rows = recent.astype(np.int64)
+                    view.covisits = self.covisit.nbr[rows], self.covisit.weight[rows]
+                nbr, weight = view.covisits
+                # summed only on the rows that hold the item: the others are 0 anyway
+                match = nbr == idx
+                hit = np.flatnonzero(match.any(axis=1))
+                strength = np.zeros(recent.size, dtype=np.float32)
+                strength[hit] = (match[hit] * weight[hit]).sum(axis=1)
             else:
-                strength = self.catalog.vectors[recent] @ self.catalog.vectors[idx]
+                if view.vectors is None or view.vectors.shape[0] != recent.size:
+                    view.vectors = self.catalog.vectors[recent]
+                strength = view.vectors @ self.catalog.vectors[idx]
             best = int(recent[int(np.argmax(strength))])
             if main == "content" and x[_F["freshness"]] >= 0.5 and tag is not None \
                     and tag in self._followed(view):

@@ -41,22 +41,29 @@ class DecayedPopularity:
         exponent = min(max((ts - self._t_ref) / self.half_life, -1000.0), 1000.0)
         return math.pow(2.0, exponent)
 
-    def update(self, index: int, ts: float, weight: float = 1.0) -> None:
-        """Count one interaction with item ``index`` at time ``ts``."""
-        if index >= self._values.shape[0]:
+    def _prepare(self, top: int, ts: float, weight: float) -> float:
+        """Room for item ``top``, the reference time set (rebased before ``2**exponent``
+        overflows the float range), and the factor ``2**exponent`` that a count of ``weight``
+        at ``ts`` is multiplied by."""
+        if top >= self._values.shape[0]:
             self._values = np.concatenate(
-                [self._values, np.zeros(max(index + 1, self._values.shape[0]), dtype=np.float64)]
+                [self._values, np.zeros(max(top + 1, self._values.shape[0]), dtype=np.float64)]
             )
         if self._t_ref is None:
             self._t_ref = ts
         if not weight >= 0:
             self.nonnegative = False
         exponent = (ts - self._t_ref) / self.half_life
-        if exponent > 60.0:  # rebase before 2**exponent overflows the float range
+        if exponent > 60.0:
             self._values *= math.pow(2.0, -exponent)
             self._t_ref = ts
             exponent = 0.0
-        self._values[index] += weight * math.pow(2.0, exponent)
+        return math.pow(2.0, exponent)
+
+    def update(self, index: int, ts: float, weight: float = 1.0) -> None:
+        """Count one interaction with item ``index`` at time ``ts``."""
+        factor = self._prepare(index, ts, weight)
+        self._values[index] += weight * factor
 
     def scores(self, now: float, n: int) -> NDArray[np.float64]:
         """Decayed counts of the first ``n`` items as of ``now``."""
@@ -74,22 +81,9 @@ class DecayedPopularity:
         :meth:`update` for each in turn, bit for bit, in a few vector operations."""
         if indexes.size == 0:
             return
-        top = int(indexes.max())
-        if top >= self._values.shape[0]:
-            self._values = np.concatenate(
-                [self._values, np.zeros(max(top + 1, self._values.shape[0]), dtype=np.float64)]
-            )
-        if self._t_ref is None:
-            self._t_ref = ts
-        if not weight >= 0:
-            self.nonnegative = False
-        exponent = (ts - self._t_ref) / self.half_life
-        if exponent > 60.0:
-            self._values *= math.pow(2.0, -exponent)
-            self._t_ref = ts
-            exponent = 0.0
+        factor = self._prepare(int(indexes.max()), ts, weight)
         # unbuffered: a repeated index is added to as often as it occurs, in order
-        np.add.at(self._values, indexes, weight * math.pow(2.0, exponent))
+        np.add.at(self._values, indexes, weight * factor)
 
     def at(self, indexes: NDArray[np.int64], now: float) -> NDArray[np.float64]:
         """Decayed counts of ``indexes`` as of ``now``: ``scores(now, n)[indexes]`` bit for

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["BrokerError", "InvalidEvent", "StreamError"]
+__all__ = ["BrokerError", "CorruptCheckpoint", "InvalidEvent", "StreamError"]
 
 
 class StreamError(Exception):
@@ -41,3 +41,8 @@ class InvalidEvent(StreamError):
 
 class BrokerError(StreamError):
     """The embedded broker could not be started or reached."""
+
+
+class CorruptCheckpoint(StreamError, ValueError):
+    """A value of the users table that is not a checkpoint: bad compression, not JSON, or not
+    the fields a checkpoint has. The worker logs it and serves the user as a new one."""

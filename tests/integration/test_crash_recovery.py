@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from stream.broker import EmbeddedBroker
 from stream.metrics import Metrics
-from stream.pipeline import FeedPipeline, RawMessage
+from stream.pipeline import FeedPipeline, RawMessage, decode_checkpoint
 from stream.processes import stop_process
 from stream.recommender import build_recommender
 from stream.settings import Settings
@@ -83,7 +83,7 @@ def reference(settings: Settings, items: list[tuple[str, bytes, bytes]],
     p.write_checkpoints()
     model: Any = p.recommender
     stats = {i[0]: item_stats(model.export_item(i[0])) for i in ITEMS}
-    return {k.decode(): orjson.loads(v) for k, v in store.items()}, stats
+    return {k.decode(): decode_checkpoint(v) for k, v in store.items()}, stats
 
 
 def recovered(
@@ -97,7 +97,7 @@ def recovered(
     def until(records: list[Any]) -> bool:
         latest.clear()
         for r in records:
-            latest[r.key.decode()] = orjson.loads(r.value) if r.value is not None else None
+            latest[r.key.decode()] = decode_checkpoint(r.value) if r.value is not None else None
         return bool(done(latest))
 
     asyncio.run(read_topics(broker.bootstrap, [topic], settings.partitions, until,

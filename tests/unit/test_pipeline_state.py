@@ -3,14 +3,18 @@ what the last one checkpointed, and forget erases the checkpoint too."""
 
 from __future__ import annotations
 
+import logging
+import zlib
 from typing import Any
 
 import orjson
+import pytest
 from prometheus_client import CollectorRegistry
 
 from stream.dedupe import event_hash
+from stream.errors import CorruptCheckpoint
 from stream.metrics import Metrics
-from stream.pipeline import FeedPipeline, RawMessage
+from stream.pipeline import FeedPipeline, RawMessage, decode_checkpoint, encode_checkpoint
 from stream.recommender import build_recommender
 from stream.settings import Settings
 
@@ -76,7 +80,7 @@ def test_a_new_worker_restores_the_checkpoint() -> None:
     first = pipeline(store)
     items(first)
     handle(first, clicks(first, "u1", range(6)) + clicks(first, "u2", range(3)))
-    saved = orjson.loads(store[b"u1"])
+    saved = decode_checkpoint(store[b"u1"])
     assert saved["applied"] == 6 and saved["events"][-1] == event_hash("u1-5")
     assert saved["models"]["default"]["items"] == [f"i{n}" for n in range(6)]
 
@@ -173,7 +177,7 @@ def test_checkpoints_round_trip_exactly_with_a_pending_list() -> None:
     handle(first, [raw(first, first.settings.topic_interactions,
                        {"event_id": "u1-c", "type": "click", "user_id": "u1",
                         "item_id": "i3", "ts": 1102.0}, 4)])
-    saved = orjson.loads(store[b"u1"])
+    saved = decode_checkpoint(store[b"u1"])
     pending = saved["models"]["default"]["impression"]
     assert pending["clicked"] == [0, 0, 1, 0, 0] and pending["features"].startswith("zlib:")
     assert saved == first.user_checkpoint("u1")
@@ -194,8 +198,8 @@ def test_checkpoints_of_the_earlier_format_still_load() -> None:
     first = pipeline(store)
     items(first)
     handle(first, [*clicks(first, "u1", range(3)), impression(first, "u1", 1, 3)])
-    now = orjson.loads(store[b"u1"])
-    old = orjson.loads(store[b"u1"])
+    now = decode_checkpoint(store[b"u1"])
+    old = decode_checkpoint(store[b"u1"])
     old["events"] = [f"u1-{n}" for n in range(3)] + ["u1-imp1"]
     pending = old["models"]["default"]["impression"]
     pending["labelled"] = [bool(x) for x in pending["labelled"]]
@@ -273,6 +277,62 @@ def test_a_user_evicted_and_back_within_one_batch_is_held_afresh() -> None:
                                              "user_id": "old", "item_id": "i7", "ts": 2001.0},
                    21)])
     assert "old" in model.users and "old" in p.applied and b"old" in store
-    assert orjson.loads(store[b"old"])["models"]["default"]["items"] == ["i7"]  # afresh
+    assert decode_checkpoint(store[b"old"])["models"]["default"]["items"] == ["i7"]  # afresh
     assert p.last_lists.get("old") is not None
     assert set(p.applied) == set(model.users.index) == {k.decode() for k in store}
+
+
+def test_checkpoints_are_stored_deflated_and_decode_exactly() -> None:
+    store: dict[bytes, bytes] = {}
+    p = pipeline(store)
+    items(p)
+    handle(p, [*clicks(p, "u1", range(3)), impression(p, "u1", 1, 3)])
+    stored = store[b"u1"]
+    plain = orjson.dumps(p.user_checkpoint("u1"))
+    assert stored[:1] != b"{" and len(stored) < len(plain)
+    assert decode_checkpoint(stored) == p.user_checkpoint("u1") == orjson.loads(plain)
+    assert decode_checkpoint(encode_checkpoint(p.user_checkpoint("u1"))) == \
+        p.user_checkpoint("u1")
+
+
+def test_a_plain_json_checkpoint_of_the_previous_version_restores() -> None:
+    store: dict[bytes, bytes] = {}
+    first = pipeline(store)
+    items(first)
+    handle(first, [*clicks(first, "u1", range(3)), impression(first, "u1", 1, 3)])
+    saved = first.user_checkpoint("u1")
+    store[b"u1"] = orjson.dumps(saved)  # as the previous version wrote it to the changelog
+    second = pipeline(store)
+    items(second)
+    handle(second, clicks(second, "u1", range(2, 3)))  # a redelivery: restores, skipped
+    assert second.user_checkpoint("u1") == saved
+    handle(second, clicks(second, "u1", range(5, 6)))
+    assert decode_checkpoint(store[b"u1"])["applied"] == saved["applied"] + 1
+    assert store[b"u1"][:1] != b"{"  # written back deflated
+
+
+@pytest.mark.parametrize("value", [
+    b"\x00\x01garbage",
+    encode_checkpoint({"events": [], "applied": 0, "models": {}})[:-6],  # truncated
+    zlib.compress(b"not json"),
+    zlib.compress(b"[1, 2]"),
+    b'{"events": [], "applied": 0',  # plain JSON, cut short
+    b'{"events": "e1", "applied": 0, "models": {}}',
+    orjson.dumps({"user_id": "u1", "applied": 3, "models": {}}),
+])
+def test_a_corrupt_checkpoint_is_logged_and_the_user_starts_afresh(
+    value: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(CorruptCheckpoint):
+        decode_checkpoint(value)
+    store: dict[bytes, bytes] = {b"u1-secret": value}
+    p = pipeline(store)
+    items(p)
+    with caplog.at_level(logging.WARNING):
+        out = p.handle_interactions(clicks(p, "u1-secret", range(2)))
+    p.write_checkpoints()
+    assert not [o for o in out if o.topic.endswith(".dlq")]  # applied, not dead-lettered
+    assert p.user_checkpoint("u1-secret")["applied"] == 2
+    assert decode_checkpoint(store[b"u1-secret"])["applied"] == 2  # a readable one replaces it
+    warned = [r for r in caplog.records if "unreadable checkpoint" in r.getMessage()]
+    assert len(warned) == 1 and "u1-secret" not in warned[0].getMessage()

@@ -28,7 +28,7 @@ from stream.events import (
 )
 from stream.metrics import Metrics
 from stream.models.base import Recommendation, Recommender
-from stream.quality import LastLists, RollingQuality, assign_variant, score_click
+from stream.quality import ClickOutcome, LastLists, RollingQuality, assign_variant
 from stream.settings import Settings
 
 __all__ = [
@@ -234,11 +234,11 @@ class FeedPipeline:
         return assign_variant(user_id, self.variant_weights)
 
     def _score_click(self, user_id: str, item_id: str) -> None:
-        last = self.last_lists.get(user_id)
-        if last is None:
+        found = self.last_lists.rank_of(user_id, item_id)
+        if found is None:
             return  # nothing was published to this user yet: nothing to judge
-        variant, items = last
-        outcome = score_click(items, item_id, self.settings.top_k)
+        variant, rank = found
+        outcome = ClickOutcome(rank, self.settings.top_k)
         m = self.metrics
         m.quality_clicks.labels(variant).inc()
         if outcome.hit:
@@ -528,7 +528,7 @@ class FeedPipeline:
             for user_id in user_ids:
                 recs = lists.get(user_id, [])
                 event_ts, produced_ts = users[user_id]
-                self.last_lists.put(user_id, variant, [r.item_id for r in recs])
+                self.last_lists.put(user_id, variant, (r.item_id for r in recs))
                 value = orjson.dumps(
                     {
                         "user_id": user_id,

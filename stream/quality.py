@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import math
 import zlib
+from array import array
 from collections import OrderedDict, deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["ClickOutcome", "LastLists", "RollingQuality", "assign_variant", "score_click"]
+__all__ = [
+    "ClickOutcome",
+    "LastLists",
+    "RollingQuality",
+    "assign_variant",
+    "item_hash",
+    "score_click",
+]
 
 
 def assign_variant(user_id: str, weights: Mapping[str, float]) -> str:
@@ -66,8 +74,9 @@ class ClickOutcome:
         return 1.0 / math.log2(self.rank + 1) if self.hit and self.rank is not None else 0.0
 
 
-def score_click(last_list: list[str] | None, item_id: str, k: int) -> ClickOutcome:
-    """Score a click against the list last published to the user."""
+def score_click(last_list: Sequence[str] | None, item_id: str, k: int) -> ClickOutcome:
+    """Score a click against a list of item ids (the worker scores against the hashes
+    :class:`LastLists` keeps, with :meth:`LastLists.rank_of`, to the same outcome)."""
     if last_list:
         try:
             return ClickOutcome(last_list.index(item_id) + 1, k)
@@ -76,26 +85,105 @@ def score_click(last_list: list[str] | None, item_id: str, k: int) -> ClickOutco
     return ClickOutcome(None, k)
 
 
+def item_hash(item_id: str) -> int:
+    """The 32-bit hash (CRC-32 of the UTF-8 id) under which :class:`LastLists` holds an item.
+
+    >>> item_hash("n00001") == zlib.crc32(b"n00001")
+    True
+    """
+    return zlib.crc32(item_id.encode("utf-8"))
+
+
 class LastLists:
-    """The last list published to each user, bounded: the least recently updated go first."""
+    """The last list published to each user, bounded: the least recently updated go first.
+
+    Each list is held as one ``bytes``: the index of its variant (one byte), then the
+    :func:`item_hash` of each item as unsigned 32-bit integers, about 80 bytes for a list of
+    ten instead of a tuple, a list and its pointers (about 250 bytes per user with the dict
+    entry, measured by ``stream bench``). The rank of a clicked item is the position of its
+    hash.
+
+    Collisions: a click on an item that is not in the list counts as a hit only if its hash
+    equals one of the list's k hashes, about k / 2**32 per click (2.3e-9 for k = 10: a few
+    wrong hits in a billion clicks); two items of one list with one hash (about k² / 2**33
+    per list) give the later one the earlier one's rank. CRC-32 differs for ids of one length
+    that differ within any 4 bytes, and item ids come from the catalogue, not from readers.
+
+    >>> lists = LastLists(capacity=2)
+    >>> lists.put("alice", "control", ["n1", "n2", "n3"])
+    >>> lists.rank_of("alice", "n2"), lists.rank_of("alice", "n9"), lists.rank_of("bob", "n1")
+    (('control', 2), ('control', None), None)
+    >>> lists.ids("alice", ["n3", "n1", "n2"])
+    ['n1', 'n2', 'n3']
+    """
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._lists: OrderedDict[str, tuple[str, list[str]]] = OrderedDict()
+        self._lists: OrderedDict[str, bytes] = OrderedDict()
+        #: variant names by their index in the lists' first byte
+        self._variants: list[str] = []
 
     def __len__(self) -> int:
         return len(self._lists)
 
-    def put(self, user_id: str, variant: str, item_ids: list[str]) -> None:
+    def _variant_index(self, variant: str) -> int:
+        try:
+            return self._variants.index(variant)  # a handful of variants
+        except ValueError:
+            if len(self._variants) == 256:
+                raise ValueError("at most 256 variants have published lists") from None
+            self._variants.append(variant)
+            return len(self._variants) - 1
+
+    def put(self, user_id: str, variant: str, item_ids: Iterable[str]) -> None:
         """Remember the list just published to the user."""
-        self._lists[user_id] = (variant, item_ids)
+        hashes = array("I", [item_hash(i) for i in item_ids])
+        self._lists[user_id] = bytes((self._variant_index(variant),)) + hashes.tobytes()
         self._lists.move_to_end(user_id)
         while len(self._lists) > self.capacity:
             self._lists.popitem(last=False)
 
-    def get(self, user_id: str) -> tuple[str, list[str]] | None:
-        """(variant, item ids) of the last list, or None."""
-        return self._lists.get(user_id)
+    def get(self, user_id: str) -> tuple[str, array[int]] | None:
+        """(variant, the :func:`item_hash` of each item in rank order) of the last list, or
+        None."""
+        packed = self._lists.get(user_id)
+        if packed is None:
+            return None
+        hashes = array("I")
+        hashes.frombytes(packed[1:])
+        return self._variants[packed[0]], hashes
+
+    def rank_of(self, user_id: str, item_id: str) -> tuple[str, int | None] | None:
+        """(variant, 1-based rank of ``item_id`` in the last list or None), or None when no
+        list was published to the user."""
+        last = self.get(user_id)
+        if last is None:
+            return None
+        variant, hashes = last
+        try:
+            return variant, hashes.index(item_hash(item_id)) + 1
+        except ValueError:
+            return variant, None
+
+    def ids(self, user_id: str, candidates: Iterable[str]) -> list[str | None] | None:
+        """The item ids of the last list, found among ``candidates`` by their hashes (read
+        until every one is found; None for an item not among them), or None when no list
+        was published to the user."""
+        last = self.get(user_id)
+        if last is None:
+            return None
+        found: dict[int, str | None] = dict.fromkeys(last[1])
+        missing = len(found)
+        for item_id in candidates:
+            if missing == 0:
+                break
+            if not item_id:  # a catalogue's free slot
+                continue
+            h = item_hash(item_id)
+            if h in found and found[h] is None:
+                found[h] = item_id
+                missing -= 1
+        return [found[h] for h in last[1]]
 
     def forget(self, user_id: str) -> None:
         """Drop the user's list."""

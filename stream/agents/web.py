@@ -9,6 +9,7 @@ statistics are the same on every worker (item facts), so any worker answers.
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import chain
 from typing import Any
 
 import faust
@@ -42,12 +43,16 @@ def register_views(
     async def user_recommendations(web: Any, request: Any, user_id: str) -> Any:
         if not valid_id(user_id):
             return _error(web, 400, f"user_id must be 1 to {settings.max_id_chars} characters")
-        last = pipeline.last_lists.get(user_id)
-        if last is None:
+        if pipeline.last_lists.get(user_id) is None:
             return _error(web, 404, f"no list published for user {user_id!r} on this worker")
         now = pipeline.clock()
         variant = pipeline.variant_of(user_id)
-        recs = pipeline.recommenders[variant].recommend(user_id, settings.top_k, now)
+        model = pipeline.recommenders[variant]
+        recs = model.recommend(user_id, settings.top_k, now)
+        # the list cache holds hashes of the ids: they are found among the fresh list's ids
+        # (usually all there), then the catalogue's; an item that left it shows as null
+        catalog = getattr(getattr(model, "catalog", None), "ids", ())
+        last = pipeline.last_lists.ids(user_id, chain((r.item_id for r in recs), catalog))
         return web.json(
             {
                 "user_id": user_id,
@@ -55,7 +60,7 @@ def register_views(
                 "items": [
                     {"item_id": r.item_id, "score": r.score, "reason": r.reason} for r in recs
                 ],
-                "last_published": last[1],
+                "last_published": last,
                 "ts": now,
             }
         )

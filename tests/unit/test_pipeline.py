@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 from prometheus_client import CollectorRegistry
 
 from stream.metrics import Metrics
 from stream.pipeline import FeedPipeline, RawMessage
+from stream.quality import score_click
 from stream.recommender import build_recommender
 from stream.settings import Settings
 
@@ -107,3 +109,28 @@ def test_forget_publishes_tombstones_and_erases_the_user() -> None:
     # a forgotten user is a cold-start user again: nothing they clicked is excluded any more
     recs = p.recommender.recommend("u1", 10, 1000.0)
     assert {r.item_id for r in recs} == {"i0", "i1", "i2", "i3"}
+
+
+def test_clicks_are_scored_against_the_list_last_published() -> None:
+    p, registry = make_pipeline()
+    items(p)
+    catalogue = [f"i{n}" for n in range(4)]
+    p.handle_interactions([click(p, "u1", "i0", 1)])  # publishes the first list
+    expected = []
+    for n in range(2, 6):
+        found = p.last_lists.ids("u1", catalogue)
+        assert found is not None
+        last = [i for i in found if i is not None]
+        assert len(last) == len(found) >= 1  # every id found in the catalogue
+        clicked = last[1] if n % 2 == 0 else "i0"  # the list's second item, or one not in it
+        expected.append(score_click(last, clicked, p.settings.top_k))
+        p.handle_interactions([click(p, "u1", clicked, n)])  # scored, then a new list
+
+    def sample(name: str) -> float:
+        return registry.get_sample_value(name, {"variant": "default"}) or 0.0
+
+    assert [o.rank for o in expected] == [2, None, 2, None]
+    assert sample("stream_quality_clicks_total") == 4
+    assert sample("stream_quality_hits_total") == 2
+    assert sample("stream_quality_reciprocal_rank_total") == pytest.approx(1.0)
+    assert sample("stream_quality_ndcg_total") == pytest.approx(sum(o.ndcg for o in expected))

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import math
 import random
+from array import array
 from collections import Counter
 
 import pytest
 
-from stream.quality import LastLists, RollingQuality, assign_variant, score_click
+from stream.quality import (
+    LastLists,
+    RollingQuality,
+    assign_variant,
+    item_hash,
+    score_click,
+)
 
 
 def test_click_outcomes() -> None:
@@ -54,5 +61,41 @@ def test_last_lists_are_bounded() -> None:
     lists.put("a", "v", ["1"])
     lists.put("b", "v", ["2"])
     lists.put("a", "v", ["3"])
-    lists.put("c", "v", ["4"])
-    assert lists.get("b") is None and lists.get("a") == ("v", ["3"]) and len(lists) == 2
+    lists.put("c", "w", ["4"])
+    assert lists.get("b") is None and len(lists) == 2
+    assert lists.get("a") == ("v", array("I", [item_hash("3")]))
+    assert lists.get("c") == ("w", array("I", [item_hash("4")]))
+    lists.forget("a")
+    lists.forget("nobody")
+    assert lists.get("a") is None and lists.rank_of("a", "3") is None and len(lists) == 1
+
+
+def test_last_lists_rank_clicks_as_score_click_does() -> None:
+    rng = random.Random(5)
+    lists = LastLists(capacity=100)
+    for n in range(2000):
+        user = f"u{rng.randrange(50)}"
+        published = [f"n{rng.randrange(40):05d}" for _ in range(rng.randrange(0, 15))]
+        variant = rng.choice(["control", "test"])
+        lists.put(user, variant, published)
+        clicked = f"n{rng.randrange(40):05d}"
+        rank = score_click(published, clicked, k=10).rank
+        assert lists.rank_of(user, clicked) == (variant, rank), n
+
+
+def test_last_lists_give_back_the_ids_found_among_candidates() -> None:
+    lists = LastLists(capacity=10)
+    lists.put("u", "v", ["a", "b", "c"])
+    assert lists.ids("u", ["", "c", "x", "a", "b", "b"]) == ["a", "b", "c"]
+    assert lists.ids("u", ["b"]) == [None, "b", None]  # a and c not among them
+    assert lists.ids("nobody", ["a"]) is None
+
+
+def test_last_lists_hold_compact_bytes() -> None:
+    lists = LastLists(capacity=10)
+    lists.put("u", "v", [f"n{i:05d}" for i in range(10)])
+    packed = lists._lists["u"]
+    assert isinstance(packed, bytes) and len(packed) == 1 + 4 * 10
+    with pytest.raises(ValueError):
+        for n in range(300):
+            lists.put("u", f"variant{n}", ["a"])

@@ -49,12 +49,17 @@ def test_click_is_reflected_in_the_next_list(broker: EmbeddedBroker, tmp_path: P
                             [click_msg(settings.topic_interactions, "c1", "alice", "s1")]))
         first = asyncio.run(read_topics(broker.bootstrap, [settings.topic_recommendations],
                                         settings.partitions, lambda r: len(r) >= 1))
+        read_ts = time.time()
         asyncio.run(produce(broker.bootstrap,
-                            [click_msg(settings.topic_interactions, "c2", "alice", "e1"),
+                            [click_msg(settings.topic_interactions, "c2", "alice", "e1",
+                                       ts=read_ts - 1.0),
                              click_msg(settings.topic_interactions, "c3", "alice", "e1",
-                                       kind="read", dwell_seconds=90.0)]))
-        records = asyncio.run(read_topics(broker.bootstrap, [settings.topic_recommendations],
-                                          settings.partitions, lambda r: len(r) >= 2))
+                                       kind="read", dwell_seconds=90.0, ts=read_ts)]))
+        # the click and the read may be taken in one batch or in two: wait for the list
+        # that reflects the read (its event_ts), not merely for a second list
+        records = asyncio.run(read_topics(
+            broker.bootstrap, [settings.topic_recommendations], settings.partitions,
+            lambda r: any(orjson.loads(x.value)["event_ts"] == read_ts for x in r)))
     assert len(first) == 1
     assert first[0].key == b"alice"
     before = [i["item_id"] for i in orjson.loads(first[0].value)["items"]]

@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["STATE_TABLES", "Settings", "TopicSpec"]
@@ -103,7 +103,11 @@ class Settings(BaseSettings):
     partitions: int = Field(4, ge=1, description="Partition count of every topic the app creates.")
 
     # --- worker ------------------------------------------------------------------------------
-    store: str = Field("memory://", description="Faust table store: memory:// or rocksdb://.")
+    store: str = Field(
+        "memory://",
+        description="Faust table store of the local copy of the user state; only memory:// "
+        "(the state itself lives in the compacted users changelog on Kafka).",
+    )
     data_dir: Path = Field(Path("var/stream"), description="Faust data dir (tables, state).")
     web_enabled: bool = True
     web_host: str = Field("127.0.0.1", description="Bind address of the HTTP views.")
@@ -258,6 +262,22 @@ class Settings(BaseSettings):
 
     # --- embedded broker -----------------------------------------------------------------------
     embedded_port: int = Field(9092, ge=1, le=65535)
+
+    @field_validator("store")
+    @classmethod
+    def _memory_store_only(cls, value: str) -> str:
+        """Faust's ``rocksdb://`` store files each write under the partition of the event
+        being processed; the worker writes user checkpoints once a batch is delivered,
+        outside any event, where that store fails every write and the agent stops: refused
+        here, with the reason, rather than a worker that stops consuming."""
+        if value != "memory://":
+            raise ValueError(
+                f"STREAM_STORE={value!r} is not supported, only memory://: user checkpoints "
+                "are written after each batch, outside Faust's event context, where Faust's "
+                "rocksdb:// store cannot tell their partition. The state is kept either way: "
+                "it lives in the compacted users changelog on Kafka."
+            )
+        return value
 
     @property
     def input_topics(self) -> tuple[str, ...]:

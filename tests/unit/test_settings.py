@@ -34,6 +34,16 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings()
 
 
+def test_only_the_memory_store_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Faust's rocksdb:// store cannot place writes made outside an event (the worker's user
+    # checkpoints): a worker with it crashed its agent on the first checkpoint and stopped
+    # consuming, so the setting is refused up front with the reason
+    assert Settings().store == "memory://"
+    monkeypatch.setenv("STREAM_STORE", "rocksdb://")
+    with pytest.raises(ValidationError, match=r"only memory://.*users changelog"):
+        Settings()
+
+
 def test_sasl_options_for_plain_clients() -> None:
     s = Settings(security_protocol="SASL_PLAINTEXT", sasl_username="app",
                  sasl_password="secret", sasl_mechanism="SCRAM-SHA-256")

@@ -91,8 +91,9 @@ def summary_rows(result: dict[str, Any]) -> list[Row]:
                      TARGETS["memory"] if m["users"] >= 1_000_000 else ""))
         table = m.get("breakdown_bytes_per_user", {}).get("checkpoints")
         if table is not None:
-            rows.append((f"  … less the in-memory users table (estimate for a RocksDB "
-                         f"store), {m['users']:,} users",
+            # what a disk-backed table store would leave; only memory:// is supported
+            rows.append((f"  … of which not the users table (the models, dedupe windows, "
+                         f"lists), {m['users']:,} users",
                          f"{_num(m['bytes_per_user'] - table)} B", ""))
     model = result.get("model")
     if model:

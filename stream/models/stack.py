@@ -147,8 +147,9 @@ class _Shared:
     degree: NDArray[np.float64] | None
     #: ``degree ** -covisit_beta``; None where only co-visited columns need it
     column_norm: NDArray[np.float64] | None
-    #: what may be recommended (empty where only features are taken, not ranked)
-    allowed: NDArray[np.bool_]
+    #: the items that may not be recommended (empty where only features are taken, not
+    #: ranked)
+    blocked: NDArray[np.intp]
     clicks: NDArray[np.float64]
     shown: NDArray[np.float64]
     base_ctr: float
@@ -157,8 +158,6 @@ class _Shared:
     #: ``popularity_weight * popularity`` and ``fresh_boost * freshness``, the terms of the
     #: prior every user shares (None where nothing is ranked)
     prior_terms: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
-    #: the items that may not be recommended (the complement of ``allowed``)
-    blocked: NDArray[np.intp] | None = None
 
 
 @dataclass(slots=True)
@@ -702,14 +701,22 @@ class StreamRecommender:
         """What every row's features share: decayed popularity (raw), showings and clicks of
         the first ``n`` items, the overall click-through rate and the top popularity."""
         pop = self.popularity.scores(now, n)
+        shown, clicks, base_ctr = self._exposure(now, n)
+        # max(max(p, 0)) == max(max(p), 0): the top without clipping the whole array
+        top = max(float(pop.max()), 0.0) if n else 0.0
+        return pop, shown, clicks, base_ctr, top
+
+    def _exposure(
+        self, now: float, n: int
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
+        """Decayed showings and clicks of the first ``n`` items and the overall
+        click-through rate (bounded, a default before anything was shown)."""
         shown = self.shown.scores(now, n)
         clicks = self._clicks(now, n)
         total_shown = float(shown.sum())
         base_ctr = (min(max(float(clicks.sum()) / total_shown, 1e-3), 0.5)
                     if total_shown > 0 else _DEFAULT_CTR)
-        # max(max(p, 0)) == max(max(p), 0): the top without clipping the whole array
-        top = max(float(pop.max()), 0.0) if n else 0.0
-        return pop, shown, clicks, base_ctr, top
+        return shown, clicks, base_ctr
 
     def _clicks(self, now: float, n: int) -> NDArray[np.float64]:
         """Decayed clicks of the first ``n`` items, clipped at 0 (which changes nothing, and
@@ -745,10 +752,9 @@ class StreamRecommender:
         if not self.recommend_stubs:
             allowed &= cat.has_metadata[:n]
         allowed &= ~self.stale(now, n)
-        return _Shared(n, pop_norm, fresh, degree, degree ** -self.covisit_beta, allowed,
-                       clicks, shown, base_ctr, born, now,
-                       (self.popularity_weight * pop_norm, self.fresh_boost * fresh),
-                       np.flatnonzero(~allowed))
+        return _Shared(n, pop_norm, fresh, degree, degree ** -self.covisit_beta,
+                       np.flatnonzero(~allowed), clicks, shown, base_ctr, born, now,
+                       (self.popularity_weight * pop_norm, self.fresh_boost * fresh))
 
     def _shared_rows(self, now: float, items: NDArray[np.int64]) -> _Shared:
         """What :meth:`_features` reads of :meth:`_shared` for a few ``items``, filled at
@@ -759,16 +765,12 @@ class StreamRecommender:
         degrees only where co-visitation reads them. The features are bit-for-bit the same
         (tests/unit/models)."""
         n = len(self.catalog)
-        shown = self.shown.scores(now, n)
-        clicks = self._clicks(now, n)
-        total_shown = float(shown.sum())
-        base_ctr = (min(max(float(clicks.sum()) / total_shown, 1e-3), 0.5)
-                    if total_shown > 0 else _DEFAULT_CTR)
+        shown, clicks, base_ctr = self._exposure(now, n)
         top = self.popularity.top(now, n)
         pop_norm, born, fresh = (np.zeros(n, dtype=np.float64) for _ in range(3))
         pop_norm[items], born[items], fresh[items] = self._row_terms(
             now, items, self.popularity.at(items, now), top)
-        return _Shared(n, pop_norm, fresh, None, None, np.zeros(0, dtype=bool),
+        return _Shared(n, pop_norm, fresh, None, None, np.zeros(0, dtype=np.intp),
                        clicks, shown, base_ctr, born, now)
 
     def _degree_at(self, shared: _Shared, items: NDArray[np.int64]) -> NDArray[np.float64]:
@@ -837,11 +839,9 @@ class StreamRecommender:
 
     def _prior(self, content: NDArray[np.float64], collab: NDArray[np.float64],
                shared: _Shared) -> NDArray[np.float64]:
-        if shared.prior_terms is None:
-            return (self.content_weight * content + self.collab_weight * collab
-                    + self.popularity_weight * shared.popularity
-                    + self.fresh_boost * shared.freshness)
-        # the same sums in the same order, with the shared terms computed once per batch
+        # the sums of content, collab, popularity and freshness terms in that order, with
+        # the terms every user shares computed once per batch by _shared (only it ranks)
+        assert shared.prior_terms is not None, "ranking needs _shared, not _shared_rows"
         out = self.content_weight * content
         out += self.collab_weight * collab
         out += shared.prior_terms[0]
@@ -962,7 +962,7 @@ class StreamRecommender:
         collab = self._collab(view, shared)
         prior = self._prior(content, collab, shared)
         ranked = prior.copy()
-        ranked[~shared.allowed if shared.blocked is None else shared.blocked] = -np.inf
+        ranked[shared.blocked] = -np.inf
         if view.seen.size:
             ranked[view.seen[view.seen < shared.n]] = -np.inf
         n_cand = min(max(self.candidates, k), shared.n)

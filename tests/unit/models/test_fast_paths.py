@@ -48,7 +48,7 @@ class _PlainRecommender(StreamRecommender):
         pop_norm, born, fresh = (np.zeros(n, dtype=np.float64) for _ in range(3))
         pop_norm[items], born[items], fresh[items] = self._row_terms(now, items, pop[items], top)
         degree = np.maximum(self.degree.scores(now, n), 1e-3)
-        return _Shared(n, pop_norm, fresh, degree, None, np.zeros(0, dtype=bool),
+        return _Shared(n, pop_norm, fresh, degree, None, np.zeros(0, dtype=np.intp),
                        clicks, shown, base_ctr, born, now)
 
     def _collab_raw(self, user: _UserView, shared: _Shared) -> tuple[NDArray[np.float64], float]:

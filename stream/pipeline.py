@@ -73,7 +73,12 @@ class Outgoing:
 
 class StateStore(Protocol):
     """Where user state is checkpointed: a Faust table in the worker (changelog-backed, so it
-    survives a crash and follows the user's partition), a dict in tests."""
+    survives a crash and follows the user's partition), a dict in tests.
+
+    The pipeline reads a key only for a user it does not hold in memory (a user it meets
+    for the first time since it started or since their partition was assigned), so a store
+    need not keep a local copy of what it writes: the worker's does not
+    (:class:`~stream.agents.common.DurableTable`)."""
 
     def get(self, key: bytes, default: None = None, /) -> bytes | None:
         """The stored value, or None."""
@@ -199,8 +204,6 @@ class FeedPipeline:
         #: per user in memory: hashes of the ids of the last events applied, and how many
         #: events were applied in all
         self.applied = DedupeWindows(settings.dedupe_window)
-        #: the input partition each user's events come from (their state follows it)
-        self.user_partition: dict[str, int] = {}
         #: per-item (decayed mean, comment count); with ``sentiment_use`` guardrail or both,
         #: items whose discussion turned sour are not served
         self.sentiment = sentiment
@@ -331,7 +334,6 @@ class FeedPipeline:
                     out.extend(self._tombstones(event.user_id))
                     kind = "forget"
                 else:
-                    self.user_partition[event.user_id] = msg.partition
                     if not self._first_time(event, msg):
                         # at-least-once delivery replayed an event we applied already
                         self.metrics.events_duplicate.labels(msg.topic).inc()
@@ -384,20 +386,20 @@ class FeedPipeline:
         (a rebalance): another worker may change them, so when a partition comes back its
         users are restored from their checkpoints again, never from a stale copy. Returns how
         many users were dropped."""
-        gone = [u for u, p in self.user_partition.items() if p in partitions]
+        gone = self.applied.users_in(partitions)
         for user_id in gone:
             self._drop_from_memory(user_id)
         return len(gone)
 
     def _drop_from_memory(self, user_id: str) -> None:
         """The user leaves every model (their contributions to item statistics stay), the
-        dedupe windows, the partition map and the list cache of this worker."""
+        dedupe windows (with the partition of their events) and the list cache of this
+        worker."""
         for model in self.recommenders.values():
             evict = getattr(model, "evict_user", None)
             if evict is not None:
                 evict(user_id)
         self.applied.pop(user_id, None)
-        self.user_partition.pop(user_id, None)
         self.last_lists.forget(user_id)
 
     def drop_evicted(self) -> set[str]:
@@ -424,10 +426,12 @@ class FeedPipeline:
         return evicted
 
     def _first_time(self, event: Interaction, msg: RawMessage) -> bool:
-        """Record the event as applied; False when its id is in the user's recent window."""
+        """Record the event as applied; False when its id is in the user's recent window.
+        Either way the user's state now follows ``msg``'s partition."""
         row = self.applied.row(event.user_id)
         if row is None:
             row = self._restore_user(event.user_id, msg)
+        self.applied.set_partition(row, msg.partition)
         event_id = event_hash(event.event_id)
         if self.applied.seen(row, event_id):
             return False

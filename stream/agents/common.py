@@ -177,14 +177,23 @@ def batched_agent(
 
 
 class DurableTable:
-    """A Faust table whose writes can be awaited: every set or delete goes to the local
-    store and to the changelog, and :meth:`delivered` waits until the broker has them.
+    """A Faust table whose writes can be awaited, and whose local store holds only what the
+    writer does not: every set or delete goes to the changelog, and :meth:`delivered` waits
+    until the broker has them.
 
     Faust's own commit path flushes its producer buffer with a 0.1 s patience per message
     (``ProducerBuffer.flush_atmost``) and then commits offsets even if changelog writes are
     still queued: on a slow machine a crash right after such a commit loses state that the
     committed offsets say was applied. Awaiting every write before the batch is acknowledged
     closes that gap whatever Faust's commit does.
+
+    A written value is **not** kept in the local store: whoever writes a key holds its state
+    in memory already (the pipeline writes the checkpoint of a user it holds), so a second
+    copy would only double the memory per user. The local store keeps what recovery read
+    from the changelog, for the keys not written since, and a write drops the recovered
+    copy of its key. Nothing is lost: the changelog has every write, and Faust's recovery
+    reads a partition's changelog again whenever the partition is assigned (the memory
+    store persists no offset), which is also when the pipeline has let its users go.
     """
 
     def __init__(self, table: Any) -> None:
@@ -192,18 +201,27 @@ class DurableTable:
         self._pending: list[Any] = []
 
     def get(self, key: bytes, default: None = None) -> bytes | None:
-        """The value in the local store (recovered from the changelog at assignment)."""
+        """The value recovered from the changelog at assignment and not written since."""
         value = self.table.get(key, default)
         return value if value is None else bytes(value)
 
+    def _drop_local(self, key: bytes) -> bytes | None:
+        store = self.table.data
+        value: bytes | None = store.pop(key, None)
+        # the memory store's record of which partition a recovered key came from
+        key_partition = getattr(store, "_key_partition", None)
+        if key_partition is not None:
+            key_partition.pop(key, None)
+        return value
+
     def __setitem__(self, key: bytes, value: bytes) -> None:
-        self.table.data[key] = value
+        self._drop_local(key)
         self._pending.append(self.table.send_changelog(None, key, value))
 
     def pop(self, key: bytes, default: None = None) -> bytes | None:
-        """Remove ``key`` here and tombstone it in the changelog (also when this worker had
-        no copy: an erasure must reach every reader of the changelog)."""
-        value = self.table.data.pop(key, default)
+        """Tombstone ``key`` in the changelog (also when this worker has no local copy: an
+        erasure must reach every reader of the changelog) and drop any local copy."""
+        value = self._drop_local(key)
         self._pending.append(self.table.send_changelog(None, key, None, value_serializer="raw"))
         return value if value is None else bytes(value)
 

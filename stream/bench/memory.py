@@ -3,16 +3,18 @@
 
 Everything the worker keeps per user is in the process, built as ``stream worker`` builds it
 (:func:`stream.app.build_variants`, a :class:`~stream.pipeline.FeedPipeline` that shares item
-statistics through item facts) with a plain dict as the users table, which is what Faust's
-in-memory store (``store="memory://"``, the default) holds: raw interaction messages are fed
-in batches through ``handle_interactions``, the item facts it publishes come back through
-``learn_facts``, and ``write_checkpoints`` runs after each batch, as in the worker. Only the
-broker and the output messages are missing.
+statistics through item facts) with the worker's own users table,
+:class:`~stream.agents.common.DurableTable`, over a Faust memory store (``store="memory://"``,
+the default) whose changelog is counted instead of sent: raw interaction messages are fed in
+batches through ``handle_interactions``, the item facts it publishes come back through
+``learn_facts``, and ``write_checkpoints`` runs after each batch, its writes awaited, as in
+the worker. Only the broker and the output messages are missing.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import sys
 import time
@@ -21,15 +23,16 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import orjson
 from prometheus_client import CollectorRegistry
 
+from stream.agents.common import DurableTable
 from stream.bench.workload import Workload
 from stream.metrics import Metrics
-from stream.pipeline import FeedPipeline, RawMessage, StateStore
+from stream.pipeline import FeedPipeline, RawMessage
 from stream.settings import Settings
 
 __all__ = ["deep_size", "main", "rss_bytes", "worker_memory"]
@@ -94,7 +97,29 @@ def deep_size(root: object, seen: set[int]) -> int:
     return total
 
 
-def _breakdown(pipeline: FeedPipeline, store: dict[bytes, bytes]) -> dict[str, int]:
+class _CountedChangelog:
+    """What :class:`~stream.agents.common.DurableTable` uses of a Faust table: the local store
+    (what recovery read; empty here, as in a worker that started with an empty changelog)
+    and a changelog that counts the checkpoints written instead of sending them."""
+
+    def __init__(self, delivered: asyncio.Future[None]) -> None:
+        self.data: dict[bytes, bytes] = {}
+        self.delivered = delivered
+        self.writes = 0
+        self.bytes_written = 0
+
+    def get(self, key: bytes, default: None = None) -> bytes | None:
+        return self.data.get(key, default)
+
+    def send_changelog(self, partition: int | None, key: bytes, value: bytes | None,
+                       value_serializer: str | None = None) -> asyncio.Future[None]:
+        if value is not None:
+            self.writes += 1
+            self.bytes_written += len(value)
+        return self.delivered
+
+
+def _breakdown(pipeline: FeedPipeline, users_table: dict[bytes, bytes]) -> dict[str, int]:
     """Bytes held per kind of per-user state, each object counted once: the models' user
     state first (so user id strings count there), item ids as the catalogue's."""
     seen: set[int] = set()
@@ -111,18 +136,17 @@ def _breakdown(pipeline: FeedPipeline, store: dict[bytes, bytes]) -> dict[str, i
     return {
         "model": model_bytes,
         "dedupe_windows": deep_size(pipeline.applied, seen),
-        "partition_map": deep_size(pipeline.user_partition, seen),
-        "checkpoints": deep_size(store, seen),
+        "checkpoints": deep_size(users_table, seen),
         "last_lists": deep_size(pipeline.last_lists, seen),
     }
 
 
-def _pipeline(settings: Settings, store: dict[bytes, bytes], clock: Callable[[], float]
+def _pipeline(settings: Settings, store: DurableTable, clock: Callable[[], float]
               ) -> FeedPipeline:
     from stream.app import build_variants  # the worker's own wiring (imports Faust)
 
     return FeedPipeline(settings, build_variants(settings), Metrics(CollectorRegistry()),
-                        clock=clock, user_store=cast(StateStore, store), share_items=True)
+                        clock=clock, user_store=store, share_items=True)
 
 
 def worker_memory(n_users: int, n_items: int, events_per_user: float, seed: int,
@@ -139,9 +163,13 @@ def worker_memory(n_users: int, n_items: int, events_per_user: float, seed: int,
     every ``n_events / samples`` events. ``user_cap`` overrides the setting (users beyond it
     are evicted by the models' housekeeping, every ``housekeeping_interval`` of event time)."""
     settings = Settings() if user_cap is None else Settings(user_cap=user_cap)
-    store: dict[bytes, bytes] = {}
+    loop = asyncio.new_event_loop()
+    delivered: asyncio.Future[None] = loop.create_future()
+    delivered.set_result(None)
+    changelog = _CountedChangelog(delivered)
+    users_table = DurableTable(changelog)
     now = [T0]
-    pipeline = _pipeline(settings, store, lambda: now[0])
+    pipeline = _pipeline(settings, users_table, lambda: now[0])
     workload = Workload(n_items, max(n_users, 1), seed)
     s = settings
     items = workload.item_messages(T0 - 3600.0)
@@ -172,6 +200,7 @@ def worker_memory(n_users: int, n_items: int, events_per_user: float, seed: int,
         facts_offset += len(facts)
         pipeline.learn_facts(facts)
         pipeline.write_checkpoints()
+        loop.run_until_complete(users_table.delivered())
 
     start = time.perf_counter()
     for i, e in enumerate(workload.events(n_events, users=n_users)):
@@ -193,11 +222,11 @@ def worker_memory(n_users: int, n_items: int, events_per_user: float, seed: int,
     held = len(model.users)
     if not curve or curve[-1]["events"] != n_events:
         sample(n_events)
-    parts = _breakdown(pipeline, store)
+    loop.close()
+    parts = _breakdown(pipeline, changelog.data)
     growth = after - before
     parts["other"] = growth - sum(parts.values())
     per_user = {k: round(v / max(held, 1), 1) for k, v in parts.items()}
-    checkpoint_sizes = [len(v) for v in store.values()]
     return {
         "users": held, "users_fed": n_users, "user_cap": settings.user_cap,
         "events": n_events, "items": n_items, "event_gap_s": event_gap,
@@ -206,8 +235,9 @@ def worker_memory(n_users: int, n_items: int, events_per_user: float, seed: int,
         "rss_peak_mib": round(_status("VmHWM") / 2**20, 1),
         "bytes_per_user": round(growth / max(held, 1), 1),
         "breakdown_bytes_per_user": per_user,
-        "checkpoint_mean_bytes": round(float(np.mean(checkpoint_sizes)), 1)
-        if checkpoint_sizes else 0.0,
+        "checkpoints_written": changelog.writes,
+        "checkpoint_mean_bytes": round(changelog.bytes_written / changelog.writes, 1)
+        if changelog.writes else 0.0,
         "seconds": round(seconds, 1), "events_per_second": round(n_events / seconds, 1),
         "rss_curve": curve,
     }

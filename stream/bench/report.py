@@ -34,9 +34,8 @@ def _num(value: Any, fmt: str = ",.0f", unit: str = "") -> str:
 #: the parts of the worker's per-user memory, as measured (``other``: the rest of the growth)
 MEMORY_PARTS = {
     "model": "model (histories, pending lists)",
-    "dedupe_windows": "dedupe windows",
-    "partition_map": "user → partition",
-    "checkpoints": "users table (checkpoints)",
+    "dedupe_windows": "dedupe windows (and partitions)",
+    "checkpoints": "users table (local copies)",
     "last_lists": "last-lists cache",
     "other": "other (allocator, items)",
 }
@@ -89,12 +88,6 @@ def summary_rows(result: dict[str, Any]) -> list[Row]:
         rows.append((f"memory per user at {m['users']:,} users, the worker's whole state",
                      f"{_num(m.get('bytes_per_user'))} B",
                      TARGETS["memory"] if m["users"] >= 1_000_000 else ""))
-        table = m.get("breakdown_bytes_per_user", {}).get("checkpoints")
-        if table is not None:
-            # what a disk-backed table store would leave; only memory:// is supported
-            rows.append((f"  … of which not the users table (the models, dedupe windows, "
-                         f"lists), {m['users']:,} users",
-                         f"{_num(m['bytes_per_user'] - table)} B", ""))
     model = result.get("model")
     if model:
         rows.append((f"model path, batches of {model['batch']:,} + top-{model['k']}, events/s",
@@ -194,14 +187,16 @@ def _markdown(result: dict[str, Any]) -> str:
         lines += [
             "", "## Memory", "",
             "The worker's whole per-user state in one process, built as `stream worker` "
-            "builds it, with a dict as the users table (what Faust's in-memory store holds): "
+            "builds it, with the worker's users table over Faust's in-memory store, its "
+            "changelog counted instead of sent (a written checkpoint leaves no local copy: "
+            "the pipeline holds that user): "
             "raw interaction messages (visits of each user in turn: an impression of ten "
             "items, maybe a click, maybe a read) through `handle_interactions`, the item facts "
             "back through `learn_facts`, then `write_checkpoints`, in batches as the worker "
             "does. Bytes per user: RSS growth over the users held at the end; the parts are "
             "measured object by object, `other` is the rest of the growth.", "",
             "| users | events | events/s | RSS before MiB | RSS after MiB | bytes per user | "
-            + " | ".join(MEMORY_PARTS[p] for p in parts) + " | checkpoint bytes |",
+            + " | ".join(MEMORY_PARTS[p] for p in parts) + " | mean checkpoint written, bytes |",
             "|---:" * (7 + len(parts)) + "|",
         ]
         for m in mem:

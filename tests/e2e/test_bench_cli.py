@@ -66,7 +66,7 @@ def test_bench_runs_every_measurement_and_cleans_up(tmp_path: Path) -> None:
     memory, capped = result["memory"]
     assert memory["users"] == 200 and memory["bytes_per_user"] > 0
     assert memory["events"] == 600 and set(memory["breakdown_bytes_per_user"]) == {
-        "model", "dedupe_windows", "partition_map", "checkpoints", "last_lists", "other"}
+        "model", "dedupe_windows", "checkpoints", "last_lists", "other"}
     # 400 users through a cap of 100: housekeeping every 600 s of event time (120 events
     # here) evicts beyond the cap, so at most the cap and one sweep's arrivals are held
     assert capped["users_fed"] == 400 and capped["user_cap"] == 100

@@ -36,7 +36,8 @@ def test_writes_reach_store_and_changelog_and_delivery_is_awaited() -> None:
         store[b"u1"] = b"a"
         store[b"u1"] = b"b"
         assert store.pop(b"gone") is None  # a tombstone even without a local copy
-        assert store.get(b"u1") == b"b" and store.pending == 3
+        # written values live in the writer's memory and in the changelog, not in the store
+        assert store.get(b"u1") is None and table.data == {} and store.pending == 3
         assert [(k, v) for k, v, _ in table.sent] == [(b"u1", b"a"), (b"u1", b"b"),
                                                        (b"gone", None)]
         waiting = asyncio.ensure_future(store.delivered())
@@ -60,5 +61,31 @@ def test_a_failed_write_fails_the_batch() -> None:
         table.sent[0][2].set_exception(RuntimeError("broker down"))
         with pytest.raises(RuntimeError, match="broker down"):
             await store.delivered()
+
+    asyncio.run(scenario())
+
+
+class FakeMemoryStore(dict[bytes, bytes]):
+    """Faust's memory store as recovery leaves it: values, and the partition of each key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._key_partition: dict[bytes, int] = {}
+
+
+def test_a_write_drops_the_recovered_copy_of_its_key() -> None:
+    async def scenario() -> None:
+        table = FakeTable()
+        recovered = FakeMemoryStore()
+        recovered.update({b"u1": b"old", b"u2": b"kept", b"u3": b"erased"})
+        recovered._key_partition.update({b"u1": 0, b"u2": 1, b"u3": 2})
+        table.data = recovered
+        store = DurableTable(table)
+        assert store.get(b"u1") == b"old"  # what recovery read, for a user not held yet
+        store[b"u1"] = b"new"
+        assert store.pop(b"u3") == b"erased"
+        assert dict(recovered) == {b"u2": b"kept"} and recovered._key_partition == {b"u2": 1}
+        assert store.get(b"u1") is None and store.get(b"u2") == b"kept"
+        assert [(k, v) for k, v, _ in table.sent] == [(b"u1", b"new"), (b"u3", None)]
 
     asyncio.run(scenario())

@@ -3,6 +3,9 @@ interests, state round trips, Chinese content."""
 
 from __future__ import annotations
 
+import base64
+import zlib
+
 import numpy as np
 import orjson
 import pytest
@@ -226,14 +229,33 @@ def test_pending_lists_pack_exactly() -> None:
     pending = _Impression(np.array([3, 1, 4, 1, 5]), np.zeros(5, dtype=bool),
                           np.zeros(5, dtype=bool), 123.25, features)
     raw = pending.pack()
-    assert len(raw) < 5 * (8 + 8 * 4 + 2)  # features deflated, indexes int32
+    # head 16, indexes int32, two flags, features as float16 (deflate adds its few bytes)
+    assert len(raw) <= 16 + 5 * (4 + 2) + 5 * 8 * 2 + 25
     back = _Impression.unpack(raw)
     assert back.ts == 123.25 and back.items.tolist() == [3, 1, 4, 1, 5]
-    assert back.features is not None and np.array_equal(back.features, features)
+    # features come back exactly as float16 holds them, as float32
+    half = features.astype(np.float16).astype(np.float32)
+    assert back.features is not None and back.features.dtype == np.float32
+    assert np.array_equal(back.features, half)
+    assert np.abs(back.features - features).max() <= 2**-11  # values in [0, 1)
     back.clicked[1] = back.labelled[0] = back.labelled[1] = True
     flagged = _Impression.unpack(_Impression.with_flags(raw, back.labelled, back.clicked))
     assert flagged.clicked.tolist() == [False, True, False, False, False]
     assert flagged.labelled.tolist() == [True, True, False, False, False]
-    assert flagged.features is not None and np.array_equal(flagged.features, features)
+    assert flagged.features is not None and np.array_equal(flagged.features, half)
     bare = _Impression(np.array([7]), np.ones(1, dtype=bool), np.ones(1, dtype=bool), 1.0, None)
     assert _Impression.unpack(bare.pack()).features is None
+
+
+def test_checkpoint_features_of_earlier_versions_still_restore() -> None:
+    from stream.models.stack import _pack_features, _unpack_features
+
+    features = np.array([0.5, 0.25, 0.0, 1.0 / 3.0], dtype=np.float32)
+    deflated32 = "zlib:" + base64.b64encode(zlib.compress(features.tobytes())).decode()
+    plain32 = base64.b64encode(features.tobytes()).decode()
+    assert np.array_equal(_unpack_features(deflated32), features)
+    assert np.array_equal(_unpack_features(plain32), features)
+    half = zlib.compress(features.astype(np.float16).tobytes())
+    assert _pack_features(half).startswith("zlib16:")
+    assert np.array_equal(_unpack_features(_pack_features(half)),
+                          features.astype(np.float16).astype(np.float32))

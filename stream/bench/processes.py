@@ -34,7 +34,7 @@ __all__ = [
     "read_records",
     "scrape_worker",
     "start_process",
-    "start_trivial",
+    "start_reference",
     "start_worker",
     "stop_process",
 ]
@@ -56,6 +56,7 @@ class BenchTopics:
 
     settings: Settings
     trivial_sink: str
+    batched_sink: str
 
     @classmethod
     def create(cls, broker_url: str, bootstrap: str, partitions: int) -> BenchTopics:
@@ -64,10 +65,10 @@ class BenchTopics:
         names = {name: f"bench-{tag}.{name.removeprefix('topic_')}.v1" for name in _TOPIC_FIELDS}
         settings = Settings(broker=broker_url, app_id=f"bench-{tag}", partitions=partitions,
                             **names)  # type: ignore[arg-type]
-        sink = f"bench-{tag}.trivial.v1"
-        specs = (*settings.topics, TopicSpec(sink, partitions))
+        sinks = (f"bench-{tag}.trivial.v1", f"bench-{tag}.batched.v1")
+        specs = (*settings.topics, *(TopicSpec(sink, partitions) for sink in sinks))
         asyncio.run(create_topics(bootstrap, specs, settings.topic_replication_factor))
-        return cls(settings, sink)
+        return cls(settings, *sinks)
 
     def env(self) -> dict[str, str]:
         """``STREAM_*`` variables that make a worker use this topic set and group."""
@@ -130,21 +131,28 @@ def start_worker(topics: BenchTopics, work_dir: Path, name: str
     return proc, metrics_port
 
 
-def start_trivial(topics: BenchTopics, work_dir: Path) -> subprocess.Popen[bytes]:
-    """The trivial Faust agent on the topic set's interactions, writing to its sink."""
+def start_reference(topics: BenchTopics, work_dir: Path, kind: str = "trivial"
+                    ) -> subprocess.Popen[bytes]:
+    """A reference Faust agent (:mod:`stream.bench.trivial`: ``trivial`` or ``batched``, the
+    latter with the worker's batch settings) on the topic set's interactions, writing to its
+    own sink."""
     s = topics.settings
     cmd = [
         sys.executable, "-m", "stream.bench.trivial",
+        "--kind", kind,
         "--broker", s.broker,
         "--source", s.topic_interactions,
-        "--sink", topics.trivial_sink,
-        "--app-id", f"{s.app_id}-trivial",
-        "--data-dir", str(work_dir / "trivial-data"),
+        "--sink", topics.trivial_sink if kind == "trivial" else topics.batched_sink,
+        "--app-id", f"{s.app_id}-{kind}",
+        "--data-dir", str(work_dir / f"{kind}-data"),
         "--partitions", str(s.partitions),
         "--producer-max-batch-size", str(s.producer_max_batch_size),
+        "--batch-max", str(s.batch_max),
+        "--within", str(s.batch_within),
+        "--fetch-max-wait-ms", str(s.fetch_max_wait_ms),
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_")}
-    return start_process(cmd, env, work_dir / "trivial.log")
+    return start_process(cmd, env, work_dir / f"{kind}.log")
 
 
 def start_profiler(pid: int, seconds: float, out: Path, log_path: Path
@@ -175,9 +183,11 @@ def scrape_worker(port: int) -> dict[str, float]:
 
 def consumed_events(port: int, wanted: int, timeout: float,
                     progress: Callable[[float], None] | None = None,
-                    proc: subprocess.Popen[bytes] | None = None) -> tuple[bool, float]:
-    """Wait until the worker has consumed ``wanted`` messages (all topics); returns whether
-    it did and the count last seen. Gives up early when ``proc`` has exited."""
+                    proc: subprocess.Popen[bytes] | None = None,
+                    interval: float = 0.25) -> tuple[bool, float]:
+    """Wait until the worker has consumed ``wanted`` messages (all topics), asking its
+    ``/metrics`` every ``interval`` seconds; returns whether it did and the count last seen.
+    Gives up early when ``proc`` has exited."""
     deadline = time.monotonic() + timeout
     seen = 0.0
     while True:
@@ -191,7 +201,7 @@ def consumed_events(port: int, wanted: int, timeout: float,
             return False, seen
         if progress is not None:
             progress(seen)
-        time.sleep(0.25)
+        time.sleep(interval)
 
 
 async def produce(bootstrap: str, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> float:

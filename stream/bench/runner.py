@@ -34,7 +34,7 @@ from stream.bench.processes import (
     read_records,
     scrape_worker,
     start_profiler,
-    start_trivial,
+    start_reference,
     start_worker,
     stop_process,
 )
@@ -182,9 +182,11 @@ def measure_throughput(cfg: BenchConfig, broker: _Broker, work: Path, say: Say
             consumed_events(port, cfg.items + min(1000, len(messages) // 10), 120, proc=proc)
             profiler = start_profiler(proc.pid, 20, work / "worker.pyspy",
                                       work / "py-spy.log")
+        # asked once a second: rendering /metrics takes the worker's CPU (and the GIL), and
+        # the references are not asked anything while they run
         done, seen = consumed_events(
             port, wanted, cfg.timeout,
-            _progress(say, "worker consumed", wanted), proc,
+            _progress(say, "worker consumed", wanted), proc, interval=1.0,
         )
         metrics = scrape_worker(port)
     finally:
@@ -207,30 +209,69 @@ def measure_throughput(cfg: BenchConfig, broker: _Broker, work: Path, say: Say
         shutil.copy(work / "worker.pyspy", work / "worker-profile.collapsed")
 
     say("throughput: the trivial Faust agent (orjson, table count, one send per event)")
-    trivial_proc = start_trivial(topics, work)
-    trivial: dict[str, Any] = {}
+    trivial = _measure_reference("trivial", topics, events, broker, work, cfg, say)
+    result["trivial"] = trivial
+    say("throughput: the batched Faust agent (the worker's batches, no model, no state)")
+    batched = _measure_reference("batched", topics, events, broker, work, cfg, say)
+    result["batched"] = batched
+    for name, reference in (("ratio", trivial), ("batched_ratio", batched)):
+        if "events_per_second" in worker and "events_per_second" in reference:
+            result[name] = round(worker["events_per_second"] / reference["events_per_second"],
+                                 3)
+    if "events_per_second" in batched and "events_per_second" in trivial:
+        result["batched_over_trivial"] = round(
+            batched["events_per_second"] / trivial["events_per_second"], 3)
+    return result
+
+
+def _measure_reference(kind: str, topics: BenchTopics, events: list[BenchEvent],
+                       broker: _Broker, work: Path, cfg: BenchConfig, say: Say
+                       ) -> dict[str, Any]:
+    """Run a reference agent of :mod:`stream.bench.trivial` on the pre-produced events until
+    it has handled them all, and time it by the Kafka timestamps of its output.
+
+    The trivial agent sends one message per event: it is done when its sink holds as many.
+    The batched one sends one per user per batch, each with the user's count: it is done
+    when its sink stops growing, and drained when every user's last message carries their
+    number of events."""
+    s = topics.settings
+    sink = topics.trivial_sink if kind == "trivial" else topics.batched_sink
+    proc = start_reference(topics, work, kind)
+    out: dict[str, Any] = {}
+    wanted = len(events)
+    per_user: dict[str, int] = {}
+    for e in events:
+        per_user[e.user_id] = per_user.get(e.user_id, 0) + 1
     try:
         deadline = time.monotonic() + cfg.timeout
-        n = 0
-        while time.monotonic() < deadline:
-            n = asyncio.run(end_offsets(broker.bootstrap, topics.trivial_sink, s.partitions))
-            if n >= len(messages) or trivial_proc.poll() is not None:
+        n, still_since = 0, time.monotonic()
+        while time.monotonic() < deadline and proc.poll() is None:
+            now_n = asyncio.run(end_offsets(broker.bootstrap, sink, s.partitions))
+            if now_n != n:
+                n, still_since = now_n, time.monotonic()
+            if kind == "trivial" and n >= wanted:
                 break
-            _progress(say, "trivial agent sent", len(messages))(n)
+            if kind != "trivial" and n > 0 and time.monotonic() - still_since >= 3.0:
+                break
+            _progress(say, f"{kind} agent sent", wanted)(n)
             time.sleep(0.5)
-        trivial["drained"] = n >= len(messages)
     finally:
-        stop_process(trivial_proc)
-    out = asyncio.run(read_records(broker.bootstrap, topics.trivial_sink, s.partitions))
-    trivial["outputs"] = len(out)
-    if out:
-        first, last = _span(out)
-        trivial["seconds"] = round(last - first, 3)
-        trivial["events_per_second"] = round(len(out) / max(last - first, 1e-3), 1)
-    result["trivial"] = trivial
-    if "events_per_second" in worker and "events_per_second" in trivial:
-        result["ratio"] = round(worker["events_per_second"] / trivial["events_per_second"], 3)
-    return result
+        stop_process(proc)
+    records = asyncio.run(read_records(broker.bootstrap, sink, s.partitions))
+    out["outputs"] = len(records)
+    if kind == "trivial":
+        out["drained"] = len(records) >= wanted
+    else:
+        final: dict[str, int] = {}
+        for r in records:
+            value = orjson.loads(r.value)
+            final[value["user_id"]] = max(final.get(value["user_id"], 0), value["count"])
+        out["drained"] = final == per_user
+    if records:
+        first, last = _span(records)
+        out["seconds"] = round(last - first, 3)
+        out["events_per_second"] = round(wanted / max(last - first, 1e-3), 1)
+    return out
 
 
 def _progress(say: Say, what: str, wanted: int) -> Callable[[float], None]:

@@ -57,6 +57,9 @@ def test_bench_runs_every_measurement_and_cleans_up(tmp_path: Path) -> None:
     tp = result["throughput"]
     assert tp["worker"]["drained"] and tp["trivial"]["drained"]
     assert tp["trivial"]["outputs"] == 600  # one message per event
+    # the batched reference: one message per user per batch, every user's count complete
+    assert tp["batched"]["drained"] and 0 < tp["batched"]["outputs"] <= 600
+    assert tp["batched_ratio"] > 0 and tp["batched_over_trivial"] > 0
     assert tp["worker"]["recommendations"] > 0
     assert tp["ratio"] > 0
     rates = [step["rate"] for step in result["latency"]]

@@ -29,6 +29,28 @@ import orjson
 __all__ = ["create_batched_app", "create_trivial_app", "main"]
 
 
+def _reference_app(broker: str, source: str, app_id: str, data_dir: str, partitions: int,
+                   **options: Any) -> tuple[faust.App, Any]:
+    """A Faust app as both references use it (memory store, quick group joins, no web), and
+    its raw ``source`` topic."""
+    app = faust.App(
+        app_id,
+        broker=broker,
+        store="memory://",
+        datadir=data_dir,
+        topic_partitions=partitions,
+        broker_session_timeout=3.0,
+        broker_heartbeat_interval=1.0,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=False,
+        autodiscover=False,
+        **options,
+    )
+    source_topic = app.topic(source, value_serializer="raw", key_serializer="raw",
+                             partitions=partitions)
+    return app, source_topic
+
+
 def create_trivial_app(
     broker: str,
     source: str,
@@ -40,21 +62,8 @@ def create_trivial_app(
 ) -> faust.App:
     """The trivial agent's Faust app: ``source`` in, a count per user, one message out per
     event on ``sink`` (key: the user, value: the count and the event's ``ts``)."""
-    app = faust.App(
-        app_id,
-        broker=broker,
-        store="memory://",
-        datadir=data_dir,
-        topic_partitions=partitions,
-        producer_max_batch_size=producer_max_batch_size,
-        broker_session_timeout=3.0,
-        broker_heartbeat_interval=1.0,
-        consumer_auto_offset_reset="earliest",
-        web_enabled=False,
-        autodiscover=False,
-    )
-    source_topic = app.topic(source, value_serializer="raw", key_serializer="raw",
-                             partitions=partitions)
+    app, source_topic = _reference_app(broker, source, app_id, data_dir, partitions,
+                                       producer_max_batch_size=producer_max_batch_size)
     sink_topic = app.topic(sink, value_serializer="raw", key_serializer="raw",
                            partitions=partitions)
     counts = app.Table("trivial-counts", default=int, partitions=partitions)
@@ -91,20 +100,7 @@ def create_batched_app(
     from stream.agents.faust_fixes import use_fetch_wait
 
     use_fetch_wait(fetch_max_wait_ms)  # as the worker fetches
-    app = faust.App(
-        app_id,
-        broker=broker,
-        store="memory://",
-        datadir=data_dir,
-        topic_partitions=partitions,
-        broker_session_timeout=3.0,
-        broker_heartbeat_interval=1.0,
-        consumer_auto_offset_reset="earliest",
-        web_enabled=False,
-        autodiscover=False,
-    )
-    source_topic = app.topic(source, value_serializer="raw", key_serializer="raw",
-                             partitions=partitions)
+    app, source_topic = _reference_app(broker, source, app_id, data_dir, partitions)
     counts: dict[str, int] = {}
     bootstrap = broker.removeprefix("kafka://").split(";")[0]
 

@@ -23,6 +23,7 @@ from stream.agents.catalog import (
 from stream.agents.comments import register_comment_agents
 from stream.agents.common import OutputProducer, raw_table
 from stream.agents.faust_fixes import (
+    QuietWorker,
     fetch_only_active_partitions,
     resume_streams_after_seek,
     use_fetch_wait,
@@ -275,6 +276,6 @@ def run_worker(settings: Settings, loglevel: str | None = None) -> int:
         log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
 
 
-    faust_worker = faust.Worker(worker.app, loglevel=loglevel or settings.log_level)
+    faust_worker = QuietWorker(worker.app, loglevel=loglevel or settings.log_level)
     faust_worker.execute_from_commandline()
     return 0

@@ -26,6 +26,8 @@ from typing import Any
 import faust
 import orjson
 
+from stream.agents.faust_fixes import QuietWorker
+
 __all__ = ["create_batched_app", "create_trivial_app", "main"]
 
 
@@ -153,7 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         app = create_trivial_app(args.broker, args.source, args.sink, args.app_id,
                                  args.data_dir, args.partitions, args.producer_max_batch_size)
-    faust.Worker(app, loglevel=args.loglevel).execute_from_commandline()
+    # the worker's own: Faust's spinner would make every debug call build a record here too
+    QuietWorker(app, loglevel=args.loglevel).execute_from_commandline()
     return 0
 
 

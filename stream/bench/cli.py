@@ -65,7 +65,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         broker = settings.broker  # STREAM_BROKER was given: use that broker
     cfg = BenchConfig(
         events=args.events, items=args.items, users=args.users, rates=args.rates,
-        memory_users=args.memory_users, memory_events_per_user=args.memory_events_per_user,
+        memory_users=args.memory_users, memory_items=args.memory_items,
+        memory_events_per_user=args.memory_events_per_user,
         memory_capped=args.memory_capped, memory_event_gap=args.memory_event_gap,
         seconds=args.seconds, model_events=args.model_events, only=args.only, seed=args.seed,
         broker=broker, profile=not args.no_profile, timeout=args.timeout,
@@ -114,6 +115,10 @@ def register(sub: Any) -> None:
     p.add_argument("--memory-users", type=_ints, default=d.memory_users,
                    help="user counts of the memory measurement: the worker's whole per-user "
                    "state, each size in a process of its own (default: 100000,1000000)")
+    p.add_argument("--memory-items", type=int, default=d.memory_items,
+                   help="catalogue of the memory runs (default: %(default)s): what items hold "
+                   "(co-visitation, vectors, statistics) grows with the catalogue, not with the "
+                   "users, and would otherwise be counted per user")
     p.add_argument("--memory-events-per-user", type=float, default=d.memory_events_per_user,
                    help="interactions fed per user there, visits in turn: impressions, "
                    "clicks, reads (default: %(default)s)")

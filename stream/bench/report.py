@@ -92,7 +92,8 @@ def summary_rows(result: dict[str, Any]) -> list[Row]:
                          f"{_num(m['rss_peak_mib'])} / {_num(m['rss_after_mib'])} MiB "
                          f"({m['users']:,})", ""))
             continue
-        rows.append((f"memory per user at {m['users']:,} users, the worker's whole state",
+        rows.append((f"memory per user at {m['users']:,} users ({m['items']:,} items), the "
+                     "worker's whole state",
                      f"{_num(m.get('bytes_per_user'))} B",
                      TARGETS["memory"] if m["users"] >= 1_000_000 else ""))
     model = result.get("model")
@@ -213,16 +214,18 @@ def _markdown(result: dict[str, Any]) -> str:
             "back through `learn_facts`, then `write_checkpoints`, in batches as the worker "
             "does. Bytes per user: RSS growth over the users held at the end; the parts are "
             "measured object by object, `other` is the rest of the growth.", "",
-            "| users | events | events/s | RSS before MiB | RSS after MiB | bytes per user | "
+            "| users | items | events | events/s | RSS before MiB | RSS after MiB | "
+            "bytes per user | "
             + " | ".join(MEMORY_PARTS[p] for p in parts) + " | mean checkpoint written, bytes |",
-            "|---:" * (7 + len(parts)) + "|",
+            "|---:" * (8 + len(parts)) + "|",
         ]
         for m in mem:
             if _capped(m):
                 continue
             bd = m.get("breakdown_bytes_per_user", {})
             lines.append(
-                f"| {m['users']:,} | {m['events']:,} | {_num(m.get('events_per_second'))} | "
+                f"| {m['users']:,} | {m['items']:,} | {m['events']:,} | "
+                f"{_num(m.get('events_per_second'))} | "
                 f"{m['rss_before_mib']:,} | {m['rss_after_mib']:,} | "
                 f"{m['bytes_per_user']:,.0f} | "
                 + " | ".join(_num(bd.get(p)) for p in parts)

@@ -62,6 +62,9 @@ class BenchConfig:
     users: int = 10_000
     rates: tuple[float, ...] = (1000.0, 5000.0)
     memory_users: tuple[int, ...] = (100_000, 1_000_000)
+    #: catalogue of the memory runs: item-level state grows with the catalogue, not with
+    #: the users, and a small one keeps it from being counted per user
+    memory_items: int = 1_000
     memory_events_per_user: float = 3.0
     #: (users fed, user_cap) of the run that shows the cap bounding memory; None: skip it
     memory_capped: tuple[int, int] | None = (1_000_000, 250_000)
@@ -451,7 +454,8 @@ def _memory_run(cfg: BenchConfig, users: int, user_cap: int | None, say: Say
     """One run of :mod:`stream.bench.memory` in a child process (so that runs do not share
     an allocator), its progress passed on every 30 s."""
     cmd = [sys.executable, "-m", "stream.bench.memory", "--users", str(users),
-           "--items", str(cfg.items), "--events-per-user", str(cfg.memory_events_per_user),
+           "--items", str(cfg.memory_items),
+           "--events-per-user", str(cfg.memory_events_per_user),
            "--event-gap", str(cfg.memory_event_gap), "--seed", str(cfg.seed)]
     if user_cap is not None:
         cmd += ["--user-cap", str(user_cap)]

@@ -99,3 +99,15 @@ def test_last_lists_hold_compact_bytes() -> None:
     with pytest.raises(ValueError):
         for n in range(300):
             lists.put("u", f"variant{n}", ["a"])
+
+
+def test_last_lists_beyond_a_large_capacity_evict_the_oldest_sixteenth_at_once() -> None:
+    lists = LastLists(capacity=64)
+    for n in range(64):
+        lists.put(f"u{n}", "v", [str(n)])
+    lists.put("u0", "v", ["again"])  # updated: now the most recent
+    lists.put("u64", "v", ["64"])  # one over: it and 64 // 16 = 4 more of the oldest go
+    assert len(lists) == 60
+    assert all(lists.get(f"u{n}") is None for n in range(1, 6))  # the five least recent
+    assert lists.get("u6") is not None and lists.get("u64") is not None
+    assert lists.get("u0") == ("v", array("I", [item_hash("again")]))

@@ -191,9 +191,11 @@ class DurableTable:
     in memory already (the pipeline writes the checkpoint of a user it holds), so a second
     copy would only double the memory per user. The local store keeps what recovery read
     from the changelog, for the keys not written since, and a write drops the recovered
-    copy of its key. Nothing is lost: the changelog has every write, and Faust's recovery
-    reads a partition's changelog again whenever the partition is assigned (the memory
-    store persists no offset), which is also when the pipeline has let its users go.
+    copy of its key. Nothing is lost: the changelog has every write, and at every
+    assignment Faust's recovery reads a partition's changelog from where its last recovery
+    of that partition stopped, or from the start (the memory store persists no offset of
+    the worker's own writes), so it reads them back; the pipeline has let that partition's
+    users go at the revocation before.
     """
 
     def __init__(self, table: Any) -> None:

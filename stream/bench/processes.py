@@ -70,6 +70,10 @@ class BenchTopics:
         asyncio.run(create_topics(bootstrap, specs, settings.topic_replication_factor))
         return cls(settings, *sinks)
 
+    def sink(self, kind: str) -> str:
+        """The output topic of a reference agent (``trivial`` or ``batched``)."""
+        return self.trivial_sink if kind == "trivial" else self.batched_sink
+
     def env(self) -> dict[str, str]:
         """``STREAM_*`` variables that make a worker use this topic set and group."""
         s = self.settings
@@ -142,7 +146,7 @@ def start_reference(topics: BenchTopics, work_dir: Path, kind: str = "trivial"
         "--kind", kind,
         "--broker", s.broker,
         "--source", s.topic_interactions,
-        "--sink", topics.trivial_sink if kind == "trivial" else topics.batched_sink,
+        "--sink", topics.sink(kind),
         "--app-id", f"{s.app_id}-{kind}",
         "--data-dir", str(work_dir / f"{kind}-data"),
         "--partitions", str(s.partitions),

@@ -238,13 +238,10 @@ def _measure_reference(kind: str, topics: BenchTopics, events: list[BenchEvent],
     when its sink stops growing, and drained when every user's last message carries their
     number of events."""
     s = topics.settings
-    sink = topics.trivial_sink if kind == "trivial" else topics.batched_sink
+    sink = topics.sink(kind)
     proc = start_reference(topics, work, kind)
     out: dict[str, Any] = {}
     wanted = len(events)
-    per_user: dict[str, int] = {}
-    for e in events:
-        per_user[e.user_id] = per_user.get(e.user_id, 0) + 1
     try:
         deadline = time.monotonic() + cfg.timeout
         n, still_since = 0, time.monotonic()
@@ -265,6 +262,9 @@ def _measure_reference(kind: str, topics: BenchTopics, events: list[BenchEvent],
     if kind == "trivial":
         out["drained"] = len(records) >= wanted
     else:
+        per_user: dict[str, int] = {}
+        for e in events:
+            per_user[e.user_id] = per_user.get(e.user_id, 0) + 1
         final: dict[str, int] = {}
         for r in records:
             value = orjson.loads(r.value)

@@ -96,19 +96,19 @@ def create_batched_app(
 ) -> faust.App:
     """The batched agent's Faust app: batches of ``source``, a count per user in a dict, and
     one message per user per batch on ``sink`` (key: the user, value: the count and the
-    ``ts`` of the user's last event in the batch), delivered before the batch is acked."""
-    from aiokafka import AIOKafkaProducer
-
+    ``ts`` of the user's last event in the batch), delivered before the batch is acked
+    through the worker's own :class:`~stream.agents.common.OutputProducer`."""
+    from stream.agents.common import OutputProducer
     from stream.agents.faust_fixes import use_fetch_wait
+    from stream.pipeline import Outgoing
+    from stream.settings import Settings
 
     use_fetch_wait(fetch_max_wait_ms)  # as the worker fetches
     app, source_topic = _reference_app(broker, source, app_id, data_dir, partitions)
     counts: dict[str, int] = {}
-    bootstrap = broker.removeprefix("kafka://").split(";")[0]
 
     async def count_and_send(stream: Any) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
-        await producer.start()
+        output = OutputProducer(Settings(broker=broker))
         try:
             async for values in stream.take(batch_max, within):
                 last: dict[str, float] = {}
@@ -118,14 +118,13 @@ def create_batched_app(
                     counts[user] = counts.get(user, 0) + 1
                     last[user] = event["ts"]
                 emitted = time.time()
-                sent = [await producer.send(sink, orjson.dumps(
-                    {"user_id": user, "count": counts[user], "event_ts": ts,
-                     "emitted_ts": emitted}), key=user.encode()) for user, ts in last.items()]
-                await producer.flush()
-                for delivery in sent:
-                    await delivery
+                await output.publish([
+                    Outgoing(sink, user.encode(), orjson.dumps(
+                        {"user_id": user, "count": counts[user], "event_ts": ts,
+                         "emitted_ts": emitted}))
+                    for user, ts in last.items()])
         finally:
-            await producer.stop()
+            await output.stop()
 
     app.agent(source_topic, name="stream.bench.batched")(count_and_send)
     return app

@@ -33,10 +33,8 @@ from stream.agents.web import register_views
 from stream.broker import create_topics
 from stream.comments import CommentPipeline
 from stream.metrics import Metrics
-from stream.models.base import Recommender
-from stream.models.stack import SentimentSource
+from stream.models import FeedModel, SentimentSource, StreamRecommender
 from stream.pipeline import FeedPipeline
-from stream.recommender import build_stream_recommender
 from stream.settings import Settings
 
 __all__ = ["Worker", "create_app", "run_worker"]
@@ -106,7 +104,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         settings.input_topics, (settings.topic_recommendations, settings.topic_user_profiles)
     )
     comments = (
-        CommentPipeline(settings, metrics, share_items=True)
+        CommentPipeline(settings, metrics)
         if settings.sentiment_enabled
         else None
     )
@@ -121,8 +119,6 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         metrics,
         sentiment=comments.item_sentiment if comments is not None else None,
         user_store=users,
-        # workers own disjoint users; item statistics go through the item-facts topic
-        share_items=True,
     )
     processed: dict[Any, int] = {}
     publisher = None
@@ -214,12 +210,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             )
             metrics.consumer_position.labels(tp.topic, str(tp.partition)).set(position)
         model = pipeline.recommender
-        users = getattr(getattr(model, "users", None), "index", None)
-        if users is not None:
-            metrics.users_in_state.set(len(users))
-        known_items = getattr(model, "catalog", None)
-        if known_items is not None:
-            metrics.items_in_state.set(len(known_items))
+        metrics.users_in_state.set(model.n_users)
+        metrics.items_in_state.set(model.n_items)
         if comments is not None:
             comments.update_gauges()
 
@@ -238,18 +230,10 @@ def _follow(app: faust.App, follower: TopicFollower) -> Callable[[], Awaitable[N
 
 def build_variants(
     settings: Settings, sentiment: SentimentSource | None = None
-) -> dict[str, Recommender]:
+) -> dict[str, FeedModel]:
     """One model per A/B variant, each built from the settings plus its overrides."""
-    models: dict[str, Recommender] = {}
-    for name in settings.variants:
-        overrides = settings.variant_overrides.get(name, {})
-        unknown = set(overrides) - set(Settings.model_fields)
-        if unknown:
-            raise ValueError(f"variant {name!r} overrides unknown settings {sorted(unknown)}")
-        models[name] = build_stream_recommender(
-            settings.model_copy(update=overrides), sentiment=sentiment
-        )
-    return models
+    return {name: StreamRecommender(knobs, sentiment=sentiment)
+            for name, knobs in settings.variant_models().items()}
 
 
 def run_worker(settings: Settings, loglevel: str | None = None) -> int:

@@ -36,13 +36,8 @@ class CommentPipeline:
         model: SentimentModel | None = None,
         items: ItemSentiment | None = None,
         clock: Callable[[], float] = time.time,
-        share_items: bool = False,
     ) -> None:
         self.settings = settings
-        #: per-item sentiment from every worker's published scores (:meth:`learn_scores`,
-        #: fed by a reader of the whole scores topic) rather than from this worker's comments
-        #: alone: comments are spread over the workers by ``comment_id``
-        self.share_items = share_items
         #: comment ids whose score was counted, per scores partition, most recent last: a
         #: comment scored twice (a batch reprocessed after a crash) counts once
         self._counted: dict[int, OrderedDict[str, None]] = {}
@@ -52,7 +47,8 @@ class CommentPipeline:
             items
             if items is not None
             else ItemSentiment(
-                half_life=settings.sentiment_half_life_seconds, max_items=settings.item_cap
+                half_life=settings.sentiment_half_life_seconds,
+                max_items=settings.recommender.item_cap,
             )
         )
         self.clock = clock
@@ -62,13 +58,17 @@ class CommentPipeline:
         return reject(msg, error, self.settings, self.metrics)
 
     def handle_comments(self, batch: Sequence[RawMessage]) -> list[Outgoing]:
-        """Score a batch of comments: dead letters first, then one score per comment."""
+        """Score a batch of comments: dead letters first, then one score per comment.
+
+        Per-item sentiment counts every worker's published scores (:meth:`learn_scores`, fed
+        by a reader of the whole scores topic), this worker's among them, rather than this
+        worker's comments alone: comments are spread over the workers by ``comment_id``."""
         out: list[Outgoing] = []
         now = self.clock()
         comments: list[Comment] = []
         for msg in batch:
             try:
-                comments.append(parse_comment(msg.value, self.limits, now))  # type: ignore[arg-type]
+                comments.append(parse_comment(msg.value, self.limits, now))
             except InvalidEvent as exc:
                 out.append(self._reject(msg, exc))
                 continue
@@ -78,8 +78,6 @@ class CommentPipeline:
         results = self.model.score_many([c.text for c in comments], [c.lang for c in comments])
         for comment, result in zip(comments, results, strict=True):
             self.metrics.sentiment_scored.labels(result.label, result.lang).inc()
-            if result.score is not None and not self.share_items:
-                self.items.update(comment.item_id, result.score, comment.ts)
             value = orjson.dumps(
                 {
                     "comment_id": comment.comment_id,
@@ -106,7 +104,7 @@ class CommentPipeline:
         window = self.settings.sentiment_dedupe_window
         for msg in batch:
             try:
-                record = orjson.loads(msg.value)  # type: ignore[arg-type]
+                record = orjson.loads(msg.value or b"")
                 score = record["score"]
                 if score is None:
                     continue
@@ -125,25 +123,17 @@ class CommentPipeline:
                               msg.offset)
         return counted
 
-    def handle_labels(self, batch: Sequence[RawMessage], learn: bool = True) -> list[Outgoing]:
-        """Validate a batch of labelled comments and (unless ``learn`` is False) learn from
-        them; returns the dead letters. In the worker the group's agent only validates and
-        every worker learns them all with :meth:`learn_labels`."""
+    def handle_labels(self, batch: Sequence[RawMessage]) -> list[Outgoing]:
+        """Validate a batch of labelled comments; returns the dead letters. The group's agent
+        only validates: every worker learns them all with :meth:`learn_labels`."""
         out: list[Outgoing] = []
         for msg in batch:
             try:
-                label = parse_comment_label(msg.value, self.limits)  # type: ignore[arg-type]
+                parse_comment_label(msg.value, self.limits)
             except InvalidEvent as exc:
                 out.append(self._reject(msg, exc))
                 continue
-            if not learn:
-                self.metrics.events_consumed.labels(msg.topic, "label").inc()
-                continue
-            learned = self.model.learn_one(label.text, label.lang, label.label, label.score)
-            self.metrics.events_consumed.labels(
-                msg.topic, "label" if learned else "label_unscored"
-            ).inc()
-            self.metrics.sentiment_labels_learned.inc(learned)
+            self.metrics.events_consumed.labels(msg.topic, "label").inc()
         return out
 
     def learn_labels(self, batch: Sequence[RawMessage]) -> int:
@@ -152,7 +142,7 @@ class CommentPipeline:
         learned = 0
         for msg in batch:
             try:
-                label = parse_comment_label(msg.value, self.limits)  # type: ignore[arg-type]
+                label = parse_comment_label(msg.value, self.limits)
             except InvalidEvent:
                 continue
             learned += self.model.learn_one(label.text, label.lang, label.label, label.score)

@@ -117,7 +117,7 @@ class CommentLabel:
 # --- field helpers --------------------------------------------------------------------------
 
 
-def _load_object(raw: bytes, limits: EventLimits) -> dict[str, Any]:
+def _load_object(raw: bytes | None, limits: EventLimits) -> dict[str, Any]:
     if raw is None:
         raise InvalidEvent("empty", "message has no value (null)")
     if len(raw) > limits.max_bytes:
@@ -224,7 +224,9 @@ def _lang(obj: dict[str, Any]) -> str | None:
 # --- parsers ------------------------------------------------------------------------------
 
 
-def parse_item(raw: bytes, limits: EventLimits = DEFAULT_LIMITS, now: float | None = None) -> Item:
+def parse_item(
+    raw: bytes | None, limits: EventLimits = DEFAULT_LIMITS, now: float | None = None
+) -> Item:
     """Validate a ``stream.items.v1`` value."""
     obj = _load_object(raw, limits)
     tags = _id_list(obj, "tags", limits)
@@ -240,7 +242,7 @@ def parse_item(raw: bytes, limits: EventLimits = DEFAULT_LIMITS, now: float | No
 
 
 def parse_interaction(
-    raw: bytes, limits: EventLimits = DEFAULT_LIMITS, now: float | None = None
+    raw: bytes | None, limits: EventLimits = DEFAULT_LIMITS, now: float | None = None
 ) -> Interaction | Forget:
     """Validate a ``stream.interactions.v1`` value: a click, read, impression or forget."""
     obj = _load_object(raw, limits)
@@ -284,7 +286,7 @@ def parse_interaction(
 
 
 def parse_comment(
-    raw: bytes, limits: EventLimits = DEFAULT_LIMITS, now: float | None = None
+    raw: bytes | None, limits: EventLimits = DEFAULT_LIMITS, now: float | None = None
 ) -> Comment:
     """Validate a ``stream.comments.v1`` value."""
     obj = _load_object(raw, limits)
@@ -298,7 +300,7 @@ def parse_comment(
     )
 
 
-def parse_comment_label(raw: bytes, limits: EventLimits = DEFAULT_LIMITS) -> CommentLabel:
+def parse_comment_label(raw: bytes | None, limits: EventLimits = DEFAULT_LIMITS) -> CommentLabel:
     """Validate a ``stream.comment_labels.v1`` value (a label, a score in [-1, 1], or both)."""
     obj = _load_object(raw, limits)
     text = _text(obj, "text", limits, required=True, max_chars=limits.max_text_chars)

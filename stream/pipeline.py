@@ -27,7 +27,7 @@ from stream.events import (
     parse_item,
 )
 from stream.metrics import Metrics
-from stream.models.base import Recommendation, Recommender
+from stream.models.base import FeedModel, Recommendation
 from stream.quality import ClickOutcome, LastLists, RollingQuality, assign_variant
 from stream.settings import Settings
 
@@ -90,11 +90,10 @@ class StateStore(Protocol):
         """Remove a key (a tombstone in the changelog)."""
 
 
-#: zlib settings of checkpoints, measured on the memory bench's users (checkpoints of about
-#: 730 bytes of JSON, a third of it the model's already deflated ranker features): level 1
-#: gives 490 bytes in 18 µs, level 6 484 bytes in 19 µs, level 9 no better; a 4 KiB window
-#: (wbits 12) and memLevel 5 compress as well as the defaults here and need about 30 KiB of
-#: deflate state instead of 256 KiB, which in a fresh process cost 45 µs more per call
+#: zlib settings of checkpoints: the fastest level (higher ones barely shrink checkpoints of
+#: a few hundred bytes, a third of them already deflated ranker features), and a 4 KiB
+#: window with memLevel 5, which compress these as well as the defaults with an eighth of
+#: the deflate state to allocate per call
 _CHECKPOINT_LEVEL = 1
 _CHECKPOINT_WBITS = 12
 _CHECKPOINT_MEMLEVEL = 5
@@ -103,10 +102,6 @@ _CHECKPOINT_MEMLEVEL = 5
 def encode_checkpoint(checkpoint: dict[str, Any]) -> bytes:
     """A user's checkpoint as the users table stores it: its JSON (orjson), deflated in the
     zlib format (RFC 1950: a 2-byte header, then an Adler-32 of the JSON at the end).
-
-    No JSON object starts with the zlib header's first byte (``0x48`` here, ``0x78`` for a
-    32 KiB window, never ``{``), so :func:`decode_checkpoint` tells these values from the
-    plain JSON that earlier versions wrote by their first byte.
 
     >>> decode_checkpoint(encode_checkpoint({"user_id": "u1", "events": [], "applied": 0,
     ...                                      "models": {}}))["user_id"]
@@ -120,12 +115,11 @@ def encode_checkpoint(checkpoint: dict[str, Any]) -> bytes:
 
 
 def decode_checkpoint(raw: bytes) -> dict[str, Any]:
-    """The checkpoint :func:`encode_checkpoint` wrote, or the plain JSON of earlier versions
-    (a value whose first byte is ``{``); raises :class:`~stream.errors.CorruptCheckpoint`
-    for anything else, and for a checkpoint without its ``events``, ``applied`` and
-    ``models``."""
+    """The checkpoint :func:`encode_checkpoint` wrote; raises
+    :class:`~stream.errors.CorruptCheckpoint` for anything else, and for a checkpoint
+    without its ``events``, ``applied`` and ``models``."""
     try:
-        saved = orjson.loads(raw if raw[:1] == b"{" else zlib.decompress(raw))
+        saved = orjson.loads(zlib.decompress(raw))
     except (zlib.error, orjson.JSONDecodeError) as exc:
         raise CorruptCheckpoint(f"not a checkpoint: {type(exc).__name__}") from None
     if not (isinstance(saved, dict) and isinstance(saved.get("events"), list)
@@ -180,12 +174,11 @@ class FeedPipeline:
     def __init__(
         self,
         settings: Settings,
-        recommenders: Recommender | dict[str, Recommender],
+        recommenders: FeedModel | dict[str, FeedModel],
         metrics: Metrics,
         clock: Callable[[], float] = time.time,
         sentiment: Callable[[str], tuple[float, float] | None] | None = None,
         user_store: StateStore | None = None,
-        share_items: bool = False,
     ) -> None:
         self.settings = settings
         #: checkpoints of user state with the ids of the user's last events; written by
@@ -195,10 +188,6 @@ class FeedPipeline:
         #: users whose checkpoint is to be written, and users whose checkpoint is to go
         self._dirty: set[str] = set()
         self._erased: set[str] = set()
-        #: item-level statistics as facts on the item-facts topic, applied by every worker
-        #: from there (:meth:`learn_facts`), instead of at once by the worker that saw the
-        #: event: with several workers each sees only its users' events
-        self.share_items = share_items
         #: per input partition, the offset of the last event whose facts were applied
         self.facts_applied: dict[int, int] = {}
         #: per user in memory: hashes of the ids of the last events applied, and how many
@@ -211,11 +200,6 @@ class FeedPipeline:
         if not isinstance(recommenders, dict):
             recommenders = {"default": recommenders}
         self.recommenders = recommenders
-        if share_items:
-            for model in recommenders.values():
-                if not hasattr(model, "drain_outbox"):
-                    raise TypeError(f"{type(model).__name__} cannot share item statistics")
-                model.share_items = True  # type: ignore[attr-defined]
         self.variant_weights = {v: w for v, w in settings.variants.items() if v in recommenders}
         if not self.variant_weights:
             self.variant_weights = {name: 1.0 for name in recommenders}
@@ -226,7 +210,7 @@ class FeedPipeline:
         self.limits = limits_from(settings)
 
     @property
-    def recommender(self) -> Recommender:
+    def recommender(self) -> FeedModel:
         """The model of the first variant (the only one without A/B tests)."""
         return next(iter(self.recommenders.values()))
 
@@ -258,33 +242,25 @@ class FeedPipeline:
     def _learn(self, event: Interaction) -> None:
         start = time.perf_counter()
         for model in self.recommenders.values():
-            model.learn_one(event)
+            model.learn_one_sharing(event)
         self.metrics.model_update.observe(time.perf_counter() - start)
 
     def _reject(self, msg: RawMessage, error: InvalidEvent) -> Outgoing:
         return reject(msg, error, self.settings, self.metrics)
 
-    def handle_items(self, batch: Sequence[RawMessage], learn: bool = True) -> list[Outgoing]:
-        """Validate a batch of item messages (and learn them unless ``learn`` is False);
-        returns the dead letters.
+    def handle_items(self, batch: Sequence[RawMessage]) -> list[Outgoing]:
+        """Validate a batch of item messages; returns the dead letters.
 
         The worker validates in its consumer group (each item once, one dead letter) and
-        learns every item on every worker through :meth:`learn_catalog`, so ``learn=False``.
+        learns every item on every worker through :meth:`learn_catalog`.
         """
         out: list[Outgoing] = []
         now = self.clock()
         for msg in batch:
             try:
-                item = parse_item(msg.value, self.limits, now)  # type: ignore[arg-type]
-                if learn:
-                    for model in self.recommenders.values():
-                        model.learn_item(item)
+                parse_item(msg.value, self.limits, now)
             except InvalidEvent as exc:
                 out.append(self._reject(msg, exc))
-                continue
-            except Exception as exc:  # a model bug must not stop the stream
-                log.exception("item %s[%d]@%d failed", msg.topic, msg.partition, msg.offset)
-                out.append(self._reject(msg, InvalidEvent("processing_error", repr(exc))))
                 continue
             self.metrics.events_consumed.labels(msg.topic, "item").inc()
         return out
@@ -295,7 +271,7 @@ class FeedPipeline:
         learned = 0
         for msg in batch:
             try:
-                item = parse_item(msg.value, self.limits, None)  # type: ignore[arg-type]
+                item = parse_item(msg.value, self.limits, None)
             except InvalidEvent:
                 continue
             try:
@@ -323,10 +299,10 @@ class FeedPipeline:
         facts: dict[int, list[tuple[int, dict[str, list[Any]]]]] = {}
         for msg in batch:
             try:
-                event = parse_interaction(msg.value, self.limits, now)  # type: ignore[arg-type]
+                event = parse_interaction(msg.value, self.limits, now)
                 if isinstance(event, Forget):
                     for model in self.recommenders.values():
-                        model.forget_user(event)  # their contributions go too
+                        model.forget_user_sharing(event)  # their contributions go too
                     self._drop_from_memory(event.user_id)
                     self._erased.add(event.user_id)
                     dirty.discard(event.user_id)
@@ -355,18 +331,14 @@ class FeedPipeline:
             except Exception as exc:
                 log.exception("event %s[%d]@%d failed", msg.topic, msg.partition, msg.offset)
                 out.append(self._reject(msg, InvalidEvent("processing_error", repr(exc))))
-                if self.share_items:  # what a failed event had begun to share is not shared
-                    for model in self.recommenders.values():
-                        model.drain_outbox()  # type: ignore[attr-defined]
+                for model in self.recommenders.values():  # what it began to share is not
+                    model.drain_facts()
                 continue
             self.metrics.events_consumed.labels(msg.topic, kind).inc()
-            if self.share_items:
-                shared = {v: m.drain_outbox() for v, m in self.recommenders.items()}  # type: ignore[attr-defined]
-                if any(shared.values()):
-                    facts.setdefault(msg.partition, []).append((msg.offset, shared))
-        evicted = self.drop_evicted()
-        dirty -= evicted
-        self._erased |= evicted
+            shared = {v: m.drain_facts() for v, m in self.recommenders.items()}
+            if any(shared.values()):
+                facts.setdefault(msg.partition, []).append((msg.offset, shared))
+        self.drop_evicted()
         # the facts go first: whatever a checkpoint says was applied has its facts published
         out[:0] = [Outgoing(self.settings.topic_item_facts, str(p).encode(),
                             orjson.dumps({"partition": p, "events": events}))
@@ -396,31 +368,33 @@ class FeedPipeline:
         dedupe windows (with the partition of their events) and the list cache of this
         worker."""
         for model in self.recommenders.values():
-            evict = getattr(model, "evict_user", None)
-            if evict is not None:
-                evict(user_id)
+            model.evict_user(user_id)
         self.applied.pop(user_id, None)
         self.last_lists.forget(user_id)
 
     def drop_evicted(self) -> set[str]:
         """Users the models evicted (idle past the TTL, or least recent beyond the cap) leave
-        every per-user structure here too, and their checkpoint is tombstoned: the cap bounds
-        the worker's memory and its changelog, not only the model. Returns them."""
+        every per-user structure here too, and their checkpoint is tombstoned by the next
+        :meth:`write_checkpoints`: the cap bounds the worker's memory and its changelog, not
+        only the model. Returns them.
+
+        The models sweep as their clock moves, which it does with the item facts: this runs
+        after every batch of interactions and of item facts."""
         evicted: set[str] = set()
         for model in self.recommenders.values():
-            drain = getattr(model, "drain_evicted", None)
-            if drain is not None:
-                evicted.update(drain())
+            evicted.update(model.drain_evicted())
         # a user evicted by a sweep in the middle of the batch whose next event came later in
         # the same batch is held again, afresh, like any evicted user who comes back: they
         # stay (their checkpoint is rewritten), else their new event would be lost and their
         # published list would outlive them in the list cache
         evicted = {u for u in evicted if not all(
-            getattr(m, "holds_user", lambda _: False)(u) for m in self.recommenders.values())}
+            m.holds_user(u) for m in self.recommenders.values())}
         for user_id in evicted:
             # every variant learns every user: gone from one, gone from all (they share the
             # TTL and the cap, so they evict alike anyway)
             self._drop_from_memory(user_id)
+        self._dirty -= evicted
+        self._erased |= evicted
         if evicted:
             self.metrics.users_evicted.inc(len(evicted))
         return evicted
@@ -454,24 +428,20 @@ class FeedPipeline:
             log.warning("unreadable checkpoint (%d bytes) for the user of %s[%d]@%d, who "
                         "starts afresh: %s", len(raw), msg.topic, msg.partition, msg.offset, exc)
             return self.applied.add_user(user_id)
-        # event hashes; checkpoints written before hashing hold the ids themselves
-        events = [e if isinstance(e, int) else event_hash(str(e)) for e in saved["events"]]
         for variant, state in saved["models"].items():
             model = self.recommenders.get(variant)
-            restore = getattr(model, "import_user", None)
-            if state is not None and restore is not None:
-                restore(state)
-        return self.applied.add_user(user_id, events, int(saved["applied"]))
+            if state is not None and model is not None:
+                model.import_user(state)
+        return self.applied.add_user(user_id, [int(e) for e in saved["events"]],
+                                     int(saved["applied"]))
 
     def user_checkpoint(self, user_id: str) -> dict[str, Any]:
         """What is checkpointed for a user: every variant's state of the user, the hashes
         (:func:`~stream.dedupe.event_hash`) of the ids of the last events applied, and how
         many were applied in all."""
         events, count = self.applied.window(user_id) or ([], 0)
-        models: dict[str, Any] = {}
-        for variant, model in self.recommenders.items():
-            export = getattr(model, "export_user", None)
-            models[variant] = export(user_id) if export is not None else None
+        models = {variant: model.export_user(user_id)
+                  for variant, model in self.recommenders.items()}
         return {"user_id": user_id, "events": events, "applied": count, "models": models}
 
     def write_checkpoints(self) -> None:
@@ -500,7 +470,7 @@ class FeedPipeline:
         applied = 0
         for msg in batch:
             try:
-                record = orjson.loads(msg.value)  # type: ignore[arg-type]
+                record = orjson.loads(msg.value or b"")
                 partition = int(record["partition"])
                 for offset, by_variant in record["events"]:
                     if offset <= self.facts_applied.get(partition, -1):
@@ -508,18 +478,19 @@ class FeedPipeline:
                     for variant, item_facts in by_variant.items():
                         model = self.recommenders.get(variant)
                         if model is not None:
-                            model.apply_facts(item_facts)  # type: ignore[attr-defined]
+                            model.apply_facts(item_facts)
                     self.facts_applied[partition] = offset
                     applied += 1
             except Exception:  # written by us: a bug, not bad input; never stop the reader
                 log.exception("item facts %s[%d]@%d failed", msg.topic, msg.partition,
                               msg.offset)
         self.metrics.item_facts_applied.inc(applied)
+        self.drop_evicted()
         return applied
 
     def publish_lists(self, users: dict[str, tuple[float, float | None]]) -> list[Outgoing]:
         """One ``stream.recommendations.v1`` message per user, ranked per variant in one
-        batched call where the model offers one (``recommend_many``)."""
+        batched call (``recommend_many``)."""
         now = self.clock()
         by_variant: dict[str, list[str]] = {}
         for user_id in users:
@@ -554,17 +525,13 @@ class FeedPipeline:
         return out
 
     def _serve(
-        self, model: Recommender, user_ids: list[str], now: float
+        self, model: FeedModel, user_ids: list[str], now: float
     ) -> dict[str, list[Recommendation]]:
         """Each user's top-k after the sentiment guardrail (which asks the model for 2k, so
         dropping sour items still leaves k)."""
         k = self.settings.top_k
         ask = 2 * k if self.guardrail else k
-        many = getattr(model, "recommend_many", None)
-        if many is not None:
-            lists: dict[str, list[Recommendation]] = many(user_ids, ask, now)
-        else:
-            lists = {u: model.recommend(u, ask, now) for u in user_ids}
+        lists = model.recommend_many(user_ids, ask, now)
         if not self.guardrail or self.sentiment is None:
             return lists
         s = self.settings
@@ -588,10 +555,7 @@ class FeedPipeline:
         out = []
         for user_id in user_ids:
             model = self.recommenders[self.variant_of(user_id)]
-            changed = getattr(model, "interests_if_changed", None)
-            if changed is None:
-                continue
-            interests = changed(user_id, now)
+            interests = model.interests_if_changed(user_id, now)
             if interests is None:
                 continue
             value = orjson.dumps(

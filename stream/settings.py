@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from stream.models.settings import ModelSettings
+
 __all__ = ["STATE_TABLES", "Settings", "TopicSpec"]
 
 EMBEDDED_BROKER_NOTE = (
@@ -45,7 +47,9 @@ class Settings(BaseSettings):
     for example ``STREAM_BROKER=kafka://kafka:9092`` or ``STREAM_TOP_K=20``.
     """
 
-    model_config = SettingsConfigDict(env_prefix="STREAM_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="STREAM_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
 
     # --- Kafka -------------------------------------------------------------------------------
     app_id: str = Field("stream", description="Faust app id: the consumer group and table prefix.")
@@ -143,82 +147,11 @@ class Settings(BaseSettings):
 
     # --- models ------------------------------------------------------------------------------
     top_k: int = Field(10, ge=1, le=1000)
-    content_dim: int = Field(256, ge=8, description="Size of the hashed content vectors.")
-    interest_half_life_seconds: float = Field(
-        60 * 86400.0, gt=0, description="Half-life of a user's long-term interest profile."
+    recommender: ModelSettings = Field(
+        default_factory=ModelSettings,
+        description="The recommender's knobs (stream/models/settings.py), one object handed "
+        "to the model whole: STREAM_RECOMMENDER__<FIELD>, e.g. STREAM_RECOMMENDER__USER_CAP.",
     )
-    popularity_half_life_seconds: float = Field(
-        6 * 3600.0, gt=0, description="Half-life of an item's popularity (trending)."
-    )
-    popularity_weight: float = Field(0.15, ge=0, description="Weight of trending in the score.")
-    ctr_half_life_seconds: float = Field(
-        6 * 3600.0, gt=0, description="Half-life of the clicks and showings behind an item's CTR."
-    )
-    ctr_prior: float = Field(
-        20.0, gt=0, description="Showings at the overall click rate each item's CTR starts from."
-    )
-    read_dwell_seconds_full: float = Field(
-        60.0, gt=0, description="A read this long counts as much as two clicks."
-    )
-    history_size: int = Field(500, ge=1, description="Items remembered per user (seen filter).")
-    chinese_segmentation: Literal["jieba", "bigrams"] = Field(
-        "jieba", description="How Chinese text becomes tokens: jieba words or character bigrams."
-    )
-    short_term_half_life_seconds: float = Field(
-        3600.0, gt=0, description="Half-life of the short-term (session) interest profile."
-    )
-    short_term_weight: float = Field(
-        0.3, ge=0, le=1, description="Share of the short-term profile in a user's interest."
-    )
-    covisit_neighbors: int = Field(400, ge=1, description="Co-visited items kept per item.")
-    covisit_window: int = Field(
-        50, ge=1, description="A read is paired with this many of the user's previous reads."
-    )
-    covisit_half_life_seconds: float = Field(
-        60 * 86400.0, gt=0, description="Half-life of a co-visit (who read what together)."
-    )
-    covisit_beta: float = Field(
-        0.4, ge=0, description="Popularity penalty of co-visited items (RP3beta's beta)."
-    )
-    collab_query_items: int = Field(
-        100, ge=1, description="Most recent reads that query co-visitation when ranking."
-    )
-    content_weight: float = Field(0.3, ge=0, description="Weight of content similarity.")
-    collab_weight: float = Field(1.0, ge=0, description="Weight of co-visitation.")
-    fresh_boost: float = Field(0.1, ge=0, description="Score boost of a just-published item.")
-    freshness_half_life_seconds: float = Field(
-        6 * 3600.0, gt=0, description="Half-life of the fresh-item boost."
-    )
-    item_ttl_seconds: float = Field(
-        7 * 86400.0,
-        gt=0,
-        description="Items leave the pool after this long without a reader (or publication), "
-        "unless they had been read for longer: see item_ttl_stretch.",
-    )
-    item_ttl_stretch: float = Field(
-        1.0,
-        ge=0,
-        description="An item read over a span of time may go this many times that span "
-        "without a reader before it leaves (0: the plain TTL for every item).",
-    )
-    item_cap: int = Field(100_000, ge=1, description="Most items kept; least recent leave.")
-    user_ttl_seconds: float = Field(
-        365 * 86400.0, gt=0, description="Users idle this long are evicted from memory."
-    )
-    user_cap: int = Field(1_000_000, ge=1, description="Most users kept; least recent leave.")
-    diversity: float = Field(
-        0.2, ge=0, le=1, description="MMR weight of diversity against relevance (0: off)."
-    )
-    rank_candidates: int = Field(
-        100, ge=1, description="Items the learned ranker re-scores per recommendation."
-    )
-    excluded_tags: tuple[str, ...] = Field((), description="Never recommend items with these tags.")
-    excluded_items: tuple[str, ...] = Field((), description="Never recommend these items.")
-    ranker_learning_rate: float = Field(0.01, gt=0, description="SGD step of the ranker.")
-    ranker_min_examples: int = Field(
-        50, ge=1, description="Clicks and skips the ranker needs before it takes over."
-    )
-    interests_top_k: int = Field(10, ge=1, description="Interests published per user profile.")
 
     # --- comment sentiment --------------------------------------------------------------------
     sentiment_enabled: bool = Field(True, description="Score comments and learn from labels.")
@@ -249,10 +182,10 @@ class Settings(BaseSettings):
         description="A/B variants and their traffic weights, e.g. "
         '\'{"control": 0.5, "diverse": 0.5}\'. A user\'s variant is a stable hash of the id.',
     )
-    variant_overrides: dict[str, dict[str, float]] = Field(
+    variant_overrides: dict[str, dict[str, float | bool | str]] = Field(
         default_factory=dict,
-        description="Per variant, model settings that differ from the rest, e.g. "
-        '\'{"diverse": {"diversity": 0.5}}\'.',
+        description="Per variant, recommender settings (ModelSettings) that differ from "
+        'the rest, e.g. \'{"diverse": {"diversity": 0.5}}\'.',
     )
     quality_window: int = Field(1000, ge=1, description="Clicks in the rolling quality gauges.")
     last_lists_capacity: int = Field(
@@ -278,6 +211,20 @@ class Settings(BaseSettings):
                 "it lives in the compacted users changelog on Kafka."
             )
         return value
+
+    def variant_models(self) -> dict[str, ModelSettings]:
+        """The recommender's settings of each A/B variant: :attr:`recommender` with the
+        variant's overrides, validated (an unknown knob or a bad value raises
+        ``ValueError``)."""
+        base = self.recommender.model_dump()
+        out = {}
+        for name in self.variants:
+            overrides = self.variant_overrides.get(name, {})
+            unknown = set(overrides) - set(ModelSettings.model_fields)
+            if unknown:
+                raise ValueError(f"variant {name!r} overrides unknown settings {sorted(unknown)}")
+            out[name] = ModelSettings.model_validate({**base, **overrides})
+        return out
 
     @property
     def input_topics(self) -> tuple[str, ...]:

@@ -36,7 +36,7 @@ def register_comment_agents(
     ``labels_learned`` (the labels topic read to where it was at start)."""
 
     def validate_labels(batch: Sequence[RawMessage]) -> list[Outgoing]:
-        return comments.handle_labels(batch, learn=False)
+        return comments.handle_labels(batch)
 
     m = comments.metrics
     app.agent(raw_topic(app, settings, settings.topic_comments), name="stream.agents.comments")(

@@ -41,7 +41,7 @@ def register_feed_agents(
             settings,
             m,
             "items",
-            lambda b: pipeline.handle_items(b, learn=False),
+            pipeline.handle_items,
             processed,
             publisher=publisher,
         )

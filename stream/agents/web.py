@@ -51,8 +51,8 @@ def register_views(
         recs = model.recommend(user_id, settings.top_k, now)
         # the list cache holds hashes of the ids: they are found among the fresh list's ids
         # (usually all there), then the catalogue's; an item that left it shows as null
-        catalog = getattr(getattr(model, "catalog", None), "ids", ())
-        last = pipeline.last_lists.ids(user_id, chain((r.item_id for r in recs), catalog))
+        last = pipeline.last_lists.ids(user_id, chain((r.item_id for r in recs),
+                                                      model.item_ids()))
         return web.json(
             {
                 "user_id": user_id,
@@ -71,10 +71,9 @@ def register_views(
             return _error(web, 400, f"item_id must be 1 to {settings.max_id_chars} characters")
         variant = request.query.get("variant", next(iter(pipeline.recommenders)))
         model = pipeline.recommenders.get(variant)
-        export = getattr(model, "export_item", None)
-        if export is None:
-            return _error(web, 404, f"no variant {variant!r} with item statistics")
-        state = export(item_id)
+        if model is None:
+            return _error(web, 404, f"no variant {variant!r}")
+        state = model.export_item(item_id)
         if state is None:
             return _error(web, 404, f"item {item_id!r} is not in this worker's catalogue")
         for internal in ("terms", "vector"):  # hashed text and raw vector bytes: not for people

@@ -2,7 +2,7 @@
 ``python -m stream.bench.memory --users N`` prints one JSON line (see :func:`worker_memory`).
 
 Everything the worker keeps per user is in the process, built as ``stream worker`` builds it
-(:func:`stream.app.build_variants`, a :class:`~stream.pipeline.FeedPipeline` that shares item
+(a model per A/B variant, a :class:`~stream.pipeline.FeedPipeline` that shares item
 statistics through item facts) with the worker's own users table,
 :class:`~stream.agents.common.DurableTable`, over a Faust memory store (``store="memory://"``,
 the default) whose changelog is counted instead of sent: raw interaction messages are fed in
@@ -32,6 +32,7 @@ from prometheus_client import CollectorRegistry
 from stream.agents.common import DurableTable
 from stream.bench.workload import Workload
 from stream.metrics import Metrics
+from stream.models import StreamRecommender
 from stream.pipeline import FeedPipeline, RawMessage
 from stream.settings import Settings
 
@@ -119,20 +120,17 @@ class _CountedChangelog:
         return self.delivered
 
 
-def _breakdown(pipeline: FeedPipeline, users_table: dict[bytes, bytes]) -> dict[str, int]:
+def _breakdown(pipeline: FeedPipeline, models: dict[str, StreamRecommender],
+               users_table: dict[bytes, bytes]) -> dict[str, int]:
     """Bytes held per kind of per-user state, each object counted once: the models' user
     state first (so user id strings count there), item ids as the catalogue's."""
     seen: set[int] = set()
-    for model in pipeline.recommenders.values():
-        catalog = getattr(model, "catalog", None)
-        if catalog is not None:
-            seen.update(id(i) for i in catalog.ids)
-    seen.update(id(v) for v in pipeline.recommenders)
+    for model in models.values():
+        seen.update(id(i) for i in model.pool.catalog.ids)
+    seen.update(id(v) for v in models)
     model_bytes = 0
-    for model in pipeline.recommenders.values():
-        for name in ("users", "impressions", "profile_signatures"):
-            if hasattr(model, name):
-                model_bytes += deep_size(getattr(model, name), seen)
+    for model in models.values():
+        model_bytes += deep_size(model.users, seen) + deep_size(model.learner.impressions, seen)
     return {
         "model": model_bytes,
         "dedupe_windows": deep_size(pipeline.applied, seen),
@@ -141,12 +139,9 @@ def _breakdown(pipeline: FeedPipeline, users_table: dict[bytes, bytes]) -> dict[
     }
 
 
-def _pipeline(settings: Settings, store: DurableTable, clock: Callable[[], float]
-              ) -> FeedPipeline:
-    from stream.app import build_variants  # the worker's own wiring (imports Faust)
-
-    return FeedPipeline(settings, build_variants(settings), Metrics(CollectorRegistry()),
-                        clock=clock, user_store=store, share_items=True)
+def _models(settings: Settings) -> dict[str, StreamRecommender]:
+    """One model per A/B variant, as the worker builds them."""
+    return {name: StreamRecommender(knobs) for name, knobs in settings.variant_models().items()}
 
 
 def worker_memory(n_users: int, n_items: int, events_per_user: float, seed: int,
@@ -162,14 +157,19 @@ def worker_memory(n_users: int, n_items: int, events_per_user: float, seed: int,
     kind of state; ``other``: the rest of the growth, mostly allocator overhead), and the RSS
     every ``n_events / samples`` events. ``user_cap`` overrides the setting (users beyond it
     are evicted by the models' housekeeping, every ``housekeeping_interval`` of event time)."""
-    settings = Settings() if user_cap is None else Settings(user_cap=user_cap)
+    settings = Settings()
+    if user_cap is not None:
+        settings = settings.model_copy(update={
+            "recommender": settings.recommender.model_copy(update={"user_cap": user_cap})})
     loop = asyncio.new_event_loop()
     delivered: asyncio.Future[None] = loop.create_future()
     delivered.set_result(None)
     changelog = _CountedChangelog(delivered)
     users_table = DurableTable(changelog)
     now = [T0]
-    pipeline = _pipeline(settings, users_table, lambda: now[0])
+    models = _models(settings)
+    pipeline = FeedPipeline(settings, dict(models), Metrics(CollectorRegistry()),
+                            clock=lambda: now[0], user_store=users_table)
     workload = Workload(n_items, max(n_users, 1), seed)
     s = settings
     items = workload.item_messages(T0 - 3600.0)
@@ -183,7 +183,7 @@ def worker_memory(n_users: int, n_items: int, events_per_user: float, seed: int,
     curve: list[dict[str, float]] = []
     facts_offset = 0
     batch: list[RawMessage] = []
-    model: Any = pipeline.recommender
+    model = next(iter(models.values()))
 
     def sample(done: int) -> None:
         curve.append({"events": done, "users": len(model.users), "rss_mib":
@@ -223,14 +223,14 @@ def worker_memory(n_users: int, n_items: int, events_per_user: float, seed: int,
     if not curve or curve[-1]["events"] != n_events:
         sample(n_events)
     loop.close()
-    parts = _breakdown(pipeline, changelog.data)
+    parts = _breakdown(pipeline, models, changelog.data)
     growth = after - before
     parts["other"] = growth - sum(parts.values())
     per_user = {k: round(v / max(held, 1), 1) for k, v in parts.items()}
     return {
-        "users": held, "users_fed": n_users, "user_cap": settings.user_cap,
+        "users": held, "users_fed": n_users, "user_cap": settings.recommender.user_cap,
         "events": n_events, "items": n_items, "event_gap_s": event_gap,
-        "housekeeping_interval_s": getattr(model, "housekeeping_interval", None),
+        "housekeeping_interval_s": model.settings.housekeeping_interval_seconds,
         "rss_before_mib": round(before / 2**20, 1), "rss_after_mib": round(after / 2**20, 1),
         "rss_peak_mib": round(_status("VmHWM") / 2**20, 1),
         "bytes_per_user": round(growth / max(held, 1), 1),

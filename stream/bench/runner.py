@@ -41,7 +41,7 @@ from stream.bench.processes import (
 from stream.bench.workload import BenchEvent, Workload
 from stream.broker import EmbeddedBroker
 from stream.events import Interaction
-from stream.recommender import build_stream_recommender
+from stream.models import StreamRecommender
 from stream.settings import Settings
 
 __all__ = ["MEASUREMENTS", "BenchConfig", "run_bench"]
@@ -523,7 +523,7 @@ def measure_model(cfg: BenchConfig, work: Path, say: Say) -> dict[str, Any]:
     settings = Settings()
     k, batch = settings.top_k, settings.batch_max
     workload = Workload(cfg.items, cfg.users, cfg.seed)
-    rec = build_stream_recommender(settings)
+    rec = StreamRecommender(settings.recommender)
     t0 = 1_000_000.0
     say(f"model: learning {cfg.items:,} items")
     start = time.perf_counter()
@@ -567,7 +567,7 @@ def measure_model(cfg: BenchConfig, work: Path, say: Say) -> dict[str, Any]:
     say(f"model: River FunkMF learn_one on the same {n:,} events")
     funk = FunkMF(n_factors=10, seed=cfg.seed)
     updates = [(e.user_id, item_id, y) for e in timed
-               for item_id, y in _funk_targets(e, settings.read_dwell_seconds_full)]
+               for item_id, y in _funk_targets(e, settings.recommender.read_dwell_seconds_full)]
     start = time.perf_counter()
     for user_id, item_id, y in updates:
         funk.learn_one(user_id, item_id, y)  # type: ignore[no-untyped-call]

@@ -38,19 +38,22 @@ PROTOCOLS: tuple[str, ...] = ("prequential", "split", "impressions")
 def build_models(names: Sequence[str], settings: Settings,
                  seed: int) -> tuple[list[ModelRun], dict[str, Any]]:
     """The models to evaluate, in the order given, and the parameters each was built with."""
-    from stream.recommender import build_recommender
+    from stream.models import StreamRecommender
 
     runs: list[ModelRun] = []
     params: dict[str, Any] = {}
     for name in names:
         model: Recommender
         if name == "stream":
-            model = build_recommender(settings, recommend_stubs=True)
+            # datasets without item texts: items known from events only are ranked too
+            knobs = settings.recommender.model_copy(update={"recommend_stubs": True})
+            model = StreamRecommender(knobs)
             params["stream"] = {"class": type(model).__name__,
-                                "settings": settings.model_dump(mode="json")}
+                                "settings": knobs.model_dump(mode="json")}
         elif name == "popularity":
-            model = PopularityBaseline(half_life=settings.popularity_half_life_seconds)
-            params["popularity"] = {"half_life": settings.popularity_half_life_seconds}
+            half_life = settings.recommender.popularity_half_life_seconds
+            model = PopularityBaseline(half_life=half_life)
+            params["popularity"] = {"half_life": half_life}
         elif name == "random":
             model = RandomBaseline(seed=seed)
             params["random"] = {"seed": seed}

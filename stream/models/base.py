@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
 from stream.events import Forget, Interaction, Item
 
-__all__ = ["Recommendation", "Recommender"]
+__all__ = ["FeedModel", "Recommendation", "Recommender"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,3 +48,57 @@ class Recommender(Protocol):
 
     def score(self, user_id: str, item_ids: list[str], now: float) -> NDArray[np.float64]:
         """Scores of the given candidates for the user (higher is better)."""
+
+
+class FeedModel(Recommender, Protocol):
+    """What the worker needs of a model, beyond :class:`Recommender`: item facts shared with
+    the other workers, users that move between workers, checkpoints, profiles, and what its
+    views and gauges read. :class:`~stream.models.StreamRecommender` is one."""
+
+    def learn_one_sharing(self, event: Interaction) -> None:
+        """Learn one event, keeping its item facts for :meth:`drain_facts`."""
+
+    def forget_user_sharing(self, event: Forget) -> None:
+        """Erase a user, keeping the facts that take back their contributions."""
+
+    def drain_facts(self) -> list[list[Any]]:
+        """The item facts written since the last call (JSON-able, with item ids)."""
+
+    def apply_facts(self, facts: Iterable[Sequence[Any]]) -> None:
+        """Apply item facts, from this worker or another, in the order given."""
+
+    def recommend_many(self, user_ids: Iterable[str], k: int, now: float
+                       ) -> dict[str, list[Recommendation]]:
+        """Top ``k`` for each user, sharing the work of a batch."""
+
+    def holds_user(self, user_id: str) -> bool:
+        """Whether the model holds state of the user."""
+
+    def evict_user(self, user_id: str) -> bool:
+        """Drop a user from memory, keeping their contributions; whether they were held."""
+
+    def drain_evicted(self) -> list[str]:
+        """The users the model evicted on its own (TTL, cap) since the last call."""
+
+    def export_user(self, user_id: str) -> dict[str, Any] | None:
+        """A user's state as JSON-able values, for their checkpoint (None: not held)."""
+
+    def import_user(self, state: Mapping[str, Any]) -> None:
+        """Restore a user from :meth:`export_user`."""
+
+    def export_item(self, item_id: str) -> dict[str, Any] | None:
+        """An item's metadata and statistics as JSON-able values (None: not known)."""
+
+    def interests_if_changed(self, user_id: str, now: float) -> list[tuple[str, float]] | None:
+        """The user's interests if they changed since the last call, else None."""
+
+    def item_ids(self) -> Iterable[str]:
+        """The ids of the items in the catalogue."""
+
+    @property
+    def n_users(self) -> int:
+        """Users held in memory."""
+
+    @property
+    def n_items(self) -> int:
+        """Items in the catalogue."""

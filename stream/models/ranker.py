@@ -23,11 +23,13 @@ class ImpressionRanker:
     position is labelled at most once. River learns one example at a time; scoring reads its
     weights and ranks thousands of candidates in one matrix product. Until ``min_examples``
     positives and negatives have been seen, :attr:`warm` is false and callers use their prior.
+    The recommender takes both from its settings (``ranker_learning_rate``,
+    ``ranker_min_examples``).
 
     Examples
     --------
     >>> import numpy as np
-    >>> ranker = ImpressionRanker(min_examples=1)
+    >>> ranker = ImpressionRanker(learning_rate=0.05, min_examples=1)
     >>> x = np.zeros((2, len(FEATURES)))
     >>> x[0, FEATURES.index("popularity")] = 1.0
     >>> for _ in range(50):
@@ -36,8 +38,7 @@ class ImpressionRanker:
     True
     """
 
-    def __init__(self, learning_rate: float = 0.05, l2: float = 1e-4,
-                 min_examples: int = 50) -> None:
+    def __init__(self, learning_rate: float, min_examples: int, l2: float = 1e-4) -> None:
         self.learning_rate = learning_rate
         self.l2 = l2
         self.min_examples = min_examples

@@ -14,17 +14,15 @@ from typing import Any
 
 import orjson
 import pytest
-from prometheus_client import CollectorRegistry
 
 from stream.broker import EmbeddedBroker
-from stream.metrics import Metrics
-from stream.pipeline import FeedPipeline, RawMessage, decode_checkpoint
+from stream.pipeline import RawMessage, decode_checkpoint
 from stream.processes import stop_process
-from stream.recommender import build_recommender
 from stream.settings import Settings
 from tests.helpers import produce, read_topics, start_worker, wait_metrics, worker_settings
 from tests.integration.test_http_views import get
 from tests.integration.test_worker_kafka import ITEMS, item_msg
+from tests.pipelines import handle, learn_items, lone_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -74,13 +72,11 @@ def reference(settings: Settings, items: list[tuple[str, bytes, bytes]],
     """The same events through the same pipeline once, in-process, in log order: the users'
     checkpoints and the items' statistics."""
     store: dict[bytes, bytes] = {}
-    p = FeedPipeline(settings, build_recommender(settings), Metrics(CollectorRegistry()),
-                     user_store=store)
-    p.handle_items([RawMessage(settings.topic_items, 0, i, None, value, 0.0)
+    p = lone_worker(settings, clock=time.time, user_store=store)
+    learn_items(p, [RawMessage(settings.topic_items, 0, i, None, value, 0.0)
                     for i, (_, _, value) in enumerate(items)])
-    p.handle_interactions([RawMessage(settings.topic_interactions, 0, i, None,
-                                      orjson.dumps(e), 0.0) for i, e in enumerate(evs)])
-    p.write_checkpoints()
+    handle(p, [RawMessage(settings.topic_interactions, 0, i, None, orjson.dumps(e), 0.0)
+               for i, e in enumerate(evs)])
     model: Any = p.recommender
     stats = {i[0]: item_stats(model.export_item(i[0])) for i in ITEMS}
     return {k.decode(): decode_checkpoint(v) for k, v in store.items()}, stats

@@ -16,9 +16,8 @@ TEXTS = {"c1": "What a wonderful, well written article!", "c2": "Terrible, borin
          "c3": "Brilliant reporting, I loved it.", "c4": "这篇文章写得非常好"}
 
 
-def worker(share: bool) -> CommentPipeline:
-    return CommentPipeline(S, Metrics(CollectorRegistry()), clock=lambda: 2000.0,
-                           share_items=share)
+def worker() -> CommentPipeline:
+    return CommentPipeline(S, Metrics(CollectorRegistry()), clock=lambda: 2000.0)
 
 
 def comment(cid: str, partition: int) -> RawMessage:
@@ -34,11 +33,13 @@ def scores(out: list[Outgoing], partition: int) -> list[RawMessage]:
 
 
 def test_every_worker_counts_every_workers_scores_once() -> None:
-    a, b, alone = worker(True), worker(True), worker(False)
+    a, b, alone = worker(), worker(), worker()
     out_a = a.handle_comments([comment("c1", 0), comment("c2", 0)])
     out_b = b.handle_comments([comment("c3", 1), comment("c4", 1)])
-    alone.handle_comments([comment(c, 0) for c in ("c1", "c2", "c3", "c4")])
-    # sharing: nothing counted until the scores come back from the topic
+    # one worker of every comment, which counts its own scores back from the topic
+    alone.learn_scores(scores(alone.handle_comments(
+        [comment(c, 0) for c in ("c1", "c2", "c3", "c4")]), 0))
+    # nothing counted until the scores come back from the topic
     assert a.items.get("n1", 2000.0) == (None, 0.0)
     log = scores(out_a, 0) + scores(out_b, 1)
     assert a.learn_scores(log) == 4 and b.learn_scores(log) == 4
@@ -50,7 +51,7 @@ def test_every_worker_counts_every_workers_scores_once() -> None:
 
 
 def test_a_comment_scored_twice_counts_once() -> None:
-    a = worker(True)
+    a = worker()
     first = scores(a.handle_comments([comment("c1", 0), comment("c2", 0)]), 0)
     assert a.learn_scores(first) == 2
     once = a.items.get("n1", 2000.0)
@@ -67,9 +68,9 @@ def test_labels_are_validated_by_the_group_and_learned_by_every_worker() -> None
     label = {"text": "The plot was sick", "label": "positive", "lang": "en"}
     batch = [RawMessage(S.topic_comment_labels, 0, n, None, orjson.dumps(label), 0.0)
              for n in range(20)] + [RawMessage(S.topic_comment_labels, 0, 20, None, b"{", 0.0)]
-    a, b = worker(True), worker(True)
+    a, b = worker(), worker()
     before = a.model.score_many(["The plot was sick"], ["en"])[0].score
-    dead = a.handle_labels(batch, learn=False)  # the group's agent: dead letters only
+    dead = a.handle_labels(batch)  # the group's agent: dead letters only
     assert [o.topic for o in dead] == [S.dlq(S.topic_comment_labels)]
     assert a.model.score_many(["The plot was sick"], ["en"])[0].score == before
     assert a.learn_labels(batch) == 20 and b.learn_labels(batch) == 20  # every worker

@@ -15,8 +15,8 @@ from stream.corpus import bad_interactions
 from stream.errors import InvalidEvent
 from stream.events import Forget, Interaction, parse_interaction, parse_item
 from stream.metrics import Metrics
+from stream.models import StreamRecommender
 from stream.pipeline import FeedPipeline, RawMessage
-from stream.recommender import build_recommender
 from stream.settings import Settings
 
 NOW = 1_700_000_000.0
@@ -104,7 +104,7 @@ def test_the_fixed_corpus_gets_its_reasons() -> None:
 @given(st.lists(st.one_of(st.binary(max_size=100), events.map(orjson.dumps)), max_size=20))
 def test_the_pipeline_never_raises(batch: list[bytes]) -> None:
     s = Settings()
-    pipeline = FeedPipeline(s, build_recommender(s), Metrics(CollectorRegistry()),
+    pipeline = FeedPipeline(s, StreamRecommender(s.recommender), Metrics(CollectorRegistry()),
                             clock=lambda: NOW)
     msgs = [RawMessage(s.topic_interactions, 0, i, b"k", raw, NOW) for i, raw in enumerate(batch)]
     out = pipeline.handle_interactions(msgs)

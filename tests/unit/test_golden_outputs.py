@@ -27,8 +27,8 @@ from prometheus_client import CollectorRegistry
 from stream.bench.workload import Workload
 from stream.events import Forget, Interaction
 from stream.metrics import Metrics
+from stream.models import StreamRecommender
 from stream.pipeline import FeedPipeline, Outgoing, RawMessage
-from stream.recommender import build_stream_recommender
 from stream.settings import Settings
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -51,7 +51,7 @@ def _events(workload: Workload, n: int) -> list[Interaction | Forget]:
 
 def record_model() -> dict[str, Any]:
     """The standalone model: lists after each chunk, candidate scores, state digest."""
-    model = build_stream_recommender(Settings())
+    model = StreamRecommender(Settings().recommender)
     workload = Workload(400, 150, seed=11)
     for item in workload.items(T0):
         model.learn_item(item)
@@ -65,12 +65,12 @@ def record_model() -> dict[str, Any]:
         lists = model.recommend_many(users, 10, now)
         chunks.append({u: [[r.item_id, r.score, r.reason] for r in recs]
                        for u, recs in lists.items()})
-    candidates = [item.item_id for item in workload.items(T0)][:40] + ["never-seen"]
+    candidates = [*[item.item_id for item in workload.items(T0)][:40], "never-seen"]
     now = events[-1].ts
     scores = {u: model.score(u, candidates, now).tolist()
               for u in sorted(model.users.index)[:20]}
     return {"lists": chunks, "scores": scores, "state": _digest(model.export_state()),
-            "ranker_warm": model.ranker.warm}
+            "ranker_warm": model.stats.ranker.warm}
 
 
 def _raw(topic: str, partition: int, offset: int, key: bytes | None, value: bytes
@@ -97,16 +97,16 @@ def record_pipeline() -> dict[str, Any]:
     settings = Settings()
     clock = [T0]
     stores: list[dict[bytes, bytes]] = [{}, {}]
-    workers = [FeedPipeline(settings, build_stream_recommender(settings),
+    workers = [FeedPipeline(settings, StreamRecommender(settings.recommender),
                             Metrics(CollectorRegistry()), clock=lambda: clock[0],
-                            user_store=store, share_items=True) for store in stores]
+                            user_store=store) for store in stores]
     workload = Workload(300, 120, seed=5)
     items = [_raw(settings.topic_items, 0, n, key, value)
              for n, (key, value) in enumerate(workload.item_messages(T0))]
     items.append(_raw(settings.topic_items, 0, len(items), b"bad", b"{not json"))
     produced: list[list[Any]] = []
     for worker in workers:
-        produced += [_message(o) for o in worker.handle_items(items, learn=False)]
+        produced += [_message(o) for o in worker.handle_items(items)]
         worker.learn_catalog(items)
     events = _events(workload, 2000)
     offsets = [0, 0]

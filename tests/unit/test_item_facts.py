@@ -10,12 +10,10 @@ from typing import Any
 
 import orjson
 import pytest
-from prometheus_client import CollectorRegistry
 
-from stream.metrics import Metrics
 from stream.pipeline import FeedPipeline, Outgoing, RawMessage
-from stream.recommender import build_recommender
 from stream.settings import Settings
+from tests.pipelines import handle, learn_items, lone_worker
 
 SETTINGS = Settings()
 ITEMS = [(f"i{n}", f"Story {n} about {['rates', 'cup', 'vote', 'film'][n % 4]}",
@@ -23,10 +21,9 @@ ITEMS = [(f"i{n}", f"Story {n} about {['rates', 'cup', 'vote', 'film'][n % 4]}",
 STATS = ("popularity", "shown", "clicked", "degree", "first_read", "last_seen")
 
 
-def pipeline(share: bool) -> FeedPipeline:
-    p = FeedPipeline(SETTINGS, build_recommender(SETTINGS), Metrics(CollectorRegistry()),
-                     clock=lambda: 5000.0, share_items=share)
-    p.handle_items([RawMessage(SETTINGS.topic_items, 0, n, i.encode(), orjson.dumps(
+def pipeline() -> FeedPipeline:
+    p = lone_worker(SETTINGS, clock=lambda: 5000.0)
+    learn_items(p, [RawMessage(SETTINGS.topic_items, 0, n, i.encode(), orjson.dumps(
         {"item_id": i, "title": t, "tags": [tag], "published_at": 900}), 0.0)
         for n, (i, t, tag) in enumerate(ITEMS)])
     return p
@@ -73,7 +70,7 @@ def run_two_workers(evs: list[dict[str, Any]], batch: int = 10
                     ) -> tuple[FeedPipeline, FeedPipeline, list[RawMessage], list[dict[str, Any]]]:
     """Workers A (partition 0) and B (partition 1) take turns with a batch each; the facts
     log is what they published, in order; the applied order of events is returned too."""
-    workers = [pipeline(True), pipeline(True)]
+    workers = [pipeline(), pipeline()]
     log: list[RawMessage] = []
     order: list[dict[str, Any]] = []
     offsets = [0, 0]
@@ -98,9 +95,9 @@ def run_two_workers(evs: list[dict[str, Any]], batch: int = 10
 
 
 def reference(order: list[dict[str, Any]]) -> FeedPipeline:
-    ref = pipeline(False)
-    ref.handle_interactions([RawMessage(SETTINGS.topic_interactions, 0, n, None,
-                                        orjson.dumps(e), 0.0) for n, e in enumerate(order)])
+    ref = pipeline()
+    handle(ref, [RawMessage(SETTINGS.topic_interactions, 0, n, None, orjson.dumps(e), 0.0)
+                 for n, e in enumerate(order)])
     return ref
 
 
@@ -135,10 +132,10 @@ def test_ranker_and_click_through_rates_are_the_same_on_every_worker() -> None:
     a, b, _, _ = run_two_workers(events(2, 600, impressions=True))
     model_a: Any = a.recommender
     model_b: Any = b.recommender
-    assert model_a.ranker.n_positive > 5 and model_a.ranker.n_negative > 5
-    assert (model_b.ranker.n_positive, model_b.ranker.n_negative) == (
-        model_a.ranker.n_positive, model_a.ranker.n_negative)
-    assert model_a.ranker.coefficients() == pytest.approx(model_b.ranker.coefficients())
+    assert model_a.stats.ranker.n_positive > 5 and model_a.stats.ranker.n_negative > 5
+    assert (model_b.stats.ranker.n_positive, model_b.stats.ranker.n_negative) == (
+        model_a.stats.ranker.n_positive, model_a.stats.ranker.n_negative)
+    assert model_a.stats.ranker.coefficients() == pytest.approx(model_b.stats.ranker.coefficients())
     assert_close(item_stats(a), item_stats(b))
 
 
@@ -162,8 +159,8 @@ def test_forget_on_one_worker_removes_the_contributions_on_both() -> None:
     a.learn_facts(more)
     b.learn_facts(more)
     ref = reference(order)
-    ref.handle_interactions([RawMessage(SETTINGS.topic_interactions, 0, 10_000, b"u2",
-                                        orjson.dumps(forget), 0.0)])
+    handle(ref, [RawMessage(SETTINGS.topic_interactions, 0, 10_000, b"u2",
+                            orjson.dumps(forget), 0.0)])
     assert_close(item_stats(a), item_stats(b))
     assert_close(item_stats(a), item_stats(ref))
     after = item_stats(b)  # B never had u2, and still lost what u2 had added

@@ -10,8 +10,8 @@ from prometheus_client import CollectorRegistry
 
 from stream.comments import CommentPipeline
 from stream.metrics import Metrics
+from stream.models import StreamRecommender
 from stream.pipeline import FeedPipeline, RawMessage
-from stream.recommender import build_recommender
 from stream.settings import Settings
 
 USER = "user-4242-secret"
@@ -21,7 +21,7 @@ TEXT = "my private words about the mayor"
 def test_nothing_personal_is_logged(caplog: pytest.LogCaptureFixture) -> None:
     s = Settings()
     metrics = Metrics(CollectorRegistry())
-    feed = FeedPipeline(s, build_recommender(s), metrics, clock=lambda: 1000.0)
+    feed = FeedPipeline(s, StreamRecommender(s.recommender), metrics, clock=lambda: 1000.0)
     comments = CommentPipeline(s, metrics, clock=lambda: 1000.0)
     t = s.topic_interactions
     events = [

@@ -6,19 +6,14 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from stream.metrics import Metrics
 from stream.pipeline import FeedPipeline, RawMessage
 from stream.quality import score_click
-from stream.recommender import build_recommender
-from stream.settings import Settings
+from tests.pipelines import handle, learn_items, lone_worker
 
 
 def make_pipeline() -> tuple[FeedPipeline, CollectorRegistry]:
-    settings = Settings()
     registry = CollectorRegistry()
-    pipeline = FeedPipeline(settings, build_recommender(settings), Metrics(registry),
-                            clock=lambda: 1000.0)
-    return pipeline, registry
+    return lone_worker(registry=registry), registry
 
 
 def msg(topic: str, value: bytes, key: bytes = b"k", offset: int = 0) -> RawMessage:
@@ -33,7 +28,7 @@ def items(p: FeedPipeline) -> None:
         for n, (title, tag) in enumerate([("Rates rise", "economy"), ("Rates fall", "economy"),
                                           ("Cup final", "sport"), ("Derby win", "sport")])
     ]
-    assert p.handle_items(batch) == []
+    assert learn_items(p, batch) == []
 
 
 def click(p: FeedPipeline, user: str, item: str, n: int, kind: str = "click") -> RawMessage:
@@ -45,7 +40,7 @@ def click(p: FeedPipeline, user: str, item: str, n: int, kind: str = "click") ->
 def test_one_list_per_touched_user_after_the_whole_batch() -> None:
     p, registry = make_pipeline()
     items(p)
-    out = p.handle_interactions([click(p, "u1", "i0", 1), click(p, "u2", "i2", 2),
+    out = handle(p, [click(p, "u1", "i0", 1), click(p, "u2", "i2", 2),
                                  click(p, "u1", "i1", 3, "read"),
                                  click(p, "u3", "i3", 4, "impression")])
     recs = [o for o in out if o.topic == p.settings.topic_recommendations]
@@ -70,8 +65,9 @@ def test_bad_messages_are_dead_lettered_and_the_batch_goes_on() -> None:
     p, registry = make_pipeline()
     items(p)
     bad = msg(p.settings.topic_interactions, b"{oops", key=b"u9", offset=41)
-    out = p.handle_interactions([bad, click(p, "u1", "i0", 1)])
-    dlq, rec = (o for o in out if o.topic != p.settings.topic_user_profiles)
+    out = handle(p, [bad, click(p, "u1", "i0", 1)])
+    dlq, rec = (o for o in out if o.topic not in (p.settings.topic_user_profiles,
+                                                  p.settings.topic_item_facts))
     assert dlq.topic == p.settings.topic_interactions + ".dlq"
     assert dlq.key == b"u9" and dlq.value == b"{oops"
     headers = dict(dlq.headers)
@@ -90,19 +86,21 @@ def test_a_model_failure_is_dead_lettered_not_raised() -> None:
     def broken(event: object) -> None:
         raise RuntimeError("model bug")
 
-    p.recommender.learn_one = broken  # type: ignore[method-assign]
-    out = p.handle_interactions([click(p, "u1", "i0", 1)])
+    p.recommender.learn_one_sharing = broken  # type: ignore[method-assign]
+    out = handle(p, [click(p, "u1", "i0", 1)])
     assert len(out) == 1 and dict(out[0].headers)["stream-dlq-reason"] == b"processing_error"
 
 
 def test_forget_publishes_tombstones_and_erases_the_user() -> None:
     p, _ = make_pipeline()
     items(p)
-    p.handle_interactions([click(p, "u1", "i0", 1)])
+    handle(p, [click(p, "u1", "i0", 1)])
     forget = msg(p.settings.topic_interactions, orjson.dumps(
         {"event_id": "f", "type": "forget", "user_id": "u1", "ts": 999.9}), key=b"u1")
-    out = p.handle_interactions([click(p, "u1", "i1", 2), forget])
-    assert [(o.topic, o.key, o.value) for o in out] == [
+    out = handle(p, [click(p, "u1", "i1", 2), forget])
+    # (the item facts go first: the click's, and the forget's taking back both reads)
+    assert [(o.topic, o.key, o.value) for o in out
+            if o.topic != p.settings.topic_item_facts] == [
         (p.settings.topic_recommendations, b"u1", None),
         (p.settings.topic_user_profiles, b"u1", None),
     ]
@@ -115,7 +113,7 @@ def test_clicks_are_scored_against_the_list_last_published() -> None:
     p, registry = make_pipeline()
     items(p)
     catalogue = [f"i{n}" for n in range(4)]
-    p.handle_interactions([click(p, "u1", "i0", 1)])  # publishes the first list
+    handle(p, [click(p, "u1", "i0", 1)])  # publishes the first list
     expected = []
     for n in range(2, 6):
         found = p.last_lists.ids("u1", catalogue)
@@ -124,7 +122,7 @@ def test_clicks_are_scored_against_the_list_last_published() -> None:
         assert len(last) == len(found) >= 1  # every id found in the catalogue
         clicked = last[1] if n % 2 == 0 else "i0"  # the list's second item, or one not in it
         expected.append(score_click(last, clicked, p.settings.top_k))
-        p.handle_interactions([click(p, "u1", clicked, n)])  # scored, then a new list
+        handle(p, [click(p, "u1", clicked, n)])  # scored, then a new list
 
     def sample(name: str) -> float:
         return registry.get_sample_value(name, {"variant": "default"}) or 0.0

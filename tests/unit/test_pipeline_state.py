@@ -7,41 +7,27 @@ import logging
 import zlib
 from typing import Any
 
-import numpy as np
 import orjson
 import pytest
-from prometheus_client import CollectorRegistry
 
 from stream.dedupe import event_hash
 from stream.errors import CorruptCheckpoint
-from stream.metrics import Metrics
 from stream.pipeline import FeedPipeline, RawMessage, decode_checkpoint, encode_checkpoint
-from stream.recommender import build_recommender
 from stream.settings import Settings
+from tests.pipelines import handle, learn_items, lone_worker, with_knobs
 
 
 def pipeline(store: dict[bytes, bytes]) -> FeedPipeline:
-    s = Settings(dedupe_window=8)
-    return FeedPipeline(s, build_recommender(s), Metrics(CollectorRegistry()),
-                        clock=lambda: 2000.0, user_store=store)
+    return lone_worker(Settings(dedupe_window=8), clock=lambda: 2000.0, user_store=store)
 
 
 def capped(store: dict[bytes, bytes], cap: int, now: float) -> FeedPipeline:
     """A pipeline with the catalogue learned, whose model holds at most ``cap`` users and
     sweeps every 5 s of event time."""
-    s = Settings(dedupe_window=8, user_cap=cap)
-    p = FeedPipeline(s, build_recommender(s), Metrics(CollectorRegistry()),
-                     clock=lambda: now, user_store=store)
-    model: Any = p.recommender
-    model.housekeeping_interval = 5.0
+    s = with_knobs(Settings(dedupe_window=8), user_cap=cap, housekeeping_interval_seconds=5.0)
+    p = lone_worker(s, clock=lambda: now, user_store=store)
     items(p)
     return p
-
-
-def handle(p: FeedPipeline, batch: list[RawMessage]) -> None:
-    """A batch as the worker runs it: learn, (publish,) then write the checkpoints."""
-    p.handle_interactions(batch)
-    p.write_checkpoints()
 
 
 def raw(p: FeedPipeline, topic: str, value: dict[str, object], offset: int) -> RawMessage:
@@ -49,7 +35,7 @@ def raw(p: FeedPipeline, topic: str, value: dict[str, object], offset: int) -> R
 
 
 def items(p: FeedPipeline) -> None:
-    p.handle_items([raw(p, p.settings.topic_items, {"item_id": f"i{n}", "title": f"Title {n}",
+    learn_items(p, [raw(p, p.settings.topic_items, {"item_id": f"i{n}", "title": f"Title {n}",
                                                      "tags": [f"t{n % 3}"], "published_at": 1},
                         n) for n in range(12)])
 
@@ -121,7 +107,7 @@ def test_released_partitions_are_restored_from_checkpoints_not_memory() -> None:
     handle(other, clicks(other, "u1", range(3, 5)))
     assert p.release_partitions({0}) == 1
     assert "u1" not in p.applied
-    assert p.recommender.export_user("u1") is None  # type: ignore[attr-defined]
+    assert p.recommender.export_user("u1") is None
     # the partition comes back: the user is restored with the other worker's events
     handle(p, clicks(p, "u1", range(4, 6)))
     state = p.user_checkpoint("u1")
@@ -137,7 +123,8 @@ def test_users_beyond_the_cap_leave_every_structure_and_their_checkpoint() -> No
         handle(p, [raw(p, p.settings.topic_interactions,
                                    {"event_id": f"e{n}", "type": "click", "user_id": f"u{n}",
                                     "item_id": f"i{n}", "ts": 1000.0 + 60 * n}, n)])
-    model_users = set(p.recommender.users.index)  # type: ignore[attr-defined]
+    model: Any = p.recommender
+    model_users = set(model.users.index)
     assert len(model_users) <= 4  # the cap, plus the user who arrived since housekeeping
     assert set(p.applied) == model_users
     assert {k.decode() for k in store} == model_users
@@ -148,8 +135,7 @@ def test_users_beyond_the_cap_leave_every_structure_and_their_checkpoint() -> No
 
 def test_the_dedupe_window_holds_the_last_events_only() -> None:
     s = Settings(dedupe_window=3)
-    p = FeedPipeline(s, build_recommender(s), Metrics(CollectorRegistry()),
-                     clock=lambda: 2000.0, user_store={})
+    p = lone_worker(s, clock=lambda: 2000.0, user_store={})
     items(p)
     handle(p, clicks(p, "u1", range(6)))
     events, applied = p.applied.window("u1")  # type: ignore[misc]
@@ -190,31 +176,6 @@ def test_checkpoints_round_trip_exactly_with_a_pending_list() -> None:
         first.recommender.recommend("u1", 5, 2000.0)
 
 
-def test_checkpoints_of_the_earlier_format_still_load() -> None:
-    """Event ids as strings, flags as booleans, plain base64 float32 features."""
-    import base64
-    import zlib
-
-    store: dict[bytes, bytes] = {}
-    first = pipeline(store)
-    items(first)
-    handle(first, [*clicks(first, "u1", range(3)), impression(first, "u1", 1, 3)])
-    now = decode_checkpoint(store[b"u1"])
-    old = decode_checkpoint(store[b"u1"])
-    old["events"] = [f"u1-{n}" for n in range(3)] + ["u1-imp1"]
-    pending = old["models"]["default"]["impression"]
-    pending["labelled"] = [bool(x) for x in pending["labelled"]]
-    pending["clicked"] = [bool(x) for x in pending["clicked"]]
-    deflated = base64.b64decode(pending["features"][len("zlib16:"):])
-    float32 = np.frombuffer(zlib.decompress(deflated), np.float16).astype(np.float32)
-    pending["features"] = base64.b64encode(float32.tobytes()).decode()
-    store[b"u1"] = orjson.dumps(old)
-    second = pipeline(store)
-    items(second)
-    handle(second, clicks(second, "u1", range(1, 3)))  # ids of the old window: duplicates
-    assert second.user_checkpoint("u1") == now
-
-
 def test_evictions_keep_every_per_user_structure_bounded() -> None:
     store: dict[bytes, bytes] = {}
     p = capped(store, 3, 9000.0)
@@ -234,7 +195,7 @@ def test_evictions_keep_every_per_user_structure_bounded() -> None:
     assert set(p.applied) == held
     assert set(p.applied.users_in(range(p.settings.partitions))) == held
     assert {k.decode() for k in store} == held
-    assert len(model.impressions) <= len(held)
+    assert len(model.learner.impressions) <= len(held)
     assert len(p.last_lists) <= len(held)
     # rows and slots are reused: the arrays never grew past a handful of users
     for rings in (p.applied._rings, model.users._rings):
@@ -296,22 +257,6 @@ def test_checkpoints_are_stored_deflated_and_decode_exactly() -> None:
     assert decode_checkpoint(stored) == p.user_checkpoint("u1") == orjson.loads(plain)
     assert decode_checkpoint(encode_checkpoint(p.user_checkpoint("u1"))) == \
         p.user_checkpoint("u1")
-
-
-def test_a_plain_json_checkpoint_of_the_previous_version_restores() -> None:
-    store: dict[bytes, bytes] = {}
-    first = pipeline(store)
-    items(first)
-    handle(first, [*clicks(first, "u1", range(3)), impression(first, "u1", 1, 3)])
-    saved = first.user_checkpoint("u1")
-    store[b"u1"] = orjson.dumps(saved)  # as the previous version wrote it to the changelog
-    second = pipeline(store)
-    items(second)
-    handle(second, clicks(second, "u1", range(2, 3)))  # a redelivery: restores, skipped
-    assert second.user_checkpoint("u1") == saved
-    handle(second, clicks(second, "u1", range(5, 6)))
-    assert decode_checkpoint(store[b"u1"])["applied"] == saved["applied"] + 1
-    assert store[b"u1"][:1] != b"{"  # written back deflated
 
 
 @pytest.mark.parametrize("value", [

@@ -76,7 +76,7 @@ def test_histories_are_bounded_rings_with_row_reuse_and_eviction() -> None:
 
 
 def test_ranker_needs_both_labels_before_it_is_warm_and_round_trips() -> None:
-    ranker = ImpressionRanker(min_examples=3)
+    ranker = ImpressionRanker(learning_rate=0.05, min_examples=3)
     x = np.zeros((1, len(FEATURES)))
     ranker.learn(x, np.array([True]))
     ranker.learn(x, np.array([True]))
@@ -84,7 +84,7 @@ def test_ranker_needs_both_labels_before_it_is_warm_and_round_trips() -> None:
     assert not ranker.warm
     ranker.learn(np.ones((3, len(FEATURES))), np.array([False, False, False]))
     assert ranker.warm
-    other = ImpressionRanker()
+    other = ImpressionRanker(learning_rate=0.05, min_examples=50)
     other.import_state(ranker.export_state())
     assert np.allclose(other.predict(np.ones((1, len(FEATURES)))),
                        ranker.predict(np.ones((1, len(FEATURES)))))

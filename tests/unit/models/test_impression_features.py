@@ -1,5 +1,5 @@
-"""An impression's ranker features, taken from the few rows they need (``_shared_rows``),
-are bit-for-bit those taken from the whole catalogue's arrays (``_shared``)."""
+"""An impression's ranker features, taken from the few rows they need (``shared_rows``),
+are bit-for-bit those taken from the whole catalogue's arrays (``shared``)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,15 @@ import numpy as np
 
 from stream.events import Interaction
 from stream.models import StreamRecommender
-from stream.models.stack import _F
-from stream.recommender import build_recommender
+from stream.models.scoring import F
 from stream.settings import Settings
 from tests.unit.models.synthetic import make_world, reading_sessions
 
 
 def test_features_from_the_shown_rows_equal_those_from_the_whole_catalogue() -> None:
     world = make_world(seed=3, items_per_cluster=25)
-    model = build_recommender(Settings())
-    assert isinstance(model, StreamRecommender)
+    model = StreamRecommender(Settings().recommender)
+    scorer = model.scorer
     for item in world.items[:-20]:  # the last 20 arrive only through events (stubs)
         model.learn_item(item)
     everything = [item.item_id for item in world.items]
@@ -31,15 +30,15 @@ def test_features_from_the_shown_rows_equal_those_from_the_whole_catalogue() -> 
             event = Interaction(f"i{n}", "impression", click.user_id, "", click.ts,
                                 item_ids=shown)
             row = model.users.index.get(click.user_id)
-            items = np.array([model._item_index(i, click.ts) for i in shown], dtype=np.int64)
-            view = model._user_view(row, click.ts)
-            whole = model._features(view, items, model._shared(click.ts))
-            rows = model._features(view, items, model._shared_rows(click.ts, items))
+            items = np.array([model.pool.index(i, click.ts) for i in shown], dtype=np.int64)
+            view = scorer.user_view(row, click.ts)
+            whole = scorer.features(view, items, scorer.shared(click.ts))
+            rows = scorer.features(view, items, scorer.shared_rows(click.ts, items))
             assert np.array_equal(whole, rows), n
             assert np.isfinite(whole).all()
             compared += 1
             for name in exercised:
-                exercised[name] += int(np.count_nonzero(whole[:, _F[name]]))
+                exercised[name] += int(np.count_nonzero(whole[:, F[name]]))
         elif kind == "read":
             event = Interaction(click.event_id, "read", click.user_id, click.item_id,
                                 click.ts, dwell_seconds=float(rng.uniform(5, 200)))

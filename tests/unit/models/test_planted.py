@@ -8,7 +8,7 @@ from collections import defaultdict
 import numpy as np
 
 from stream.events import Interaction, Item
-from stream.models import StreamRecommender
+from stream.models import ModelSettings, StreamRecommender
 
 from .synthetic import TOPICS, hit_rate, make_world, reading_sessions
 
@@ -16,9 +16,9 @@ DAY = 86400.0
 
 
 def _model(**overrides: object) -> StreamRecommender:
-    options: dict[str, object] = {"chinese": "bigrams", "diversity": 0.0}
+    options: dict[str, object] = {"chinese_segmentation": "bigrams", "diversity": 0.0}
     options.update(overrides)
-    return StreamRecommender(**options)  # type: ignore[arg-type]
+    return StreamRecommender(ModelSettings.model_validate(options))
 
 
 def _holdout_hit_rate(**overrides: object) -> float:
@@ -97,7 +97,7 @@ def test_short_term_profile_follows_a_change_of_interest() -> None:
     def run(short_term_weight: float) -> float:
         world = make_world(seed=7)
         model = _model(short_term_weight=short_term_weight, use_collab=False,
-                       item_ttl=30 * DAY)
+                       item_ttl_seconds=30 * DAY)
         for item in world.items:
             model.learn_item(item)
         by_topic: dict[str, list[str]] = defaultdict(list)

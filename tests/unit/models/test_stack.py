@@ -11,8 +11,8 @@ import orjson
 import pytest
 
 from stream.events import Forget, Interaction, Item
-from stream.models import Recommender, StreamRecommender
-from stream.recommender import build_recommender
+from stream.models import ModelSettings, Recommender, StreamRecommender
+from stream.models.impressions import Impression, features_from_text, features_to_text
 from stream.settings import Settings
 
 DAY = 86400.0
@@ -24,7 +24,7 @@ def click(user: str, item: str, ts: float, n: int = 0) -> Interaction:
 
 @pytest.fixture
 def news() -> StreamRecommender:
-    rec = StreamRecommender(chinese="bigrams", diversity=0.0)
+    rec = StreamRecommender(ModelSettings(chinese_segmentation="bigrams", diversity=0.0))
     titles = {
         "e1": ("Central bank raises interest rates", "economy"),
         "e2": ("Interest rates rise as inflation bites", "economy"),
@@ -42,8 +42,8 @@ def ids(recs: list) -> list[str]:  # type: ignore[type-arg]
     return [r.item_id for r in recs]
 
 
-def test_factory_builds_the_stream_stack_following_the_protocol() -> None:
-    rec = build_recommender(Settings(), recommend_stubs=True)
+def test_the_worker_settings_build_the_stream_stack_following_the_protocol() -> None:
+    rec = StreamRecommender(Settings().recommender)
     assert isinstance(rec, Recommender) and rec.name == "stream"
 
 
@@ -75,20 +75,24 @@ def test_clicked_and_read_items_are_never_recommended(news: StreamRecommender) -
 
 
 def test_stale_news_leaves_the_pool_after_its_ttl() -> None:
-    rec = StreamRecommender(chinese="bigrams", item_ttl=2 * DAY, housekeeping_interval=60.0)
+    rec = StreamRecommender(ModelSettings(
+        chinese_segmentation="bigrams", item_ttl_seconds=2 * DAY,
+        housekeeping_interval_seconds=60.0))
     rec.learn_item(Item(item_id="old", title="Old story", published_at=0.5 * DAY))
     rec.learn_one(click("r", "old", ts=0.5 * DAY))  # news arrives as it is published
     rec.learn_item(Item(item_id="new", title="New story", published_at=3 * DAY))
     assert ids(rec.recommend("u", k=5, now=3 * DAY)) == ["new"]
     rec.learn_one(click("v", "new", ts=3 * DAY))
     rec.learn_one(click("w", "new", ts=3 * DAY + 120))  # housekeeping runs on the clock
-    assert "old" not in rec.catalog.index and "new" in rec.catalog.index
+    assert "old" not in rec.pool.catalog.index and "new" in rec.pool.catalog.index
 
 
 def test_items_read_for_long_outlive_the_ttl_and_news_does_not() -> None:
     """The TTL stretches to as long as an item had lived by its last reader: a back catalogue
     and an evergreen piece stay through quiet weeks; a story read for a day still leaves."""
-    rec = StreamRecommender(chinese="bigrams", item_ttl=2 * DAY, housekeeping_interval=60.0)
+    rec = StreamRecommender(ModelSettings(
+        chinese_segmentation="bigrams", item_ttl_seconds=2 * DAY,
+        housekeeping_interval_seconds=60.0))
     rec.learn_item(Item(item_id="film", title="A film from long ago", published_at=DAY))
     start = 100 * DAY
     rec.learn_one(click("a", "film", ts=start))  # the stream starts 99 days after the film
@@ -98,26 +102,26 @@ def test_items_read_for_long_outlive_the_ttl_and_news_does_not() -> None:
     reads += [(0.5, "story"), (16.0, "other"), (25.0, "other")]
     for n, (day, item) in enumerate(sorted(reads)):
         rec.learn_one(click(f"r{n}", item, ts=start + day * DAY))
-    assert {"film", "guide"} <= set(rec.catalog.index)
-    assert not {"story", "unread"} & set(rec.catalog.index)
+    assert {"film", "guide"} <= set(rec.pool.catalog.index)
+    assert not {"story", "unread"} & set(rec.pool.catalog.index)
     rec.learn_one(click("y", "other", ts=start + 31 * DAY))  # 16 days without a reader
-    assert "guide" not in rec.catalog.index and "film" in rec.catalog.index
+    assert "guide" not in rec.pool.catalog.index and "film" in rec.pool.catalog.index
 
 
 def test_forget_erases_the_user_and_their_contributions(news: StreamRecommender) -> None:
     news.learn_one(click("u", "e1", ts=DAY))
     news.learn_one(click("u", "e2", ts=DAY + 1))
     news.learn_one(Interaction("i", "impression", "u", "", ts=DAY + 2, item_ids=("s1", "s2")))
-    assert news.covisit.row(news.catalog.index["e1"], DAY + 2)
+    assert news.stats.covisit.row(news.pool.catalog.index["e1"], DAY + 2)
     assert news.interests_if_changed("u", DAY + 2)
     news.forget_user(Forget("f", "u", ts=DAY + 3))
     assert "u" not in news.users and news.export_user("u") is None
-    assert not news.impressions and not news.users.signature.any()
+    assert not news.learner.impressions and not news.users.signature.any()
     for item in ("e1", "e2"):
-        idx = news.catalog.index[item]
-        assert news.covisit.row(idx, DAY + 3) == {}
-        assert abs(news.popularity.value(idx, DAY + 3)) < 1e-9
-        assert abs(news.degree.value(idx, DAY + 3)) < 1e-9
+        idx = news.pool.catalog.index[item]
+        assert news.stats.covisit.row(idx, DAY + 3) == {}
+        assert abs(news.stats.popularity.value(idx, DAY + 3)) < 1e-9
+        assert abs(news.stats.degree.value(idx, DAY + 3)) < 1e-9
     assert news.recommend("u", k=2, now=DAY + 3)[0].reason.startswith(("new", "popular"))
 
 
@@ -134,8 +138,9 @@ def test_every_item_has_a_reason(news: StreamRecommender) -> None:
 
 def test_mmr_spreads_topics() -> None:
     def build(diversity: float) -> StreamRecommender:
-        rec = StreamRecommender(chinese="bigrams", diversity=diversity, popularity_weight=0.0,
-                                fresh_boost=0.0)
+        rec = StreamRecommender(ModelSettings(
+            chinese_segmentation="bigrams", diversity=diversity, popularity_weight=0.0,
+            fresh_boost=0.0))
         for i in range(6):
             rec.learn_item(Item(item_id=f"a{i}", title=f"rates inflation bank story{i}",
                                 tags=("economy",), published_at=0.0))
@@ -151,8 +156,8 @@ def test_mmr_spreads_topics() -> None:
 
 
 def test_excluded_tags_and_items_are_never_recommended() -> None:
-    rec = StreamRecommender(chinese="bigrams", excluded_tags=("Sponsored",),
-                            excluded_items=("x2",))
+    rec = StreamRecommender(ModelSettings(
+        chinese_segmentation="bigrams", excluded_tags=("Sponsored",), excluded_items=("x2",)))
     for i, tags in enumerate([("sponsored",), ("news",), ("news",)]):
         rec.learn_item(Item(item_id=f"x{i}", title=f"story {i}", tags=tags, published_at=0.0))
     assert ids(rec.recommend("u", k=3, now=1.0)) == ["x1"]
@@ -178,7 +183,7 @@ def test_full_state_round_trips_through_json(news: StreamRecommender) -> None:
     news.learn_one(click("u", "e1", ts=DAY + 9))
     news.learn_one(Interaction("i", "impression", "u", "", ts=DAY + 9, item_ids=("e2", "s2")))
     state = orjson.loads(orjson.dumps(news.export_state()))
-    restored = StreamRecommender(chinese="bigrams", diversity=0.0)
+    restored = StreamRecommender(ModelSettings(chinese_segmentation="bigrams", diversity=0.0))
     restored.import_state(state)
     for user in ("u", "x1", "someone"):
         assert news.recommend(user, k=5, now=DAY + 10) == \
@@ -187,7 +192,8 @@ def test_full_state_round_trips_through_json(news: StreamRecommender) -> None:
 
 
 def test_user_state_is_capped() -> None:
-    rec = StreamRecommender(chinese="bigrams", user_cap=10, housekeeping_interval=1.0)
+    rec = StreamRecommender(ModelSettings(
+        chinese_segmentation="bigrams", user_cap=10, housekeeping_interval_seconds=1.0))
     rec.learn_item(Item(item_id="a", title="a story", published_at=0.0))
     for n in range(50):
         rec.learn_one(click(f"u{n}", "a", ts=float(n) * 2))
@@ -205,8 +211,8 @@ def test_chinese_reader_gets_chinese_articles_on_the_topic(chinese: str) -> None
         "en-sport": ("football", "match", "team", "champions", "cup", "coach", "fans", "goal",
                      "league"),
     }
-    rec = StreamRecommender(chinese=chinese,  # type: ignore[arg-type]
-                            popularity_weight=0.0, fresh_boost=0.0, diversity=0.0)
+    rec = StreamRecommender(ModelSettings(chinese_segmentation=chinese,
+                            popularity_weight=0.0, fresh_boost=0.0, diversity=0.0))
     for group, words in vocab.items():
         sep = "" if group.startswith("zh") else " "
         for i in range(8):
@@ -221,17 +227,15 @@ def test_chinese_reader_gets_chinese_articles_on_the_topic(chinese: str) -> None
 
 
 def test_pending_lists_pack_exactly() -> None:
-    from stream.models.stack import _Impression
-
     rng = np.random.default_rng(1)
     features = rng.random((5, 8)).astype(np.float32)
     features[:, 2] = 0.0
-    pending = _Impression(np.array([3, 1, 4, 1, 5]), np.zeros(5, dtype=bool),
+    pending = Impression(np.array([3, 1, 4, 1, 5]), np.zeros(5, dtype=bool),
                           np.zeros(5, dtype=bool), 123.25, features)
     raw = pending.pack()
     # head 16, indexes int32, two flags, features as float16 (deflate adds its few bytes)
     assert len(raw) <= 16 + 5 * (4 + 2) + 5 * 8 * 2 + 25
-    back = _Impression.unpack(raw)
+    back = Impression.unpack(raw)
     assert back.ts == 123.25 and back.items.tolist() == [3, 1, 4, 1, 5]
     # features come back exactly as float16 holds them, as float32
     half = features.astype(np.float16).astype(np.float32)
@@ -239,23 +243,19 @@ def test_pending_lists_pack_exactly() -> None:
     assert np.array_equal(back.features, half)
     assert np.abs(back.features - features).max() <= 2**-11  # values in [0, 1)
     back.clicked[1] = back.labelled[0] = back.labelled[1] = True
-    flagged = _Impression.unpack(_Impression.with_flags(raw, back.labelled, back.clicked))
+    flagged = Impression.unpack(Impression.with_flags(raw, back.labelled, back.clicked))
     assert flagged.clicked.tolist() == [False, True, False, False, False]
     assert flagged.labelled.tolist() == [True, True, False, False, False]
     assert flagged.features is not None and np.array_equal(flagged.features, half)
-    bare = _Impression(np.array([7]), np.ones(1, dtype=bool), np.ones(1, dtype=bool), 1.0, None)
-    assert _Impression.unpack(bare.pack()).features is None
+    bare = Impression(np.array([7]), np.ones(1, dtype=bool), np.ones(1, dtype=bool), 1.0, None)
+    assert Impression.unpack(bare.pack()).features is None
 
 
-def test_checkpoint_features_of_earlier_versions_still_restore() -> None:
-    from stream.models.stack import _pack_features, _unpack_features
-
+def test_checkpoint_features_round_trip_as_float16() -> None:
     features = np.array([0.5, 0.25, 0.0, 1.0 / 3.0], dtype=np.float32)
-    deflated32 = "zlib:" + base64.b64encode(zlib.compress(features.tobytes())).decode()
-    plain32 = base64.b64encode(features.tobytes()).decode()
-    assert np.array_equal(_unpack_features(deflated32), features)
-    assert np.array_equal(_unpack_features(plain32), features)
     half = zlib.compress(features.astype(np.float16).tobytes())
-    assert _pack_features(half).startswith("zlib16:")
-    assert np.array_equal(_unpack_features(_pack_features(half)),
+    assert features_to_text(half).startswith("zlib16:")
+    assert np.array_equal(features_from_text(features_to_text(half)),
                           features.astype(np.float16).astype(np.float32))
+    with pytest.raises(ValueError):
+        features_from_text("zlib:" + base64.b64encode(zlib.compress(features.tobytes())).decode())

@@ -1,0 +1,111 @@
+"""The last list served to each user, packed: what the ranker learns from once it is clicked."""
+
+from __future__ import annotations
+
+import base64
+import struct
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["Impression", "features_from_text", "features_to_text"]
+
+#: the head of a packed impression: its time, positions, and features per position (0: none)
+_HEAD = struct.Struct("<dii")
+
+#: marks deflated float16 features in a checkpoint
+_DEFLATED16 = "zlib16:"
+
+
+def features_to_text(deflated: bytes) -> str:
+    """Deflated float16 ranker features (see :meth:`Impression.pack`) for JSON: base64,
+    after a marker.
+
+    >>> x = np.array([[0.5, 0.0], [0.0, 0.25]], dtype=np.float32)
+    >>> features_from_text(features_to_text(zlib.compress(x.astype(np.float16).tobytes())))
+    array([0.5 , 0.  , 0.  , 0.25], dtype=float32)
+    """
+    return _DEFLATED16 + base64.b64encode(deflated).decode("ascii")
+
+
+def features_from_text(text: str) -> NDArray[np.float32]:
+    """The flat array :func:`features_to_text` wrote, as float32."""
+    if not text.startswith(_DEFLATED16):
+        raise ValueError("not deflated float16 features")
+    half = zlib.decompress(base64.b64decode(text[len(_DEFLATED16):]))
+    return np.frombuffer(half, dtype=np.float16).astype(np.float32)
+
+
+@dataclass(slots=True)
+class Impression:
+    """The last list served to a user: which positions are labelled or clicked, and the
+    ranker features each position had when the list was served (``None`` without a ranker).
+
+    Held packed (:meth:`pack`): one ``bytes`` per user instead of five objects and four
+    arrays. The features are kept as float16 (three significant digits, far finer than what
+    a logistic ranker trained by SGD can tell apart): the ranker learns from them as packed,
+    in every process alike."""
+
+    items: NDArray[np.int64]
+    labelled: NDArray[np.bool_]
+    clicked: NDArray[np.bool_]
+    ts: float
+    features: NDArray[np.float32] | None
+
+    def pack(self) -> bytes:
+        """The impression as bytes: head, item indexes (int32), the labelled and clicked
+        flags (one byte each), then the features (float16) deflated: many are 0 or shared
+        by every position."""
+        n = int(self.items.size)
+        width = 0 if self.features is None else int(self.features.shape[1])
+        parts = [_HEAD.pack(self.ts, n, width), self.items.astype(np.int32).tobytes(),
+                 self.labelled.astype(np.bool_).tobytes(), self.clicked.astype(np.bool_).tobytes()]
+        if self.features is not None:
+            parts.append(zlib.compress(self.features.astype(np.float16).tobytes()))
+        return b"".join(parts)
+
+    @classmethod
+    def unpack(cls, raw: bytes) -> Impression:
+        """The impression :meth:`pack` packed, in arrays of its own."""
+        ts, n, width = _HEAD.unpack_from(raw)
+        at = _HEAD.size
+        items = np.frombuffer(raw, np.int32, n, at).astype(np.int64)
+        labelled = np.frombuffer(raw, np.bool_, n, at + 4 * n).copy()
+        clicked = np.frombuffer(raw, np.bool_, n, at + 5 * n).copy()
+        features = None
+        deflated = cls.deflated_features(raw)
+        if deflated is not None:
+            features = np.frombuffer(zlib.decompress(deflated), np.float16).reshape(
+                n, width).astype(np.float32)
+        return cls(items, labelled, clicked, ts, features)
+
+    @staticmethod
+    def time_of(raw: bytes) -> float:
+        """When a packed impression was served."""
+        ts: float = _HEAD.unpack_from(raw)[0]
+        return ts
+
+    @staticmethod
+    def with_flags(raw: bytes, labelled: NDArray[np.bool_], clicked: NDArray[np.bool_]
+                   ) -> bytes:
+        """A packed impression with other labelled and clicked flags (the features are
+        not deflated again: a click changes only the flags)."""
+        n = _HEAD.unpack_from(raw)[1]
+        at = _HEAD.size + 4 * n
+        return b"".join((raw[:at], labelled.astype(np.bool_).tobytes(),
+                         clicked.astype(np.bool_).tobytes(), raw[at + 2 * n:]))
+
+    @staticmethod
+    def deflated_features(raw: bytes) -> bytes | None:
+        """The deflated float16 features of a packed impression (``None`` without)."""
+        _, n, width = _HEAD.unpack_from(raw)
+        return raw[_HEAD.size + 6 * n:] if width else None
+
+    @staticmethod
+    def items_of(raw: bytes) -> NDArray[np.int32]:
+        """The item indexes of a packed impression (a read-only view)."""
+        n = _HEAD.unpack_from(raw)[1]
+        out: NDArray[np.int32] = np.frombuffer(raw, np.int32, n, _HEAD.size)
+        return out

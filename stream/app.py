@@ -13,15 +13,8 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry, start_http_server
 
-from stream.agents.catalog import (
-    TopicFollower,
-    catalog_reader,
-    facts_reader,
-    labels_reader,
-    scores_reader,
-)
 from stream.agents.comments import register_comment_agents
-from stream.agents.common import OutputProducer, raw_table
+from stream.agents.common import Health, OutputProducer, raw_table
 from stream.agents.faust_fixes import (
     QuietWorker,
     fetch_only_active_partitions,
@@ -29,12 +22,19 @@ from stream.agents.faust_fixes import (
     use_fetch_wait,
 )
 from stream.agents.feed import register_feed_agents
+from stream.agents.followers import (
+    TopicFollower,
+    catalog_reader,
+    facts_reader,
+    labels_reader,
+    scores_reader,
+)
 from stream.agents.web import register_views
 from stream.broker import create_topics
 from stream.comments import CommentPipeline
+from stream.feed import FeedPipeline
 from stream.metrics import Metrics
 from stream.models import FeedModel, SentimentSource, StreamRecommender
-from stream.pipeline import FeedPipeline
 from stream.settings import Settings
 
 __all__ = ["Worker", "create_app", "run_worker"]
@@ -51,6 +51,8 @@ class Worker:
     metrics: Metrics
     pipeline: FeedPipeline
     comments: CommentPipeline | None
+    #: what the liveness probe reports (a batch whose output can never be delivered)
+    health: Health
 
 
 def _credentials(settings: Settings) -> object | None:
@@ -143,8 +145,9 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     for follower in followers:
         app.task(_follow(app, follower))
 
+    health = Health()
     interactions_topic = register_feed_agents(
-        app, settings, pipeline, processed, publisher, users,
+        app, settings, pipeline, processed, health, publisher, users,
         after_ready=[catalog.caught_up, facts.caught_up],
     )
 
@@ -163,7 +166,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
 
     if comments is not None:
         register_comment_agents(
-            app, settings, comments, processed, publisher,
+            app, settings, comments, processed, health, publisher,
             labels_learned=labels.caught_up if labels is not None else None,
         )
 
@@ -184,6 +187,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         pipeline,
         interactions_topic,
         is_ready,
+        health,
         item_sentiment=comments.item_sentiment_view if comments is not None else None,
     )
 
@@ -215,7 +219,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         if comments is not None:
             comments.update_gauges()
 
-    return Worker(app=app, settings=settings, metrics=metrics, pipeline=pipeline, comments=comments)
+    return Worker(app=app, settings=settings, metrics=metrics, pipeline=pipeline,
+                  comments=comments, health=health)
 
 
 def _follow(app: faust.App, follower: TopicFollower) -> Callable[[], Awaitable[None]]:

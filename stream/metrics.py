@@ -139,6 +139,13 @@ class Metrics:
             "held, not acknowledged, until it is delivered).",
             registry=r,
         )
+        self.output_failures = Counter(
+            "stream_output_failures_total",
+            "Batches whose output could not be delivered for good (an error that sending "
+            "again cannot mend): the batch is held and the worker reports itself not live.",
+            ["error"],
+            registry=r,
+        )
         self.item_facts_applied = Counter(
             "stream_item_facts_applied_total",
             "Events whose item-level facts (from any worker) this worker applied.",

@@ -9,9 +9,10 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from stream.feed import FeedPipeline, StateStore
+from stream.messages import Outgoing, RawMessage
 from stream.metrics import Metrics
 from stream.models import ModelSettings, StreamRecommender
-from stream.pipeline import FeedPipeline, Outgoing, RawMessage, StateStore
 from stream.settings import Settings
 
 

@@ -2,7 +2,7 @@
 
 What the scorer learns from moderators' labels is learned by every worker, from the whole
 labels topic (one partition: one order), by a group-less reader (see
-:mod:`stream.agents.catalog`): every worker holds the same scorer, and a worker that starts
+:mod:`stream.agents.followers`): every worker holds the same scorer, and a worker that starts
 or restarts rebuilds it by reading the labels again, so what it learned survives a restart
 without a checkpoint. The group's labels agent only validates them (dead letters once, not
 once per worker).
@@ -16,9 +16,9 @@ from typing import Any
 
 import faust
 
-from stream.agents.common import Publisher, batched_agent, raw_topic
+from stream.agents.common import Health, Publisher, batched_agent, raw_topic
 from stream.comments import CommentPipeline
-from stream.pipeline import Outgoing, RawMessage
+from stream.messages import Outgoing, RawMessage
 from stream.settings import Settings
 
 __all__ = ["register_comment_agents"]
@@ -29,6 +29,7 @@ def register_comment_agents(
     settings: Settings,
     comments: CommentPipeline,
     processed: dict[Any, int],
+    health: Health,
     publisher: Publisher | None = None,
     labels_learned: asyncio.Event | None = None,
 ) -> None:
@@ -47,6 +48,7 @@ def register_comment_agents(
             "comments",
             comments.handle_comments,
             processed,
+            health,
             publisher=publisher,
             after_ready=[labels_learned] if labels_learned is not None else (),
         )
@@ -55,5 +57,6 @@ def register_comment_agents(
         settings.topic_comment_labels, value_serializer="raw", key_serializer="raw", partitions=1
     )
     app.agent(labels, name="stream.agents.labels")(
-        batched_agent(app, settings, m, "labels", validate_labels, processed, publisher=publisher)
+        batched_agent(app, settings, m, "labels", validate_labels, processed, health,
+                      publisher=publisher)
     )

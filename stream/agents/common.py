@@ -9,13 +9,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import faust
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 
+from stream.messages import Outgoing, RawMessage
 from stream.metrics import Metrics
-from stream.pipeline import Outgoing, RawMessage
 from stream.settings import Settings
 
 __all__ = [
     "DurableTable",
+    "Health",
     "OutputProducer",
     "batched_agent",
     "publish",
@@ -109,19 +111,60 @@ def raw_topic(app: faust.App, settings: Settings, name: str) -> Any:
     )
 
 
-async def _deliver(send: Publisher, out: Sequence[Outgoing], metrics: Metrics) -> None:
+class Health:
+    """What the worker's liveness probe reports: alive until a batch's output cannot be
+    delivered, ever (:func:`retriable` says no); then the reason, so that the orchestrator
+    restarts the worker and the batch, never acknowledged, is processed again."""
+
+    def __init__(self) -> None:
+        self.failure: str | None = None
+
+    @property
+    def live(self) -> bool:
+        """Whether the worker still makes progress."""
+        return self.failure is None
+
+    def fail(self, reason: str) -> None:
+        """The worker can go no further: say why (the first reason is kept)."""
+        if self.failure is None:
+            self.failure = reason
+
+
+def retriable(exc: BaseException) -> bool:
+    """Whether sending again may succeed: aiokafka's errors say so themselves (the
+    ``retriable`` attribute); a timeout and a lost connection may pass; anything else (an
+    oversized record, a missing authorisation, a closed producer, a bug) will not."""
+    if isinstance(exc, KafkaError):
+        return exc.retriable or isinstance(exc, KafkaTimeoutError)
+    return isinstance(exc, OSError | TimeoutError)
+
+
+async def _deliver(send: Publisher, out: Sequence[Outgoing], metrics: Metrics,
+                   health: Health) -> bool:
     """Send a batch's output until the broker has all of it: the batch is held (not
     acknowledged, its state not checkpointed) meanwhile, as Kafka Streams blocks on a failed
     send. What was delivered before a failure is sent again; readers take duplicates (item
-    facts are applied once per input offset, a list replaces the last one)."""
+    facts are applied once per input offset, a list replaces the last one).
+
+    An error that sending again cannot mend (see :func:`retriable`) is not retried: it is
+    logged with its reason, counted, and reported by :class:`Health`; returns False, and
+    the batch stays unacknowledged."""
     pause = 0.1
     while True:
         try:
             await send(out)
-            return
+            return True
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
+            if not retriable(exc):
+                reason = f"{type(exc).__name__}: {exc}"
+                log.error("delivering %d messages to %s failed for good, the batch is held "
+                          "and the worker reports itself not live: %s", len(out),
+                          sorted({m.topic for m in out}), reason)
+                metrics.output_failures.labels(type(exc).__name__).inc()
+                health.fail(f"output not delivered: {reason}")
+                return False
             log.exception("delivering %d messages failed; again in %.1f s", len(out), pause)
             metrics.output_retries.inc()
             await asyncio.sleep(pause)
@@ -135,6 +178,7 @@ def batched_agent(
     name: str,
     handle: Callable[[Sequence[RawMessage]], list[Outgoing]],
     processed: dict[Any, int],
+    health: Health,
     after: Callable[[], None] | None = None,
     publisher: Publisher | None = None,
     stores: Sequence[DurableTable] = (),
@@ -149,7 +193,8 @@ def batched_agent(
     and every state change it made to ``stores`` is on the broker: at-least-once, and an
     offset is never committed ahead of the state that includes its event. The first batch
     waits for every event of ``after_ready`` (e.g. the labels read again after a restart, so
-    no comment is scored by a scorer that has not relearned them yet).
+    no comment is scored by a scorer that has not relearned them yet). A batch whose output
+    cannot be delivered, ever, is held and the agent takes no more (see :func:`_deliver`).
     """
     send: Publisher = publisher if publisher is not None else lambda out: publish(app, out)
 
@@ -165,7 +210,8 @@ def batched_agent(
             finally:
                 metrics.batch_processing.labels(name).observe(time.perf_counter() - start)
                 metrics.batch_size.labels(name).observe(len(events))
-            await _deliver(send, out, metrics)
+            if not await _deliver(send, out, metrics, health):
+                await asyncio.Event().wait()  # held until the worker is stopped
             if after is not None:
                 after()  # e.g. state checkpoints: written once the output is delivered
             for store in stores:

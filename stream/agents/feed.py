@@ -8,8 +8,8 @@ from typing import Any
 
 import faust
 
-from stream.agents.common import DurableTable, Publisher, batched_agent, raw_topic
-from stream.pipeline import FeedPipeline
+from stream.agents.common import DurableTable, Health, Publisher, batched_agent, raw_topic
+from stream.feed import FeedPipeline
 from stream.settings import Settings
 
 __all__ = ["register_feed_agents"]
@@ -20,6 +20,7 @@ def register_feed_agents(
     settings: Settings,
     pipeline: FeedPipeline,
     processed: dict[Any, int],
+    health: Health,
     publisher: Publisher | None = None,
     users: DurableTable | None = None,
     after_ready: Sequence[asyncio.Event] = (),
@@ -43,6 +44,7 @@ def register_feed_agents(
             "items",
             pipeline.handle_items,
             processed,
+            health,
             publisher=publisher,
         )
     )
@@ -54,6 +56,7 @@ def register_feed_agents(
             "interactions",
             pipeline.handle_interactions,
             processed,
+            health,
             after=pipeline.write_checkpoints,
             publisher=publisher,
             stores=[users] if users is not None else (),

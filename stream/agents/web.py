@@ -15,7 +15,8 @@ from typing import Any
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from stream.pipeline import FeedPipeline
+from stream.agents.common import Health
+from stream.feed import FeedPipeline
 from stream.settings import Settings
 
 __all__ = ["register_views"]
@@ -31,6 +32,7 @@ def register_views(
     pipeline: FeedPipeline,
     interactions_topic: Any,
     is_ready: Callable[[], bool],
+    health: Health,
     item_sentiment: Callable[[str, float], dict[str, Any] | None] | None = None,
 ) -> None:
     """Declare the HTTP views on ``app``."""
@@ -92,15 +94,17 @@ def register_views(
         return web.json({"item_id": item_id, **found})
 
     @app.page("/health")
-    async def health(web: Any, request: Any) -> Any:
+    async def health_view(web: Any, request: Any) -> Any:
         probe = request.query.get("probe", "ready")
         if probe not in ("live", "ready"):
             return _error(web, 400, "probe must be 'live' or 'ready'")
-        ready = is_ready()
-        body = {"live": True, "ready": ready}
-        if probe == "live":
-            return web.json(body, status=200)
-        return web.json(body, status=200 if ready else 503)
+        live = health.live
+        ready = live and is_ready()
+        body: dict[str, Any] = {"live": live, "ready": ready}
+        if not live:
+            body["failure"] = health.failure
+        ok = live if probe == "live" else ready
+        return web.json(body, status=200 if ok else 503)
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:

@@ -2,7 +2,7 @@
 ``python -m stream.bench.memory --users N`` prints one JSON line (see :func:`worker_memory`).
 
 Everything the worker keeps per user is in the process, built as ``stream worker`` builds it
-(a model per A/B variant, a :class:`~stream.pipeline.FeedPipeline` that shares item
+(a model per A/B variant, a :class:`~stream.feed.FeedPipeline` that shares item
 statistics through item facts) with the worker's own users table,
 :class:`~stream.agents.common.DurableTable`, over a Faust memory store (``store="memory://"``,
 the default) whose changelog is counted instead of sent: raw interaction messages are fed in
@@ -31,9 +31,10 @@ from prometheus_client import CollectorRegistry
 
 from stream.agents.common import DurableTable
 from stream.bench.workload import Workload
+from stream.feed import FeedPipeline
+from stream.messages import RawMessage
 from stream.metrics import Metrics
 from stream.models import StreamRecommender
-from stream.pipeline import FeedPipeline, RawMessage
 from stream.settings import Settings
 
 __all__ = ["deep_size", "main", "rss_bytes", "worker_memory"]

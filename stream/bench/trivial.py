@@ -100,7 +100,7 @@ def create_batched_app(
     through the worker's own :class:`~stream.agents.common.OutputProducer`."""
     from stream.agents.common import OutputProducer
     from stream.agents.faust_fixes import use_fetch_wait
-    from stream.pipeline import Outgoing
+    from stream.messages import Outgoing
     from stream.settings import Settings
 
     use_fetch_wait(fetch_max_wait_ms)  # as the worker fetches

@@ -16,7 +16,8 @@ import orjson
 import pytest
 
 from stream.broker import EmbeddedBroker
-from stream.pipeline import RawMessage, decode_checkpoint
+from stream.feed import decode_checkpoint
+from stream.messages import RawMessage
 from stream.processes import stop_process
 from stream.settings import Settings
 from tests.helpers import produce, read_topics, start_worker, wait_metrics, worker_settings

@@ -7,8 +7,8 @@ import orjson
 from prometheus_client import CollectorRegistry
 
 from stream.comments import CommentPipeline
+from stream.messages import Outgoing, RawMessage
 from stream.metrics import Metrics
-from stream.pipeline import Outgoing, RawMessage
 from stream.settings import Settings
 
 S = Settings(sentiment_dedupe_window=3)

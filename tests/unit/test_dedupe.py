@@ -5,13 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from stream.dedupe import DedupeWindows, event_hash
+from stream.feed.dedupe import DedupeWindows, event_hash
 
 
 def test_event_hashes_are_64_bit_and_the_same_in_every_process() -> None:
     here = event_hash("e-1")
     other = subprocess.run([sys.executable, "-c",
-                            "from stream.dedupe import event_hash; print(event_hash('e-1'))"],
+                            "from stream.feed.dedupe import event_hash; print(event_hash('e-1'))"],
                            capture_output=True, text=True, check=True)
     assert int(other.stdout) == here  # unlike hash(), which is salted per process
     assert 0 <= here < 2**64 and event_hash("e-2") != here

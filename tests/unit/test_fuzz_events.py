@@ -14,9 +14,10 @@ from prometheus_client import CollectorRegistry
 from stream.corpus import bad_interactions
 from stream.errors import InvalidEvent
 from stream.events import Forget, Interaction, parse_interaction, parse_item
+from stream.feed import FeedPipeline
+from stream.messages import RawMessage
 from stream.metrics import Metrics
 from stream.models import StreamRecommender
-from stream.pipeline import FeedPipeline, RawMessage
 from stream.settings import Settings
 
 NOW = 1_700_000_000.0

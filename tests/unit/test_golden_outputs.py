@@ -26,9 +26,10 @@ from prometheus_client import CollectorRegistry
 
 from stream.bench.workload import Workload
 from stream.events import Forget, Interaction
+from stream.feed import FeedPipeline
+from stream.messages import Outgoing, RawMessage
 from stream.metrics import Metrics
 from stream.models import StreamRecommender
-from stream.pipeline import FeedPipeline, Outgoing, RawMessage
 from stream.settings import Settings
 
 GOLDEN = Path(__file__).parent / "golden"

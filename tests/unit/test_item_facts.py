@@ -11,7 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
-from stream.pipeline import FeedPipeline, Outgoing, RawMessage
+from stream.feed import FeedPipeline
+from stream.messages import Outgoing, RawMessage
 from stream.settings import Settings
 from tests.pipelines import handle, learn_items, lone_worker
 

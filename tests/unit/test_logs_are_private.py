@@ -9,9 +9,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from stream.comments import CommentPipeline
+from stream.feed import FeedPipeline
+from stream.messages import RawMessage
 from stream.metrics import Metrics
 from stream.models import StreamRecommender
-from stream.pipeline import FeedPipeline, RawMessage
 from stream.settings import Settings
 
 USER = "user-4242-secret"

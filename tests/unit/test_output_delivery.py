@@ -8,11 +8,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from aiokafka.errors import KafkaTimeoutError, RecordTooLargeError, TopicAuthorizationFailedError
 from prometheus_client import CollectorRegistry
 
-from stream.agents.common import OutputProducer, _deliver
+from stream.agents.common import Health, OutputProducer, _deliver, retriable
+from stream.messages import Outgoing
 from stream.metrics import Metrics
-from stream.pipeline import Outgoing
 from stream.settings import Settings
 
 
@@ -32,7 +33,9 @@ def test_a_failed_send_is_retried_until_delivered(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(asyncio, "sleep", no_sleep)
     out = [Outgoing("t", b"k", b"v")]
-    asyncio.run(_deliver(send, out, metrics))
+    health = Health()
+    assert asyncio.run(_deliver(send, out, metrics, health))
+    assert health.live
     assert attempts == [1, 1, 1, 1]
     assert pauses == [0.1, 0.2, 0.4]  # backing off
     assert registry.get_sample_value("stream_output_retries_total") == 3
@@ -45,7 +48,42 @@ def test_cancelling_a_delivery_is_not_retried() -> None:
         raise asyncio.CancelledError
 
     with pytest.raises(asyncio.CancelledError):
-        asyncio.run(_deliver(send, [], metrics))
+        asyncio.run(_deliver(send, [], metrics, Health()))
+
+
+def test_an_error_sending_again_cannot_mend_is_not_retried(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    attempts: list[int] = []
+
+    async def send(out: Sequence[Outgoing]) -> None:
+        attempts.append(len(out))
+        raise RecordTooLargeError("the record is larger than the broker accepts")
+
+    async def no_sleep(seconds: float) -> None:
+        raise AssertionError("a permanent error must not be retried")
+
+    monkeypatch.setattr(asyncio, "sleep", no_sleep)
+    health = Health()
+    delivered = asyncio.run(_deliver(send, [Outgoing("t", b"k", b"v")], metrics, health))
+    assert not delivered and attempts == [1]
+    assert not health.live and health.failure is not None
+    assert "RecordTooLargeError" in health.failure
+    assert registry.get_sample_value("stream_output_failures_total",
+                                     {"error": "RecordTooLargeError"}) == 1
+    assert registry.get_sample_value("stream_output_retries_total") == 0
+    assert any("failed for good" in r.getMessage() and r.levelname == "ERROR"
+               for r in caplog.records)
+
+
+def test_which_errors_are_retried() -> None:
+    assert retriable(ConnectionError("reset"))
+    assert retriable(TimeoutError())
+    assert retriable(KafkaTimeoutError())  # the producer gave up on a batch; a new send may not
+    assert not retriable(TopicAuthorizationFailedError())
+    assert not retriable(RecordTooLargeError())
+    assert not retriable(TypeError("a bug"))
 
 
 class FakeProducer:

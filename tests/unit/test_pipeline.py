@@ -6,8 +6,9 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from stream.pipeline import FeedPipeline, RawMessage
-from stream.quality import score_click
+from stream.feed import FeedPipeline
+from stream.feed.quality import score_click
+from stream.messages import RawMessage
 from tests.pipelines import handle, learn_items, lone_worker
 
 

@@ -10,9 +10,10 @@ from typing import Any
 import orjson
 import pytest
 
-from stream.dedupe import event_hash
 from stream.errors import CorruptCheckpoint
-from stream.pipeline import FeedPipeline, RawMessage, decode_checkpoint, encode_checkpoint
+from stream.feed import FeedPipeline, decode_checkpoint, encode_checkpoint
+from stream.feed.dedupe import event_hash
+from stream.messages import RawMessage
 from stream.settings import Settings
 from tests.pipelines import handle, learn_items, lone_worker, with_knobs
 

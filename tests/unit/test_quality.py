@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from stream.quality import (
+from stream.feed.quality import (
     LastLists,
     RollingQuality,
     assign_variant,

@@ -1,7 +1,7 @@
 """Where a comment goes: validate, score its sentiment, publish the score, and keep per-item
 sentiment for ranking. Labelled comments teach the scorer online.
 
-Pure like :mod:`stream.pipeline`: raw messages in, messages to produce out.
+Pure like :mod:`stream.feed.pipeline`: raw messages in, messages to produce out.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import orjson
 
 from stream.errors import InvalidEvent
 from stream.events import Comment, parse_comment, parse_comment_label
+from stream.messages import Outgoing, RawMessage, limits_from, reject
 from stream.metrics import Metrics
-from stream.pipeline import Outgoing, RawMessage, limits_from, reject
 from stream.sentiment.item_sentiment import ItemSentiment
 from stream.sentiment.model import SentimentModel
 from stream.settings import Settings

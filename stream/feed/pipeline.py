@@ -1,173 +1,40 @@
 """Where a click goes: validate a batch of raw messages, learn from it, publish what follows.
 
 :class:`FeedPipeline` is pure (no Faust, no I/O): it takes raw messages and returns the
-messages to produce (recommendations, tombstones, dead letters). The Faust agents in
-``stream/agents/`` only move bytes between Kafka and this class, so the same code is unit
-tested in-process and replayed by ``stream evaluate``.
+messages to produce (item facts, recommendations, profiles, tombstones, dead letters). The
+Faust agents in ``stream/agents/`` only move bytes between Kafka and this class, so the same
+code is unit tested in-process.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
-from stream.dedupe import DedupeWindows, event_hash
 from stream.errors import CorruptCheckpoint, InvalidEvent
-from stream.events import (
-    EventLimits,
-    Forget,
-    Interaction,
-    parse_interaction,
-    parse_item,
-)
+from stream.events import Forget, Interaction, parse_interaction, parse_item
+from stream.feed.checkpoints import StateStore, decode_checkpoint, encode_checkpoint
+from stream.feed.dedupe import DedupeWindows, event_hash
+from stream.feed.quality import ClickOutcome, LastLists, RollingQuality, assign_variant
+from stream.messages import Outgoing, RawMessage, limits_from, reject
 from stream.metrics import Metrics
 from stream.models.base import FeedModel, Recommendation
-from stream.quality import ClickOutcome, LastLists, RollingQuality, assign_variant
 from stream.settings import Settings
 
-__all__ = [
-    "FeedPipeline",
-    "Outgoing",
-    "RawMessage",
-    "StateStore",
-    "dead_letter",
-    "decode_checkpoint",
-    "encode_checkpoint",
-    "limits_from",
-    "reject",
-]
+__all__ = ["FeedPipeline"]
 
 log = logging.getLogger(__name__)
-
-Headers = list[tuple[str, bytes]]
-
-
-@dataclass(frozen=True, slots=True)
-class RawMessage:
-    """A consumed Kafka message as the pipeline sees it: bytes and where they came from."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    #: the message's Kafka timestamp, epoch seconds
-    timestamp: float
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """A message to produce. ``value=None`` is a tombstone."""
-
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: Headers = field(default_factory=list)
-
-
-class StateStore(Protocol):
-    """Where user state is checkpointed: a Faust table in the worker (changelog-backed, so it
-    survives a crash and follows the user's partition), a dict in tests.
-
-    The pipeline reads a key only for a user it does not hold in memory (a user it meets
-    for the first time since it started or since their partition was assigned), so a store
-    need not keep a local copy of what it writes: the worker's does not
-    (:class:`~stream.agents.common.DurableTable`)."""
-
-    def get(self, key: bytes, default: None = None, /) -> bytes | None:
-        """The stored value, or None."""
-
-    def __setitem__(self, key: bytes, value: bytes) -> None:
-        """Store a value."""
-
-    def pop(self, key: bytes, default: None, /) -> bytes | None:
-        """Remove a key (a tombstone in the changelog)."""
-
-
-#: zlib settings of checkpoints: the fastest level (higher ones barely shrink checkpoints of
-#: a few hundred bytes, a third of them already deflated ranker features), and a 4 KiB
-#: window with memLevel 5, which compress these as well as the defaults with an eighth of
-#: the deflate state to allocate per call
-_CHECKPOINT_LEVEL = 1
-_CHECKPOINT_WBITS = 12
-_CHECKPOINT_MEMLEVEL = 5
-
-
-def encode_checkpoint(checkpoint: dict[str, Any]) -> bytes:
-    """A user's checkpoint as the users table stores it: its JSON (orjson), deflated in the
-    zlib format (RFC 1950: a 2-byte header, then an Adler-32 of the JSON at the end).
-
-    >>> decode_checkpoint(encode_checkpoint({"user_id": "u1", "events": [], "applied": 0,
-    ...                                      "models": {}}))["user_id"]
-    'u1'
-    """
-    packer = zlib.compressobj(_CHECKPOINT_LEVEL, zlib.DEFLATED, _CHECKPOINT_WBITS,
-                              _CHECKPOINT_MEMLEVEL)
-    # new bytes of their own length: orjson's bytes would keep the buffer they were written
-    # in (4 KiB at least) for as long as the table holds the value
-    return packer.compress(orjson.dumps(checkpoint)) + packer.flush()
-
-
-def decode_checkpoint(raw: bytes) -> dict[str, Any]:
-    """The checkpoint :func:`encode_checkpoint` wrote; raises
-    :class:`~stream.errors.CorruptCheckpoint` for anything else, and for a checkpoint
-    without its ``events``, ``applied`` and ``models``."""
-    try:
-        saved = orjson.loads(zlib.decompress(raw))
-    except (zlib.error, orjson.JSONDecodeError) as exc:
-        raise CorruptCheckpoint(f"not a checkpoint: {type(exc).__name__}") from None
-    if not (isinstance(saved, dict) and isinstance(saved.get("events"), list)
-            and isinstance(saved.get("applied"), int)
-            and isinstance(saved.get("models"), dict)):
-        raise CorruptCheckpoint("not the fields of a checkpoint")
-    return saved
-
-
-def dead_letter(msg: RawMessage, error: InvalidEvent, dlq_topic: str) -> Outgoing:
-    """The dead-letter record of ``msg``: original key and bytes, the reason in headers."""
-    return Outgoing(
-        topic=dlq_topic,
-        key=msg.key,
-        value=msg.value,
-        headers=[
-            ("stream-dlq-reason", error.reason.encode()),
-            ("stream-dlq-detail", error.detail.encode("utf-8", "replace")[:1024]),
-            ("stream-dlq-topic", msg.topic.encode()),
-            ("stream-dlq-partition", str(msg.partition).encode()),
-            ("stream-dlq-offset", str(msg.offset).encode()),
-        ],
-    )
-
-
-def limits_from(settings: Settings) -> EventLimits:
-    """The parsers' bounds as the settings give them."""
-    return EventLimits(
-        max_bytes=settings.max_event_bytes,
-        max_id_chars=settings.max_id_chars,
-        max_list_items=settings.max_list_items,
-        max_future_seconds=settings.max_future_seconds,
-    )
-
-
-def reject(msg: RawMessage, error: InvalidEvent, settings: Settings, metrics: Metrics) -> Outgoing:
-    """Count an unusable message, log where it was (never its content), and dead-letter it."""
-    metrics.events_consumed.labels(msg.topic, "invalid").inc()
-    metrics.events_dead_lettered.labels(msg.topic, error.reason).inc()
-    log.info("dead-lettered %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, error.reason)
-    return dead_letter(msg, error, settings.dlq(msg.topic))
 
 
 class FeedPipeline:
     """Validates events, updates the recommenders and produces the lists to publish.
 
     ``recommenders`` maps each A/B variant to its model; a user is served by the variant
-    :func:`~stream.quality.assign_variant` gives them, and every variant learns every event,
+    :func:`~stream.feed.quality.assign_variant` gives them, and every variant learns every event,
     so they are compared on the same data. A single recommender is the variant ``default``.
     """
 
@@ -437,7 +304,7 @@ class FeedPipeline:
 
     def user_checkpoint(self, user_id: str) -> dict[str, Any]:
         """What is checkpointed for a user: every variant's state of the user, the hashes
-        (:func:`~stream.dedupe.event_hash`) of the ids of the last events applied, and how
+        (:func:`~stream.feed.dedupe.event_hash`) of the ids of the last events applied, and how
         many were applied in all."""
         events, count = self.applied.window(user_id) or ([], 0)
         models = {variant: model.export_user(user_id)

@@ -20,7 +20,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from stream.comments import CommentPipeline
-from stream.pipeline import FeedPipeline, RawMessage
+from stream.feed import FeedPipeline
+from stream.messages import RawMessage
 from stream.settings import Settings
 
 __all__ = ["TopicFollower", "catalog_reader", "facts_reader", "labels_reader", "scores_reader"]

@@ -30,8 +30,8 @@ from stream.agents.faust_fixes import (
 )
 from stream.agents.feed import register_feed_agents
 from stream.agents.web import register_views
-from stream.broker import create_topics
 from stream.comments import CommentPipeline
+from stream.dev.broker import create_topics
 from stream.metrics import Metrics
 from stream.models.base import Recommender
 from stream.models.stack import SentimentSource

@@ -22,7 +22,7 @@ from stream.settings import EMBEDDED_BROKER_NOTE, Settings
 __all__ = ["main"]
 
 _SUBCOMMAND_MODULES: tuple[str, ...] = (
-    "stream.demo",
+    "stream.dev.demo",
     "stream.sentiment.cli",
     "stream.evaluate.cli",
     "stream.bench.cli",
@@ -30,7 +30,7 @@ _SUBCOMMAND_MODULES: tuple[str, ...] = (
 
 
 def _cmd_broker(args: argparse.Namespace) -> int:
-    from stream.broker import EmbeddedBroker, create_topics
+    from stream.dev.broker import EmbeddedBroker, create_topics
 
     settings = Settings()
     broker = EmbeddedBroker(port=args.port)

@@ -15,10 +15,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from stream.broker import EmbeddedBroker, create_topics, free_port, wait_for_port
-from stream.demo import scrape
+from stream.dev.broker import EmbeddedBroker, create_topics, free_port, wait_for_port
+from stream.dev.demo import scrape
+from stream.dev.processes import start_worker_process, stop_process
 from stream.errors import BrokerError
-from stream.processes import start_worker_process, stop_process
 from stream.settings import Settings
 
 
@@ -82,7 +82,7 @@ def worker_process(settings: Settings, tmp_path: Path) -> Iterator[subprocess.Po
 
 def start_worker(settings: Settings, tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
     """A worker process with its own data dir and log (``<name>.log``); stop it with
-    :func:`stream.processes.stop_process`."""
+    :func:`stream.dev.processes.stop_process`."""
     env = settings_env(settings)
     env["STREAM_DATA_DIR"] = str(tmp_path / name)
     return start_worker_process(env, tmp_path / f"{name}.log")

@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from prometheus_client.parser import text_string_to_metric_families
 
-from stream.broker import create_topics, free_port, wait_for_port
+from stream.dev.broker import create_topics, free_port, wait_for_port
 from stream.settings import Settings, TopicSpec
 
 __all__ = [

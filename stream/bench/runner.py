@@ -39,7 +39,7 @@ from stream.bench.processes import (
     stop_process,
 )
 from stream.bench.workload import BenchEvent, Workload
-from stream.broker import EmbeddedBroker
+from stream.dev.broker import EmbeddedBroker
 from stream.events import Interaction
 from stream.recommender import build_stream_recommender
 from stream.settings import Settings

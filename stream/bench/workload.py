@@ -1,7 +1,7 @@
 """The benchmark's synthetic news-site traffic: a catalogue, readers with tastes, and their
 impressions, clicks and reads.
 
-Titles come from :class:`~stream.simulate.Simulator` (English and Chinese headlines by
+Titles come from :class:`~stream.dev.simulate.Simulator` (English and Chinese headlines by
 topic). Item popularity is Zipf within each topic and language, readers have one or two
 favourite topics and a language, and a few readers are much more active than most (Zipf
 again). Each visit is an impression of a ten-item list, maybe a click on one of them and maybe
@@ -19,8 +19,8 @@ from typing import Literal
 
 import orjson
 
+from stream.dev.simulate import TOPIC_NAMES, Simulator
 from stream.events import Interaction, Item
-from stream.simulate import TOPIC_NAMES, Simulator
 
 __all__ = ["BenchEvent", "Workload"]
 

@@ -16,10 +16,10 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from stream.broker import EmbeddedBroker
+from stream.dev.broker import EmbeddedBroker
+from stream.dev.processes import stop_process
 from stream.metrics import Metrics
 from stream.pipeline import FeedPipeline, RawMessage, decode_checkpoint
-from stream.processes import stop_process
 from stream.recommender import build_recommender
 from stream.settings import Settings
 from tests.helpers import produce, read_topics, start_worker, wait_metrics, worker_settings

@@ -32,10 +32,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from stream.broker import EmbeddedBroker, create_topics, free_port, wait_for_port
-from stream.processes import start_worker_process, stop_process
+from stream.dev.broker import EmbeddedBroker, create_topics, free_port, wait_for_port
+from stream.dev.processes import start_worker_process, stop_process
+from stream.dev.simulate import Reader, Simulator
 from stream.settings import EMBEDDED_BROKER_NOTE, Settings
-from stream.simulate import Reader, Simulator
 
 __all__ = ["DemoStats", "register", "run_demo"]
 

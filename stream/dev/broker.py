@@ -24,8 +24,8 @@ from types import TracebackType
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from stream.dev.processes import die_with_parent
 from stream.errors import BrokerError
-from stream.processes import die_with_parent
 from stream.settings import TopicSpec
 
 __all__ = ["EmbeddedBroker", "create_topics", "free_port", "wait_for_port"]

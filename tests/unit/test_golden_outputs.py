@@ -65,7 +65,7 @@ def record_model() -> dict[str, Any]:
         lists = model.recommend_many(users, 10, now)
         chunks.append({u: [[r.item_id, r.score, r.reason] for r in recs]
                        for u, recs in lists.items()})
-    candidates = [item.item_id for item in workload.items(T0)][:40] + ["never-seen"]
+    candidates = [*[item.item_id for item in workload.items(T0)][:40], "never-seen"]
     now = events[-1].ts
     scores = {u: model.score(u, candidates, now).tolist()
               for u in sorted(model.users.index)[:20]}

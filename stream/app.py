@@ -31,13 +31,13 @@ from stream.agents.faust_fixes import (
 from stream.agents.feed import register_feed_agents
 from stream.agents.web import register_views
 from stream.comments import CommentPipeline
-from stream.dev.broker import create_topics
 from stream.metrics import Metrics
 from stream.models.base import Recommender
 from stream.models.stack import SentimentSource
 from stream.pipeline import FeedPipeline
 from stream.recommender import build_stream_recommender
 from stream.settings import Settings
+from stream.topics import create_topics, topic_specs
 
 __all__ = ["Worker", "create_app", "run_worker"]
 
@@ -114,7 +114,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     if comments is not None and settings.sentiment_use in ("feature", "both"):
         feature = comments.item_sentiment
     # user state follows the user's partition: a table co-partitioned with interactions
-    users = raw_table(app, "users", settings.partitions)
+    users = raw_table(app, settings, "users")
     pipeline = FeedPipeline(
         settings,
         build_variants(settings, feature),
@@ -262,7 +262,7 @@ def run_worker(settings: Settings, loglevel: str | None = None) -> int:
     asyncio.run(
         create_topics(
             settings.bootstrap_servers,
-            settings.topics,
+            topic_specs(settings),
             settings.topic_replication_factor,
             settings.kafka_client_options(),
         )

@@ -15,11 +15,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from stream.dev.broker import EmbeddedBroker, create_topics, free_port, wait_for_port
+from stream.dev.broker import EmbeddedBroker, free_port, wait_for_port
 from stream.dev.demo import scrape
 from stream.dev.processes import start_worker_process, stop_process
 from stream.errors import BrokerError
 from stream.settings import Settings
+from stream.topics import create_topics, topic_specs
 
 
 def unique_settings(broker: EmbeddedBroker, **overrides: Any) -> Settings:
@@ -39,7 +40,7 @@ def unique_settings(broker: EmbeddedBroker, **overrides: Any) -> Settings:
         **overrides,
     }
     settings = Settings(**values)
-    asyncio.run(create_topics(broker.bootstrap, settings.topics))
+    asyncio.run(create_topics(broker.bootstrap, topic_specs(settings)))
     return settings
 
 

@@ -23,8 +23,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from prometheus_client.parser import text_string_to_metric_families
 
-from stream.dev.broker import create_topics, free_port, wait_for_port
-from stream.settings import Settings, TopicSpec
+from stream.dev.broker import free_port, wait_for_port
+from stream.settings import Settings
+from stream.topics import TopicSpec, create_topics, topic_specs
 
 __all__ = [
     "BenchTopics",
@@ -66,7 +67,7 @@ class BenchTopics:
         settings = Settings(broker=broker_url, app_id=f"bench-{tag}", partitions=partitions,
                             **names)  # type: ignore[arg-type]
         sinks = (f"bench-{tag}.trivial.v1", f"bench-{tag}.batched.v1")
-        specs = (*settings.topics, *(TopicSpec(sink, partitions) for sink in sinks))
+        specs = (*topic_specs(settings), *(TopicSpec(sink, partitions) for sink in sinks))
         asyncio.run(create_topics(bootstrap, specs, settings.topic_replication_factor))
         return cls(settings, *sinks)
 

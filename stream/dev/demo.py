@@ -32,10 +32,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from stream.dev.broker import EmbeddedBroker, create_topics, free_port, wait_for_port
+from stream.dev.broker import EmbeddedBroker, free_port, wait_for_port
 from stream.dev.processes import start_worker_process, stop_process
 from stream.dev.simulate import Reader, Simulator
 from stream.settings import EMBEDDED_BROKER_NOTE, Settings
+from stream.topics import create_topics, topic_spec, topic_specs
 
 __all__ = ["DemoStats", "register", "run_demo"]
 
@@ -369,7 +370,7 @@ class Demo:
         c = self.console
         c.print("[bold]Starting the embedded broker[/] (Tansu, memory storage)…")
         await asyncio.to_thread(self.broker.start)
-        await create_topics(self.broker.bootstrap, self.settings.topics)
+        await create_topics(self.broker.bootstrap, topic_specs(self.settings))
         c.print(f"[yellow]NOTE:[/] {EMBEDDED_BROKER_NOTE}")
         c.print("[bold]Starting a worker[/] (python -m stream worker)…")
         await asyncio.to_thread(self.start_worker)
@@ -387,7 +388,11 @@ class Demo:
             self.settings.dlq(self.settings.topic_items),
         ]
         consumer.assign(
-            [TopicPartition(t, p) for t in topics for p in range(self.settings.partitions)]
+            [
+                TopicPartition(t, p)
+                for t in topics
+                for p in range(topic_spec(self.settings, t).partitions)
+            ]
         )
         await consumer.seek_to_beginning()
         self.started = time.monotonic()

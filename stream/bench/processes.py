@@ -8,7 +8,6 @@ import contextlib
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from aiokafka.structs import ConsumerRecord
 from prometheus_client.parser import text_string_to_metric_families
 
 from stream.dev.broker import free_port, wait_for_port
+from stream.dev.processes import start_process, start_worker_process, stop_process, worker_env
 from stream.settings import Settings
 from stream.topics import TopicSpec, create_topics, topic_specs
 
@@ -34,10 +34,9 @@ __all__ = [
     "produce",
     "read_records",
     "scrape_worker",
-    "start_process",
+    "start_profiler",
     "start_reference",
     "start_worker",
-    "stop_process",
 ]
 
 log = logging.getLogger(__name__)
@@ -88,27 +87,6 @@ class BenchTopics:
         return env
 
 
-def start_process(cmd: Sequence[str], env: dict[str, str], log_path: Path
-                  ) -> subprocess.Popen[bytes]:
-    """Start ``cmd`` in its own session with output to ``log_path``."""
-    with log_path.open("ab") as log_file:
-        return subprocess.Popen(list(cmd), env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-
-
-def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 20.0,
-                 sig: signal.Signals = signal.SIGTERM) -> None:
-    """``sig`` (SIGTERM), then SIGKILL after ``timeout`` seconds."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(sig)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
-
-
 def start_worker(topics: BenchTopics, work_dir: Path, name: str
                  ) -> tuple[subprocess.Popen[bytes], int]:
     """A ``python -m stream worker`` child on the topic set; returns it and its metrics port.
@@ -116,18 +94,8 @@ def start_worker(topics: BenchTopics, work_dir: Path, name: str
     The batch knobs and every other ``STREAM_*`` setting of the caller's environment pass
     through, so ``STREAM_BATCH_MAX=5000 stream bench`` measures that configuration."""
     metrics_port = free_port()
-    env = {
-        **os.environ,
-        **topics.env(),
-        "STREAM_METRICS_PORT": str(metrics_port),
-        "STREAM_WEB_PORT": str(free_port()),
-        "STREAM_DATA_DIR": str(work_dir / f"{name}-data"),
-        "STREAM_BROKER_SESSION_TIMEOUT": "3",
-        "STREAM_BROKER_HEARTBEAT_INTERVAL": "1",
-        "STREAM_LOG_LEVEL": "warning",
-    }
-    proc = start_process([sys.executable, "-m", "stream", "worker"], env,
-                         work_dir / f"{name}.log")
+    env = worker_env(work_dir / f"{name}-data", metrics_port, free_port(), topics.env())
+    proc = start_worker_process(env, work_dir / f"{name}.log")
     try:
         wait_for_port("127.0.0.1", metrics_port, timeout=60)
     except Exception:

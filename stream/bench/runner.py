@@ -36,10 +36,10 @@ from stream.bench.processes import (
     start_profiler,
     start_reference,
     start_worker,
-    stop_process,
 )
 from stream.bench.workload import BenchEvent, Workload
 from stream.dev.broker import EmbeddedBroker
+from stream.dev.processes import stop_process
 from stream.events import Interaction
 from stream.recommender import build_stream_recommender
 from stream.settings import Settings

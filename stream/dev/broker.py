@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from stream.dev.processes import die_with_parent
+from stream.dev.processes import die_with_parent, stop_process
 from stream.errors import BrokerError
 
 __all__ = ["EmbeddedBroker", "free_port", "wait_for_port"]
@@ -119,13 +119,7 @@ class EmbeddedBroker:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the broker (SIGTERM, then SIGKILL) and remove its log folder if we made it."""
         proc, self.process = self.process, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout)
+        stop_process(proc, timeout)
         if self._own_log_dir:
             shutil.rmtree(self.log_dir, ignore_errors=True)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
 import subprocess
 import tempfile
@@ -33,7 +32,7 @@ from rich.table import Table
 from rich.text import Text
 
 from stream.dev.broker import EmbeddedBroker, free_port, wait_for_port
-from stream.dev.processes import start_worker_process, stop_process
+from stream.dev.processes import start_worker_process, stop_process, worker_env
 from stream.dev.simulate import Reader, Simulator
 from stream.settings import EMBEDDED_BROKER_NOTE, Settings
 from stream.topics import create_topics, topic_spec, topic_specs
@@ -136,19 +135,17 @@ class Demo:
     # --- processes ------------------------------------------------------------------------
 
     def start_worker(self) -> None:
-        env = {
-            **os.environ,
-            "STREAM_BROKER": self.broker.url,
-            "STREAM_METRICS_PORT": str(self.metrics_port),
-            "STREAM_WEB_PORT": str(self.web_port),
-            "STREAM_DATA_DIR": str(self.tmp / "worker-data"),
-            "STREAM_BROKER_SESSION_TIMEOUT": "3",
-            "STREAM_BROKER_HEARTBEAT_INTERVAL": "1",
-            "STREAM_LOG_LEVEL": "warning",
-            # two ranking configurations side by side, compared live by their quality metrics
-            "STREAM_VARIANTS": orjson.dumps(DEMO_VARIANTS).decode(),
-            "STREAM_VARIANT_OVERRIDES": orjson.dumps(DEMO_VARIANT_OVERRIDES).decode(),
-        }
+        env = worker_env(
+            self.tmp / "worker-data",
+            self.metrics_port,
+            self.web_port,
+            {
+                "STREAM_BROKER": self.broker.url,
+                # two ranking configurations side by side, compared live by their quality metrics
+                "STREAM_VARIANTS": orjson.dumps(DEMO_VARIANTS).decode(),
+                "STREAM_VARIANT_OVERRIDES": orjson.dumps(DEMO_VARIANT_OVERRIDES).decode(),
+            },
+        )
         self.worker = start_worker_process(env, self.tmp / "worker.log")
         wait_for_port("127.0.0.1", self.metrics_port, timeout=60)
         self.wait_ready(timeout=60)

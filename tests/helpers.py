@@ -16,7 +16,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from stream.dev.broker import EmbeddedBroker, free_port, wait_for_port
-from stream.dev.demo import scrape
+from stream.dev.measure import TOLD_APART, scrape
 from stream.dev.processes import start_worker_process, stop_process
 from stream.errors import BrokerError
 from stream.settings import Settings
@@ -140,7 +140,7 @@ def wait_metrics(port: int, predicate: Any, timeout: float = 60.0) -> dict[str, 
     metrics: dict[str, float] = {}
     while time.monotonic() < deadline:
         try:
-            metrics = scrape(port)
+            metrics = scrape(port, TOLD_APART)
         except OSError:
             metrics = {}
         if predicate(metrics):

@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,9 +19,9 @@ from typing import TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
-from prometheus_client.parser import text_string_to_metric_families
 
 from stream.dev.broker import free_port, wait_for_port
+from stream.dev.measure import scrape
 from stream.dev.processes import start_process, start_worker_process, stop_process, worker_env
 from stream.settings import Settings
 from stream.topics import TopicSpec, create_topics, topic_specs
@@ -33,7 +32,6 @@ __all__ = [
     "end_offsets",
     "produce",
     "read_records",
-    "scrape_worker",
     "start_profiler",
     "start_reference",
     "start_worker",
@@ -142,18 +140,6 @@ def start_profiler(pid: int, seconds: float, out: Path, log_path: Path
     return start_process(cmd, dict(os.environ), log_path)
 
 
-def scrape_worker(port: int) -> dict[str, float]:
-    """The worker's ``stream_*`` samples summed by name (every label summed away)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
-        text = resp.read().decode()
-    out: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name.startswith("stream_") and not sample.name.endswith("_created"):
-                out[sample.name] = out.get(sample.name, 0.0) + sample.value
-    return out
-
-
 def consumed_events(port: int, wanted: int, timeout: float,
                     progress: Callable[[float], None] | None = None,
                     proc: subprocess.Popen[bytes] | None = None,
@@ -165,7 +151,7 @@ def consumed_events(port: int, wanted: int, timeout: float,
     seen = 0.0
     while True:
         with contextlib.suppress(OSError):
-            seen = scrape_worker(port).get("stream_events_consumed_total", 0.0)
+            seen = scrape(port).get("stream_events_consumed_total", 0.0)
         if seen >= wanted:
             return True, seen
         if time.monotonic() > deadline or (proc is not None and proc.poll() is not None):

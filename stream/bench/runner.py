@@ -32,13 +32,13 @@ from stream.bench.processes import (
     end_offsets,
     produce,
     read_records,
-    scrape_worker,
     start_profiler,
     start_reference,
     start_worker,
 )
 from stream.bench.workload import BenchEvent, Workload
 from stream.dev.broker import EmbeddedBroker
+from stream.dev.measure import percentile, scrape
 from stream.dev.processes import stop_process
 from stream.events import Interaction
 from stream.recommender import build_stream_recommender
@@ -78,14 +78,6 @@ class BenchConfig:
     profile: bool = True
     timeout: float = 600.0
     work_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The ``q`` quantile (0..1) by the nearest-rank method; NaN when empty."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 # --- broker ------------------------------------------------------------------------------
@@ -191,7 +183,7 @@ def measure_throughput(cfg: BenchConfig, broker: _Broker, work: Path, say: Say
             port, wanted, cfg.timeout,
             _progress(say, "worker consumed", wanted), proc, interval=1.0,
         )
-        metrics = scrape_worker(port)
+        metrics = scrape(port)
     finally:
         stop_process(profiler, 30, signal.SIGINT)
         stop_process(proc)

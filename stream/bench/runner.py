@@ -451,7 +451,8 @@ def _memory_run(cfg: BenchConfig, users: int, user_cap: int | None, say: Say
            "--event-gap", str(cfg.memory_event_gap), "--seed", str(cfg.seed)]
     if user_cap is not None:
         cmd += ["--user-cap", str(user_cap)]
-    # the whole worker path runs at a few thousand events/s: allow 500/s beyond the timeout
+    # beyond the timeout, time for the events fed at 500 a second: a rate well under the
+    # worker path's, so only a stuck run reaches the limit
     limit = 2 * cfg.timeout + users * cfg.memory_events_per_user / 500.0
     with tempfile.TemporaryDirectory(prefix="stream-bench-memory-") as tmp:
         out_path, err_path = Path(tmp) / "out.json", Path(tmp) / "err.log"

@@ -27,8 +27,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
+from stream.dev.simulate import Simulator
 from stream.settings import Settings
-from stream.simulate import Simulator
 
 __all__ = ["main", "produce_traffic"]
 

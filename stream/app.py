@@ -30,12 +30,12 @@ from stream.agents.followers import (
     scores_reader,
 )
 from stream.agents.web import register_views
-from stream.broker import create_topics
 from stream.comments import CommentPipeline
 from stream.feed import FeedPipeline
 from stream.metrics import Metrics
 from stream.models import FeedModel, SentimentSource, StreamRecommender
 from stream.settings import Settings
+from stream.topics import create_topics, topic_specs
 
 __all__ = ["Worker", "create_app", "run_worker"]
 
@@ -114,7 +114,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     if comments is not None and settings.sentiment_use in ("feature", "both"):
         feature = comments.item_sentiment
     # user state follows the user's partition: a table co-partitioned with interactions
-    users = raw_table(app, "users", settings.partitions)
+    users = raw_table(app, settings, "users")
     pipeline = FeedPipeline(
         settings,
         build_variants(settings, feature),
@@ -251,7 +251,7 @@ def run_worker(settings: Settings, loglevel: str | None = None) -> int:
     asyncio.run(
         create_topics(
             settings.bootstrap_servers,
-            settings.topics,
+            topic_specs(settings),
             settings.topic_replication_factor,
             settings.kafka_client_options(),
         )

@@ -22,7 +22,7 @@ from stream.settings import EMBEDDED_BROKER_NOTE, Settings
 __all__ = ["main"]
 
 _SUBCOMMAND_MODULES: tuple[str, ...] = (
-    "stream.demo",
+    "stream.dev.demo",
     "stream.sentiment.cli",
     "stream.evaluate.cli",
     "stream.bench.cli",
@@ -30,18 +30,20 @@ _SUBCOMMAND_MODULES: tuple[str, ...] = (
 
 
 def _cmd_broker(args: argparse.Namespace) -> int:
-    from stream.broker import EmbeddedBroker, create_topics
+    from stream.dev.broker import EmbeddedBroker
+    from stream.topics import create_topics, topic_specs
 
     settings = Settings()
+    specs = topic_specs(settings)
     broker = EmbeddedBroker(port=args.port)
     broker.start()
     try:
         made = asyncio.run(
-            create_topics(broker.bootstrap, settings.topics, settings.topic_replication_factor)
+            create_topics(broker.bootstrap, specs, settings.topic_replication_factor)
         )
         print(f"Embedded Kafka-compatible broker (Tansu) listening on {broker.bootstrap}")
         print(f"  created {len(made)} topics:")
-        for spec in settings.topics:
+        for spec in specs:
             parts = f"{spec.partitions} partition{'s' if spec.partitions != 1 else ''}"
             print(f"    {spec.name}  ({parts}{', compacted' if spec.compacted else ''})")
         print(f"  log: {broker.log_path}")

@@ -5,7 +5,6 @@ Nothing else in the package reads the environment. Build it once (``Settings()``
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -14,30 +13,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stream.models.settings import ModelSettings
 
-__all__ = ["STATE_TABLES", "Settings", "TopicSpec"]
+__all__ = ["Settings"]
 
 EMBEDDED_BROKER_NOTE = (
     "The embedded Tansu broker keeps everything in memory: all topics, offsets and "
     "state are gone when it stops. Point STREAM_BROKER at a real Kafka to keep data."
 )
-
-
-#: the worker's changelog-backed state tables (user state, the sentiment scorer)
-STATE_TABLES = ("users",)
-
-
-class TopicSpec:
-    """A topic the app uses: its name, partition count and whether it is compacted."""
-
-    __slots__ = ("compacted", "name", "partitions")
-
-    def __init__(self, name: str, partitions: int, compacted: bool = False) -> None:
-        self.name = name
-        self.partitions = partitions
-        self.compacted = compacted
-
-    def __repr__(self) -> str:
-        return f"TopicSpec({self.name!r}, {self.partitions}, compacted={self.compacted})"
 
 
 class Settings(BaseSettings):
@@ -239,28 +220,6 @@ class Settings(BaseSettings):
     def dlq(self, topic: str) -> str:
         """Name of the dead-letter topic of ``topic``."""
         return topic + self.dlq_suffix
-
-    @cached_property
-    def topics(self) -> tuple[TopicSpec, ...]:
-        """Every topic the app uses, with its partition count and cleanup policy."""
-        p = self.partitions
-        # items are keyed by id and only their latest version matters: compacted
-        specs = [TopicSpec(t, p, compacted=t == self.topic_items) for t in self.input_topics]
-        # labels: one partition, one order, so every worker's scorer learns them alike
-        specs[self.input_topics.index(self.topic_comment_labels)] = TopicSpec(
-            self.topic_comment_labels, 1
-        )
-        specs += [TopicSpec(self.dlq(t), p) for t in self.input_topics]
-        specs += [
-            TopicSpec(self.topic_recommendations, p, compacted=True),
-            TopicSpec(self.topic_comment_sentiment, p),
-            TopicSpec(self.topic_user_profiles, p, compacted=True),
-            # one partition: every worker applies every worker's facts in the same order
-            TopicSpec(self.topic_item_facts, 1),
-        ]
-        # the worker's state tables: co-partitioned with the inputs, compacted
-        specs += [TopicSpec(self.changelog(t), p, compacted=True) for t in STATE_TABLES]
-        return tuple(specs)
 
     def changelog(self, table: str) -> str:
         """The changelog topic of one of the worker's state tables."""

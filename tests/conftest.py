@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from stream.broker import EmbeddedBroker
+from stream.dev.broker import EmbeddedBroker
 
 
 @pytest.fixture(scope="session")

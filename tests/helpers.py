@@ -15,11 +15,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from stream.broker import EmbeddedBroker, create_topics, free_port, wait_for_port
-from stream.demo import scrape
+from stream.dev.broker import EmbeddedBroker, free_port, wait_for_port
+from stream.dev.measure import TOLD_APART, scrape
+from stream.dev.processes import start_worker_process, stop_process
 from stream.errors import BrokerError
-from stream.processes import start_worker_process, stop_process
 from stream.settings import Settings
+from stream.topics import create_topics, topic_specs
 
 
 def unique_settings(broker: EmbeddedBroker, **overrides: Any) -> Settings:
@@ -39,7 +40,7 @@ def unique_settings(broker: EmbeddedBroker, **overrides: Any) -> Settings:
         **overrides,
     }
     settings = Settings(**values)
-    asyncio.run(create_topics(broker.bootstrap, settings.topics))
+    asyncio.run(create_topics(broker.bootstrap, topic_specs(settings)))
     return settings
 
 
@@ -82,7 +83,7 @@ def worker_process(settings: Settings, tmp_path: Path) -> Iterator[subprocess.Po
 
 def start_worker(settings: Settings, tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
     """A worker process with its own data dir and log (``<name>.log``); stop it with
-    :func:`stream.processes.stop_process`."""
+    :func:`stream.dev.processes.stop_process`."""
     env = settings_env(settings)
     env["STREAM_DATA_DIR"] = str(tmp_path / name)
     return start_worker_process(env, tmp_path / f"{name}.log")
@@ -139,7 +140,7 @@ def wait_metrics(port: int, predicate: Any, timeout: float = 60.0) -> dict[str, 
     metrics: dict[str, float] = {}
     while time.monotonic() < deadline:
         try:
-            metrics = scrape(port)
+            metrics = scrape(port, TOLD_APART)
         except OSError:
             metrics = {}
         if predicate(metrics):

@@ -53,9 +53,7 @@ def register_comment_agents(
             after_ready=[labels_learned] if labels_learned is not None else (),
         )
     )
-    labels = app.topic(
-        settings.topic_comment_labels, value_serializer="raw", key_serializer="raw", partitions=1
-    )
+    labels = raw_topic(app, settings, settings.topic_comment_labels)
     app.agent(labels, name="stream.agents.labels")(
         batched_agent(app, settings, m, "labels", validate_labels, processed, health,
                       publisher=publisher)

@@ -14,6 +14,7 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError
 from stream.messages import Outgoing, RawMessage
 from stream.metrics import Metrics
 from stream.settings import Settings
+from stream.topics import topic_spec
 
 __all__ = [
     "DurableTable",
@@ -104,10 +105,18 @@ class OutputProducer:
 
 
 def raw_topic(app: faust.App, settings: Settings, name: str) -> Any:
-    """A topic read and written as raw bytes: we decode ourselves, so a bad message is a dead
-    letter, never a skipped decode error."""
+    """The Faust topic of one of :func:`~stream.topics.topic_specs`, with its partition count
+    and cleanup policy, read and written as raw bytes: we decode ourselves, so a bad message is
+    a dead letter, never a skipped decode error."""
+    spec = topic_spec(settings, name)
     return app.topic(
-        name, value_serializer="raw", key_serializer="raw", partitions=settings.partitions
+        spec.name,
+        value_serializer="raw",
+        key_serializer="raw",
+        partitions=spec.partitions,
+        # Faust's defaults (None) leave the cleanup policy to the broker: only set it to compact
+        compacting=True if spec.compacted else None,
+        deleting=False if spec.compacted else None,
     )
 
 
@@ -286,22 +295,16 @@ class DurableTable:
             await asyncio.gather(*futures)
 
 
-def raw_table(app: faust.App, name: str, partitions: int) -> DurableTable:
-    """A table of raw bytes (JSON we encode ourselves, never pickles) with a compacted
-    changelog; keys go to partitions by the Kafka partitioner, like producers' keys."""
-    changelog = app.topic(
-        f"{app.conf.id}-{name}-changelog",  # Settings.changelog(name)
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=partitions,
-        compacting=True,
-        deleting=False,
-    )
+def raw_table(app: faust.App, settings: Settings, name: str) -> DurableTable:
+    """A table of raw bytes (JSON we encode ourselves, never pickles) with its changelog topic
+    (``Settings.changelog(name)``, compacted); keys go to partitions by the Kafka partitioner,
+    like producers' keys."""
+    changelog = raw_topic(app, settings, settings.changelog(name))
     table = app.Table(
         name,
         key_type=bytes,
         value_type=bytes,
-        partitions=partitions,
+        partitions=changelog.partitions,
         changelog_topic=changelog,
         use_partitioner=True,
     )

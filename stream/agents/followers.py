@@ -23,6 +23,7 @@ from stream.comments import CommentPipeline
 from stream.feed import FeedPipeline
 from stream.messages import RawMessage
 from stream.settings import Settings
+from stream.topics import topic_spec
 
 __all__ = ["TopicFollower", "catalog_reader", "facts_reader", "labels_reader", "scores_reader"]
 
@@ -36,13 +37,12 @@ class TopicFollower:
         self,
         settings: Settings,
         topic: str,
-        partitions: int,
         learn: Callable[[Sequence[RawMessage]], int],
         what: str,
     ) -> None:
         self.settings = settings
         self.topic = topic
-        self.partitions = partitions
+        self.partitions = topic_spec(settings, topic).partitions
         self.learn = learn
         self.what = what
         #: set once everything that was in the topic at start has been learned
@@ -85,24 +85,21 @@ class TopicFollower:
 
 def catalog_reader(settings: Settings, pipeline: FeedPipeline) -> TopicFollower:
     """Follows every partition of the items topic into the pipeline's models."""
-    return TopicFollower(settings, settings.topic_items, settings.partitions,
-                         pipeline.learn_catalog, "catalogue")
+    return TopicFollower(settings, settings.topic_items, pipeline.learn_catalog, "catalogue")
 
 
 def facts_reader(settings: Settings, pipeline: FeedPipeline) -> TopicFollower:
     """Follows the item-facts topic into the pipeline's models (every worker's facts)."""
-    return TopicFollower(settings, settings.topic_item_facts, 1, pipeline.learn_facts,
-                         "item facts")
+    return TopicFollower(settings, settings.topic_item_facts, pipeline.learn_facts, "item facts")
 
 
 def scores_reader(settings: Settings, comments: CommentPipeline) -> TopicFollower:
     """Follows every partition of the comment scores topic into per-item sentiment (every
     worker's scores: comments are spread over the workers by comment id)."""
-    return TopicFollower(settings, settings.topic_comment_sentiment, settings.partitions,
-                         comments.learn_scores, "comment scores")
+    return TopicFollower(settings, settings.topic_comment_sentiment, comments.learn_scores,
+                         "comment scores")
 
 
 def labels_reader(settings: Settings, comments: CommentPipeline) -> TopicFollower:
     """Follows the labels topic (one partition: one order) into the sentiment scorer."""
-    return TopicFollower(settings, settings.topic_comment_labels, 1, comments.learn_labels,
-                         "labels")
+    return TopicFollower(settings, settings.topic_comment_labels, comments.learn_labels, "labels")

@@ -8,11 +8,9 @@ import contextlib
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,10 +19,12 @@ from typing import TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
-from prometheus_client.parser import text_string_to_metric_families
 
-from stream.broker import create_topics, free_port, wait_for_port
-from stream.settings import Settings, TopicSpec
+from stream.dev.broker import free_port, wait_for_port
+from stream.dev.measure import scrape
+from stream.dev.processes import start_process, start_worker_process, stop_process, worker_env
+from stream.settings import Settings
+from stream.topics import TopicSpec, create_topics, topic_specs
 
 __all__ = [
     "BenchTopics",
@@ -32,11 +32,9 @@ __all__ = [
     "end_offsets",
     "produce",
     "read_records",
-    "scrape_worker",
-    "start_process",
+    "start_profiler",
     "start_reference",
     "start_worker",
-    "stop_process",
 ]
 
 log = logging.getLogger(__name__)
@@ -66,7 +64,7 @@ class BenchTopics:
         settings = Settings(broker=broker_url, app_id=f"bench-{tag}", partitions=partitions,
                             **names)  # type: ignore[arg-type]
         sinks = (f"bench-{tag}.trivial.v1", f"bench-{tag}.batched.v1")
-        specs = (*settings.topics, *(TopicSpec(sink, partitions) for sink in sinks))
+        specs = (*topic_specs(settings), *(TopicSpec(sink, partitions) for sink in sinks))
         asyncio.run(create_topics(bootstrap, specs, settings.topic_replication_factor))
         return cls(settings, *sinks)
 
@@ -87,27 +85,6 @@ class BenchTopics:
         return env
 
 
-def start_process(cmd: Sequence[str], env: dict[str, str], log_path: Path
-                  ) -> subprocess.Popen[bytes]:
-    """Start ``cmd`` in its own session with output to ``log_path``."""
-    with log_path.open("ab") as log_file:
-        return subprocess.Popen(list(cmd), env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-
-
-def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 20.0,
-                 sig: signal.Signals = signal.SIGTERM) -> None:
-    """``sig`` (SIGTERM), then SIGKILL after ``timeout`` seconds."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(sig)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
-
-
 def start_worker(topics: BenchTopics, work_dir: Path, name: str
                  ) -> tuple[subprocess.Popen[bytes], int]:
     """A ``python -m stream worker`` child on the topic set; returns it and its metrics port.
@@ -115,18 +92,8 @@ def start_worker(topics: BenchTopics, work_dir: Path, name: str
     The batch knobs and every other ``STREAM_*`` setting of the caller's environment pass
     through, so ``STREAM_BATCH_MAX=5000 stream bench`` measures that configuration."""
     metrics_port = free_port()
-    env = {
-        **os.environ,
-        **topics.env(),
-        "STREAM_METRICS_PORT": str(metrics_port),
-        "STREAM_WEB_PORT": str(free_port()),
-        "STREAM_DATA_DIR": str(work_dir / f"{name}-data"),
-        "STREAM_BROKER_SESSION_TIMEOUT": "3",
-        "STREAM_BROKER_HEARTBEAT_INTERVAL": "1",
-        "STREAM_LOG_LEVEL": "warning",
-    }
-    proc = start_process([sys.executable, "-m", "stream", "worker"], env,
-                         work_dir / f"{name}.log")
+    env = worker_env(work_dir / f"{name}-data", metrics_port, free_port(), topics.env())
+    proc = start_worker_process(env, work_dir / f"{name}.log")
     try:
         wait_for_port("127.0.0.1", metrics_port, timeout=60)
     except Exception:
@@ -173,18 +140,6 @@ def start_profiler(pid: int, seconds: float, out: Path, log_path: Path
     return start_process(cmd, dict(os.environ), log_path)
 
 
-def scrape_worker(port: int) -> dict[str, float]:
-    """The worker's ``stream_*`` samples summed by name (every label summed away)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
-        text = resp.read().decode()
-    out: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name.startswith("stream_") and not sample.name.endswith("_created"):
-                out[sample.name] = out.get(sample.name, 0.0) + sample.value
-    return out
-
-
 def consumed_events(port: int, wanted: int, timeout: float,
                     progress: Callable[[float], None] | None = None,
                     proc: subprocess.Popen[bytes] | None = None,
@@ -196,7 +151,7 @@ def consumed_events(port: int, wanted: int, timeout: float,
     seen = 0.0
     while True:
         with contextlib.suppress(OSError):
-            seen = scrape_worker(port).get("stream_events_consumed_total", 0.0)
+            seen = scrape(port).get("stream_events_consumed_total", 0.0)
         if seen >= wanted:
             return True, seen
         if time.monotonic() > deadline or (proc is not None and proc.poll() is not None):

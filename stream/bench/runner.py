@@ -32,14 +32,14 @@ from stream.bench.processes import (
     end_offsets,
     produce,
     read_records,
-    scrape_worker,
     start_profiler,
     start_reference,
     start_worker,
-    stop_process,
 )
 from stream.bench.workload import BenchEvent, Workload
-from stream.broker import EmbeddedBroker
+from stream.dev.broker import EmbeddedBroker
+from stream.dev.measure import percentile, scrape
+from stream.dev.processes import stop_process
 from stream.events import Interaction
 from stream.models import StreamRecommender
 from stream.settings import Settings
@@ -78,14 +78,6 @@ class BenchConfig:
     profile: bool = True
     timeout: float = 600.0
     work_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The ``q`` quantile (0..1) by the nearest-rank method; NaN when empty."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 # --- broker ------------------------------------------------------------------------------
@@ -191,7 +183,7 @@ def measure_throughput(cfg: BenchConfig, broker: _Broker, work: Path, say: Say
             port, wanted, cfg.timeout,
             _progress(say, "worker consumed", wanted), proc, interval=1.0,
         )
-        metrics = scrape_worker(port)
+        metrics = scrape(port)
     finally:
         stop_process(profiler, 30, signal.SIGINT)
         stop_process(proc)
@@ -459,7 +451,8 @@ def _memory_run(cfg: BenchConfig, users: int, user_cap: int | None, say: Say
            "--event-gap", str(cfg.memory_event_gap), "--seed", str(cfg.seed)]
     if user_cap is not None:
         cmd += ["--user-cap", str(user_cap)]
-    # the whole worker path runs at a few thousand events/s: allow 500/s beyond the timeout
+    # beyond the timeout, time for the events fed at 500 a second: a rate well under the
+    # worker path's, so only a stuck run reaches the limit
     limit = 2 * cfg.timeout + users * cfg.memory_events_per_user / 500.0
     with tempfile.TemporaryDirectory(prefix="stream-bench-memory-") as tmp:
         out_path, err_path = Path(tmp) / "out.json", Path(tmp) / "err.log"

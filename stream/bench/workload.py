@@ -1,26 +1,23 @@
 """The benchmark's synthetic news-site traffic: a catalogue, readers with tastes, and their
 impressions, clicks and reads.
 
-Titles come from :class:`~stream.simulate.Simulator` (English and Chinese headlines by
-topic). Item popularity is Zipf within each topic and language, readers have one or two
-favourite topics and a language, and a few readers are much more active than most (Zipf
-again). Each visit is an impression of a ten-item list, maybe a click on one of them and maybe
-a read after the click, as on a news site. Everything is deterministic for a given seed.
+Headlines, weighted draws and messages come from :mod:`stream.dev.synthetic`, as for the
+demo's simulated site (English and Chinese headlines by topic). Item popularity is Zipf within
+each topic and language, readers have one or two favourite topics and a language, and a few
+readers are much more active than most (Zipf again). Each visit is an impression of a
+ten-item list, maybe a click on one of them and maybe a read after the click, as on a news
+site. Everything is deterministic for a given seed.
 """
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-import orjson
-
+from stream.dev.synthetic import TOPIC_NAMES, WeightedDraw, headline, interaction_json
 from stream.events import Interaction, Item
-from stream.simulate import TOPIC_NAMES, Simulator
 
 __all__ = ["BenchEvent", "Workload"]
 
@@ -28,11 +25,6 @@ EventKind = Literal["impression", "click", "read"]
 
 #: items shown per impression
 IMPRESSION_SIZE = 10
-
-
-def _zipf_cumulative(n: int, skew: float) -> list[float]:
-    """Cumulative Zipf weights of ranks 1..n (draw with ``bisect`` on a uniform number)."""
-    return list(itertools.accumulate(1.0 / (r + 1) ** skew for r in range(n)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,21 +46,17 @@ class BenchEvent:
 
     def to_json(self, ts: float) -> bytes:
         """The event as a ``stream.interactions.v1`` value, stamped ``ts``."""
-        body: dict[str, object] = {
-            "event_id": self.event_id,
-            "type": self.kind,
-            "user_id": self.user_id,
-            "ts": ts,
-        }
-        if self.kind == "impression":
-            body["item_ids"] = list(self.item_ids)
-        else:
-            body["item_id"] = self.item_id
-        if self.position is not None:
-            body["position"] = self.position
-        if self.dwell_seconds is not None:
-            body["dwell_seconds"] = self.dwell_seconds
-        return orjson.dumps(body)
+        impression = self.kind == "impression"
+        return interaction_json(
+            self.event_id,
+            self.kind,
+            self.user_id,
+            ts,
+            item_id=None if impression else self.item_id,
+            item_ids=self.item_ids if impression else None,
+            position=self.position,
+            dwell_seconds=self.dwell_seconds,
+        )
 
     def to_interaction(self, ts: float) -> Interaction:
         """The event as the parsed :class:`~stream.events.Interaction` the models learn."""
@@ -130,36 +118,25 @@ class Workload:
         self.click_rate = click_rate
         self.read_rate = read_rate
         self.zh_share = zh_share
-        sim = Simulator(n_readers=0, n_items=n_items, zh_share=zh_share, seed=seed)
-        sim.catalogue(0.0)
-        self._sim_items = sim.items
-        # popularity pools per (topic, lang): item ids by rank and cumulative Zipf weights
+        rng = random.Random(seed)
+        self._sim_items = [headline(rng, i, zh_share, 0.0) for i in range(n_items)]
+        # popularity pools per (topic, lang): item ids by rank, Zipf by rank
         pools: dict[tuple[str, str], list[str]] = {}
         for item in self._sim_items:
             pools.setdefault((item.topic, item.lang), []).append(item.item_id)
-        self._pools = {key: (ids, _zipf_cumulative(len(ids), item_skew))
-                       for key, ids in pools.items()}
-        self._all = ([i.item_id for i in self._sim_items], _zipf_cumulative(n_items, item_skew))
-        self._user_cum = _zipf_cumulative(n_users, user_skew)
+        self._pools = {key: WeightedDraw.zipf(ids, item_skew) for key, ids in pools.items()}
+        self._all = WeightedDraw.zipf([i.item_id for i in self._sim_items], item_skew)
+        self._users = WeightedDraw.zipf(range(n_users), user_skew)
 
     # --- catalogue --------------------------------------------------------------------------
 
     def items(self, published_at: float) -> list[Item]:
         """The catalogue as parsed items, all published at ``published_at``."""
-        return [
-            Item(item_id=i.item_id, title=i.title, published_at=published_at, tags=i.tags,
-                 lang=i.lang)
-            for i in self._sim_items
-        ]
+        return [i.to_item(published_at) for i in self._sim_items]
 
     def item_messages(self, published_at: float) -> list[tuple[bytes, bytes]]:
         """The catalogue as ``stream.items.v1`` (key, value) messages."""
-        return [
-            (i.item_id.encode(), orjson.dumps({"item_id": i.item_id, "title": i.title,
-                                               "tags": list(i.tags), "lang": i.lang,
-                                               "published_at": published_at}))
-            for i in self._sim_items
-        ]
+        return [(i.item_id.encode(), i.to_json(published_at)) for i in self._sim_items]
 
     # --- readers ----------------------------------------------------------------------------
 
@@ -171,16 +148,10 @@ class Workload:
         lang = "zh" if rng.random() < self.zh_share else "en"
         return tastes, lang
 
-    @staticmethod
-    def _draw(rng: random.Random, pool: tuple[list[str], list[float]]) -> str:
-        ids, cum = pool
-        return ids[min(bisect.bisect(cum, rng.random() * cum[-1]), len(ids) - 1)]
-
-    def _pool(self, rng: random.Random, tastes: list[str], lang: str
-              ) -> tuple[list[str], list[float]]:
+    def _pool(self, rng: random.Random, tastes: list[str], lang: str) -> WeightedDraw[str]:
         topic = rng.choice(tastes) if rng.random() < 0.85 else rng.choice(TOPIC_NAMES)
         pool = self._pools.get((topic, lang))
-        if pool is None or len(pool[0]) < IMPRESSION_SIZE:
+        if pool is None or len(pool.values) < IMPRESSION_SIZE:
             return self._all
         return pool
 
@@ -197,7 +168,7 @@ class Workload:
             user_id = f"u{u:07d}"
             for j in range(per_user):
                 if j % 2 == 0:
-                    item_id = self._draw(rng, self._pool(rng, tastes, lang))
+                    item_id = self._pool(rng, tastes, lang).draw(rng)
                     yield BenchEvent(seq, "click", user_id, item_id, position=0)
                 else:
                     yield BenchEvent(seq, "read", user_id, item_id,
@@ -219,8 +190,7 @@ class Workload:
                 u = visits % users
                 visits += 1
             else:
-                u = bisect.bisect(self._user_cum, rng.random() * self._user_cum[-1])
-                u = min(u, self.n_users - 1)
+                u = self._users.draw(rng)
             found = readers.get(u)
             if found is None:
                 found = self._reader(u)
@@ -230,7 +200,7 @@ class Workload:
             user_id = f"u{u:07d}"
             shown: list[str] = []
             while len(shown) < IMPRESSION_SIZE:
-                item_id = self._draw(rng, self._pool(rng, tastes, lang))
+                item_id = self._pool(rng, tastes, lang).draw(rng)
                 if item_id not in shown:
                     shown.append(item_id)
             visit: list[BenchEvent] = [

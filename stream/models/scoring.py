@@ -237,7 +237,7 @@ class Scorer:
         if shared.column_norm is not None:
             raw *= shared.column_norm
         else:  # only the co-visited columns can be non-zero: normalise those
-            hit = np.flatnonzero(raw != 0)  # (a boolean mask is several times faster)
+            hit = np.flatnonzero(raw != 0)  # (indexes: few columns are co-visited)
             raw[hit] *= self.degree_at(shared, hit) ** -s.covisit_beta
         return raw, float(raw.max()) if raw.size else 0.0
 

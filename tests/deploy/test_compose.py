@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped]
 
+from stream.topics import topic_specs
 from tests.deploy.common import (
     COMPOSE_FILE,
     PROMETHEUS_DIR,
@@ -126,7 +127,7 @@ def test_topic_creator_creates_exactly_the_settings_topics() -> None:
     assert len(created) == len(lines), "a topic is created twice"
     for name, worker in workers().items():
         settings = settings_from_env(stream_env(worker))
-        expected = {spec.name: spec for spec in settings.topics}
+        expected = {spec.name: spec for spec in topic_specs(settings)}
         assert set(created) == set(expected), name
         for topic, (partitions, policy) in created.items():
             assert partitions == expected[topic].partitions, topic

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import pytest
 
-from stream.broker import EmbeddedBroker
+from stream.dev.broker import EmbeddedBroker
 from tests.deploy.common import DEPLOY
 from tests.helpers import produce, read_topics, unique_settings
 

@@ -10,6 +10,7 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 
 from stream.settings import Settings
+from stream.topics import topic_specs
 from tests.deploy.common import DOCKERFILE, K8S_DIR, ROOT, load_yaml, load_yaml_all
 from tests.deploy.common import settings_from_env as settings_of
 
@@ -166,8 +167,8 @@ def test_readme_topic_commands_match_the_settings() -> None:
                       r"(?: --config cleanup\.policy=(\w+))?", line)
         if m:
             created[m.group(1)] = (int(m.group(2)), int(m.group(3)), m.group(4))
-    assert set(created) == {spec.name for spec in s.topics}
-    for spec in s.topics:
+    assert set(created) == {spec.name for spec in topic_specs(s)}
+    for spec in topic_specs(s):
         partitions, replication, policy = created[spec.name]
         assert partitions == spec.partitions and replication == s.topic_replication_factor
         compacted = spec.compacted or spec.name == s.topic_items

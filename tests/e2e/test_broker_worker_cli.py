@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from stream.broker import free_port, wait_for_port
+from stream.dev.broker import free_port, wait_for_port
 from tests.helpers import produce, read_topics, wait_metrics
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -11,8 +11,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from stream.broker import EmbeddedBroker
-from stream.corpus import bad_interactions
+from stream.dev.broker import EmbeddedBroker
+from stream.dev.corpus import bad_interactions
 from tests.helpers import produce, read_topics, wait_metrics, worker_process, worker_settings
 from tests.integration.test_worker_kafka import ITEMS, item_msg
 

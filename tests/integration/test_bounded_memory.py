@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from stream.broker import EmbeddedBroker
+from stream.dev.broker import EmbeddedBroker
 from tests.helpers import produce, read_topics, wait_metrics, worker_process, worker_settings
 from tests.integration.test_worker_kafka import ITEMS, item_msg
 

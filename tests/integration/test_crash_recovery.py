@@ -15,10 +15,10 @@ from typing import Any
 import orjson
 import pytest
 
-from stream.broker import EmbeddedBroker
+from stream.dev.broker import EmbeddedBroker
+from stream.dev.processes import stop_process
 from stream.feed import decode_checkpoint
 from stream.messages import RawMessage
-from stream.processes import stop_process
 from stream.settings import Settings
 from tests.helpers import produce, read_topics, start_worker, wait_metrics, worker_settings
 from tests.integration.test_http_views import get

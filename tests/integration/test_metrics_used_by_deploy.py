@@ -14,7 +14,7 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from stream.broker import EmbeddedBroker
+from stream.dev.broker import EmbeddedBroker
 from tests.deploy.common import ROOT, load_yaml
 from tests.deploy.metric_names import promql_metric_names
 from tests.helpers import produce, wait_metrics, worker_process, worker_settings

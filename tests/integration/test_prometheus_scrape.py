@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from stream.broker import EmbeddedBroker, free_port, wait_for_port
+from stream.dev.broker import EmbeddedBroker, free_port, wait_for_port
 from tests.helpers import produce, wait_metrics, worker_process, worker_settings
 from tests.integration.test_worker_kafka import ITEMS, click_msg, item_msg
 

@@ -13,9 +13,9 @@ from typing import Any
 import orjson
 import pytest
 
-from stream.broker import EmbeddedBroker, free_port
-from stream.processes import stop_process
-from stream.simulate import Simulator
+from stream.dev.broker import EmbeddedBroker, free_port
+from stream.dev.processes import stop_process
+from stream.dev.simulate import Simulator
 from tests.helpers import produce, read_topics, start_worker, wait_metrics, worker_settings
 from tests.integration.test_http_views import get
 

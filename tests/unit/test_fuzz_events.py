@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from stream.corpus import bad_interactions
+from stream.dev.corpus import bad_interactions
 from stream.errors import InvalidEvent
 from stream.events import Forget, Interaction, parse_interaction, parse_item
 from stream.feed import FeedPipeline

@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from stream.settings import Settings
+from stream.topics import topic_specs
 
 
 def test_environment_overrides_and_topics(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -14,7 +15,7 @@ def test_environment_overrides_and_topics(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("STREAM_TOPIC_ITEMS", "site.items.v2")
     s = Settings()
     assert s.bootstrap_servers == ["k1:9092", "k2:9093"]
-    names = {t.name: t for t in s.topics}
+    names = {t.name: t for t in topic_specs(s)}
     assert names["site.items.v2"].partitions == 8
     assert "site.items.v2.dlq" in names
     assert names["stream.recommendations.v1"].compacted

@@ -1,8 +1,10 @@
 """A seeded simulation of a news site: a catalogue that reads like real headlines (English and
 Chinese), readers with their own tastes, and the impressions, clicks and reads they make.
 
-Used by ``stream demo``, the tests and the benchmarks. Everything is generated: no dataset is
-shipped. A small share of deliberately malformed events exercises the dead-letter path.
+Used by ``stream demo``, ``deploy/demo_producer.py`` and the tests. The loop is closed: readers
+are shown what the worker last recommended to them and click by their own tastes. Everything is
+generated: no dataset is shipped. A small share of deliberately malformed events exercises the
+dead-letter path.
 """
 
 from __future__ import annotations
@@ -10,158 +12,12 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 
-__all__ = ["MALFORMED_KINDS", "TOPICS", "Reader", "SimEvent", "SimItem", "Simulator"]
+from stream.dev.synthetic import TOPIC_NAMES, SimItem, WeightedDraw, headline, interaction_json
 
-# Per topic: English subjects and predicates, Chinese subjects and predicates, sub-tags.
-TOPICS: dict[str, dict[str, Sequence[str]]] = {
-    "economy": {
-        "en_s": [
-            "Central bank",
-            "Inflation",
-            "Stock markets",
-            "Oil prices",
-            "The euro",
-            "Housing market",
-            "Unemployment",
-            "Bond yields",
-            "Retail sales",
-            "Small firms",
-        ],
-        "en_p": [
-            "rose for a third month",
-            "fell as rates bit",
-            "surprised economists",
-            "hit a two-year high",
-            "slowed sharply",
-            "rebounded after a weak quarter",
-            "worried investors",
-            "beat forecasts",
-        ],
-        "zh_s": ["央行", "股市", "房价", "通胀", "人民币", "油价", "就业市场"],
-        "zh_p": ["连续三个月上涨", "大幅下跌", "超出市场预期", "创两年新高", "引发投资者担忧"],
-        "sub": ["markets", "rates", "jobs"],
-    },
-    "politics": {
-        "en_s": [
-            "Parliament",
-            "The prime minister",
-            "Opposition leaders",
-            "The senate",
-            "City council",
-            "Election officials",
-            "The coalition",
-            "Voters",
-        ],
-        "en_p": [
-            "passed a budget bill",
-            "faced a confidence vote",
-            "clashed over tax reform",
-            "called snap elections",
-            "backed a new climate law",
-            "rejected the proposal",
-        ],
-        "zh_s": ["国会", "总理", "反对党", "市议会", "选民"],
-        "zh_p": ["通过预算案", "面临信任投票", "就税改激烈辩论", "宣布提前选举"],
-        "sub": ["elections", "government", "policy"],
-    },
-    "sport": {
-        "en_s": [
-            "The home side",
-            "The champions",
-            "A teenage striker",
-            "The national team",
-            "The veteran goalkeeper",
-            "The coach",
-            "The underdogs",
-            "Marathon runners",
-        ],
-        "en_p": [
-            "won the cup final on penalties",
-            "scored twice in the derby",
-            "crashed out of the tournament",
-            "signed a record transfer",
-            "broke a world record",
-            "staged a late comeback",
-        ],
-        "zh_s": ["国家队", "主队", "卫冕冠军", "年轻前锋", "马拉松选手"],
-        "zh_p": ["点球大战夺冠", "德比战梅开二度", "爆冷出局", "打破世界纪录", "完成惊天逆转"],
-        "sub": ["football", "athletics", "tennis"],
-    },
-    "tech": {
-        "en_s": [
-            "A chip maker",
-            "The smartphone giant",
-            "An AI startup",
-            "Social networks",
-            "Electric car makers",
-            "Cloud providers",
-            "Hackers",
-            "A quantum lab",
-        ],
-        "en_p": [
-            "unveiled a faster processor",
-            "faced a privacy probe",
-            "raised new funding",
-            "cut prices again",
-            "suffered a global outage",
-            "released an open model",
-        ],
-        "zh_s": ["芯片企业", "手机巨头", "人工智能初创公司", "电动汽车厂商", "云服务商"],
-        "zh_p": ["发布新一代处理器", "面临隐私调查", "完成新一轮融资", "宣布降价", "开源大模型"],
-        "sub": ["ai", "gadgets", "security"],
-    },
-    "science": {
-        "en_s": [
-            "Astronomers",
-            "A space probe",
-            "Climate scientists",
-            "Biologists",
-            "Physicists",
-            "Researchers",
-            "A deep-sea mission",
-            "Geologists",
-        ],
-        "en_p": [
-            "found water on a distant moon",
-            "mapped an ancient reef",
-            "warned of record heat",
-            "discovered a new species",
-            "detected a mysterious signal",
-            "drilled deep into the ice",
-        ],
-        "zh_s": ["天文学家", "探测器", "气候科学家", "生物学家", "研究人员"],
-        "zh_p": ["发现遥远卫星上的水", "发布极端高温警告", "发现新物种", "探测到神秘信号"],
-        "sub": ["space", "climate", "biology"],
-    },
-    "culture": {
-        "en_s": [
-            "A debut novel",
-            "The film festival",
-            "A forgotten painter",
-            "The orchestra",
-            "A streaming series",
-            "The museum",
-            "A pop star",
-            "Critics",
-        ],
-        "en_p": [
-            "won a major prize",
-            "opened to rave reviews",
-            "returned after a decade",
-            "sparked a heated debate",
-            "broke box office records",
-            "toured the country",
-        ],
-        "zh_s": ["新人小说", "电影节", "交响乐团", "网络剧", "博物馆", "流行歌手"],
-        "zh_p": ["斩获大奖", "口碑爆棚", "时隔十年回归", "引发热议", "票房破纪录"],
-        "sub": ["books", "film", "music"],
-    },
-}
-TOPIC_NAMES: tuple[str, ...] = tuple(TOPICS)
+__all__ = ["MALFORMED_KINDS", "Reader", "SimEvent", "Simulator"]
 
 #: the kinds of malformed interaction the simulator sends, each with the reason it must get
 MALFORMED_KINDS: dict[str, str] = {
@@ -174,30 +30,6 @@ MALFORMED_KINDS: dict[str, str] = {
     "negative_ts": "bad_value",
     "non_utf8": "not_json",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class SimItem:
-    """A generated article."""
-
-    item_id: str
-    title: str
-    topic: str
-    tags: tuple[str, ...]
-    lang: str
-    published_at: float
-
-    def to_json(self) -> bytes:
-        """The item as a ``stream.items.v1`` value."""
-        return orjson.dumps(
-            {
-                "item_id": self.item_id,
-                "title": self.title,
-                "tags": list(self.tags),
-                "lang": self.lang,
-                "published_at": self.published_at,
-            }
-        )
 
 
 @dataclass(slots=True)
@@ -274,7 +106,8 @@ class Simulator:
         self._malformed_seq = 0
         self._malformed_cycle = list(MALFORMED_KINDS)
         self.readers = [self._make_reader(i) for i in range(n_readers)]
-        self._weights = [r.activity for r in self.readers]
+        # a few readers are much more active than most (Pareto activity)
+        self._by_activity = WeightedDraw(self.readers, [r.activity for r in self.readers])
 
     # --- catalogue --------------------------------------------------------------------------
 
@@ -299,23 +132,7 @@ class Simulator:
 
     def new_item(self, now: float) -> SimItem:
         """Publish one more article (added to the catalogue)."""
-        rng = self.rng
-        topic = rng.choice(TOPIC_NAMES)
-        spec = TOPICS[topic]
-        if rng.random() < self.zh_share:
-            lang = "zh"
-            title = f"{rng.choice(spec['zh_s'])}{rng.choice(spec['zh_p'])}"
-        else:
-            lang = "en"
-            title = f"{rng.choice(spec['en_s'])} {rng.choice(spec['en_p'])}"
-        item = SimItem(
-            item_id=f"n{len(self.items):05d}",
-            title=title,
-            topic=topic,
-            tags=(topic, rng.choice(spec["sub"])),
-            lang=lang,
-            published_at=round(now, 3),
-        )
+        item = headline(self.rng, len(self.items), self.zh_share, now)
         self.items.append(item)
         self.item_by_id[item.item_id] = item
         return item
@@ -336,21 +153,29 @@ class Simulator:
         self._event_seq += 1
         return f"ev-{self._event_seq:09d}"
 
-    def _interaction(self, kind: str, reader: Reader, now: float, **fields: Any) -> SimEvent:
-        body = {
-            "event_id": self._event_id(),
-            "type": kind,
-            "user_id": reader.user_id,
-            "ts": round(now, 6),
-            **fields,
-        }
-        return SimEvent(
-            "interactions",
-            reader.user_id.encode(),
-            orjson.dumps(body),
+    def _interaction(
+        self,
+        kind: str,
+        reader: Reader,
+        now: float,
+        *,
+        item_id: str | None = None,
+        item_ids: Sequence[str] | None = None,
+        position: int | None = None,
+        dwell_seconds: float | None = None,
+    ) -> SimEvent:
+        value = interaction_json(
+            self._event_id(),
             kind,
-            user_id=reader.user_id,
-            item_id=fields.get("item_id"),
+            reader.user_id,
+            round(now, 6),
+            item_id=item_id,
+            item_ids=item_ids,
+            position=position,
+            dwell_seconds=dwell_seconds,
+        )
+        return SimEvent(
+            "interactions", reader.user_id.encode(), value, kind, reader.user_id, item_id
         )
 
     def malformed(self, now: float) -> SimEvent:
@@ -393,7 +218,7 @@ class Simulator:
 
     def pick_reader(self) -> Reader:
         """A reader chosen by activity (a few readers are much more active than most)."""
-        return self.rng.choices(self.readers, self._weights)[0]
+        return self._by_activity.draw(self.rng)
 
     def visit(
         self, now: float, shown: Sequence[str] | None = None, reader: Reader | None = None

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
 import subprocess
 import tempfile
@@ -25,22 +24,22 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from stream.broker import EmbeddedBroker, create_topics, free_port, wait_for_port
-from stream.processes import start_worker_process, stop_process
+from stream.dev.broker import EmbeddedBroker, free_port, wait_for_port
+from stream.dev.measure import TOLD_APART, percentile, scrape
+from stream.dev.processes import start_worker_process, stop_process, worker_env
+from stream.dev.simulate import Reader, Simulator
 from stream.settings import EMBEDDED_BROKER_NOTE, Settings
-from stream.simulate import Reader, Simulator
+from stream.topics import create_topics, topic_spec, topic_specs
 
 __all__ = ["DemoStats", "register", "run_demo"]
 
 WATCHED = 3
-_SUMMED_LABELS = ("type", "reason", "variant")
 DEMO_VARIANTS = {"control": 0.5, "diverse": 0.5}
 DEMO_VARIANT_OVERRIDES = {"diverse": {"diversity": 0.6}}
 
@@ -73,31 +72,6 @@ class DemoStats:
     def produced_total(self) -> int:
         """Every message produced."""
         return sum(self.produced.values())
-
-
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def scrape(port: int) -> dict[str, float]:
-    """Sum the worker's ``stream_*`` samples by name and labels, e.g.
-    ``stream_events_consumed_total{type=click}``."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
-        text = resp.read().decode()
-    out: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if not sample.name.startswith("stream_") or sample.name.endswith("_created"):
-                continue
-            labels = ",".join(
-                f"{k}={v}" for k, v in sorted(sample.labels.items()) if k in _SUMMED_LABELS
-            )
-            key = f"{sample.name}{{{labels}}}" if labels else sample.name
-            out[key] = out.get(key, 0.0) + sample.value
-    return out
 
 
 def _metric_sum(metrics: dict[str, float], name: str) -> float:
@@ -135,19 +109,17 @@ class Demo:
     # --- processes ------------------------------------------------------------------------
 
     def start_worker(self) -> None:
-        env = {
-            **os.environ,
-            "STREAM_BROKER": self.broker.url,
-            "STREAM_METRICS_PORT": str(self.metrics_port),
-            "STREAM_WEB_PORT": str(self.web_port),
-            "STREAM_DATA_DIR": str(self.tmp / "worker-data"),
-            "STREAM_BROKER_SESSION_TIMEOUT": "3",
-            "STREAM_BROKER_HEARTBEAT_INTERVAL": "1",
-            "STREAM_LOG_LEVEL": "warning",
-            # two ranking configurations side by side, compared live by their quality metrics
-            "STREAM_VARIANTS": orjson.dumps(DEMO_VARIANTS).decode(),
-            "STREAM_VARIANT_OVERRIDES": orjson.dumps(DEMO_VARIANT_OVERRIDES).decode(),
-        }
+        env = worker_env(
+            self.tmp / "worker-data",
+            self.metrics_port,
+            self.web_port,
+            {
+                "STREAM_BROKER": self.broker.url,
+                # two ranking configurations side by side, compared live by their quality metrics
+                "STREAM_VARIANTS": orjson.dumps(DEMO_VARIANTS).decode(),
+                "STREAM_VARIANT_OVERRIDES": orjson.dumps(DEMO_VARIANT_OVERRIDES).decode(),
+            },
+        )
         self.worker = start_worker_process(env, self.tmp / "worker.log")
         wait_for_port("127.0.0.1", self.metrics_port, timeout=60)
         self.wait_ready(timeout=60)
@@ -234,7 +206,7 @@ class Demo:
     async def poll_metrics(self) -> None:
         while True:
             with contextlib.suppress(OSError):
-                self.worker_metrics = await asyncio.to_thread(scrape, self.metrics_port)
+                self.worker_metrics = await asyncio.to_thread(scrape, self.metrics_port, TOLD_APART)
             await asyncio.sleep(0.5)
 
     # --- view -----------------------------------------------------------------------------
@@ -278,7 +250,7 @@ class Demo:
             "click → list (p50 / p99)",
             "",
             "",
-            f"{_percentile(lat, 0.5) * 1000:.0f} / {_percentile(lat, 0.99) * 1000:.0f} ms",
+            f"{percentile(lat, 0.5) * 1000:.0f} / {percentile(lat, 0.99) * 1000:.0f} ms",
         )
         return table
 
@@ -350,7 +322,9 @@ class Demo:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError):
-                self.worker_metrics = await asyncio.to_thread(scrape, self.metrics_port)
+                self.worker_metrics = await asyncio.to_thread(
+                    scrape, self.metrics_port, TOLD_APART
+                )
             m = self.worker_metrics
             if (
                 _metric_sum(m, "stream_events_consumed_total") >= self.stats.produced_total
@@ -369,7 +343,7 @@ class Demo:
         c = self.console
         c.print("[bold]Starting the embedded broker[/] (Tansu, memory storage)…")
         await asyncio.to_thread(self.broker.start)
-        await create_topics(self.broker.bootstrap, self.settings.topics)
+        await create_topics(self.broker.bootstrap, topic_specs(self.settings))
         c.print(f"[yellow]NOTE:[/] {EMBEDDED_BROKER_NOTE}")
         c.print("[bold]Starting a worker[/] (python -m stream worker)…")
         await asyncio.to_thread(self.start_worker)
@@ -387,7 +361,11 @@ class Demo:
             self.settings.dlq(self.settings.topic_items),
         ]
         consumer.assign(
-            [TopicPartition(t, p) for t in topics for p in range(self.settings.partitions)]
+            [
+                TopicPartition(t, p)
+                for t in topics
+                for p in range(topic_spec(self.settings, t).partitions)
+            ]
         )
         await consumer.seek_to_beginning()
         self.started = time.monotonic()
@@ -465,8 +443,8 @@ class Demo:
         if lat:
             c.print(
                 f"click → published list (the event's ts to emitted_ts): p50 "
-                f"{_percentile(lat, 0.5) * 1000:.1f} ms, p99 "
-                f"{_percentile(lat, 0.99) * 1000:.1f} ms over {len(lat):,} lists"
+                f"{percentile(lat, 0.5) * 1000:.1f} ms, p99 "
+                f"{percentile(lat, 0.99) * 1000:.1f} ms over {len(lat):,} lists"
             )
         c.print(self.quality_table())
         ok = drained and all(flag for _, flag, _ in checks)

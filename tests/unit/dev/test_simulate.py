@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+from stream.dev.simulate import MALFORMED_KINDS, Simulator
 from stream.errors import InvalidEvent
 from stream.events import parse_interaction, parse_item
-from stream.simulate import MALFORMED_KINDS, Simulator
 
 
 def run(seed: int) -> list[tuple[str, bytes]]:

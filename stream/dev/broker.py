@@ -1,14 +1,11 @@
-"""The embedded Kafka-compatible broker (Tansu, memory storage) and topic creation.
+"""The embedded Kafka-compatible broker (Tansu, memory storage).
 
-Tansu speaks the Kafka wire protocol, so everything here works the same against a real
-Kafka; only :class:`EmbeddedBroker` is Tansu-specific. Its memory storage keeps nothing after
-it stops.
+Tansu speaks the Kafka wire protocol: what runs against it runs the same against a real
+Kafka. Its memory storage keeps nothing after it stops.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 import shutil
@@ -17,18 +14,13 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
-
+from stream.dev.processes import die_with_parent, stop_process
 from stream.errors import BrokerError
-from stream.processes import die_with_parent
-from stream.settings import TopicSpec
 
-__all__ = ["EmbeddedBroker", "create_topics", "free_port", "wait_for_port"]
+__all__ = ["EmbeddedBroker", "free_port", "wait_for_port"]
 
 log = logging.getLogger(__name__)
 
@@ -127,13 +119,7 @@ class EmbeddedBroker:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the broker (SIGTERM, then SIGKILL) and remove its log folder if we made it."""
         proc, self.process = self.process, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout)
+        stop_process(proc, timeout)
         if self._own_log_dir:
             shutil.rmtree(self.log_dir, ignore_errors=True)
 
@@ -148,50 +134,3 @@ class EmbeddedBroker:
     ) -> None:
         self.stop()
 
-
-async def create_topics(
-    bootstrap: str | list[str],
-    topics: Iterable[TopicSpec],
-    replication_factor: int = 1,
-    client_options: dict[str, object] | None = None,
-    timeout: float = 30.0,
-) -> list[str]:
-    """Create the topics that do not exist yet, with their partition counts; returns those made.
-
-    Topics must exist with the right partition count before anyone produces to them: brokers
-    that auto-create topics (Tansu does) would otherwise pick their own count.
-    """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(client_options or {}))
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            await admin.start()
-            break
-        except Exception as exc:  # the broker may still be starting
-            if time.monotonic() > deadline:
-                raise BrokerError(f"cannot reach the broker at {bootstrap}: {exc}") from exc
-            await asyncio.sleep(0.2)
-    try:
-        existing = set(await admin.list_topics())
-        wanted = [t for t in topics if t.name not in existing]
-        for spec in wanted:
-            configs = {"cleanup.policy": "compact"} if spec.compacted else {}
-            with contextlib.suppress(TopicAlreadyExistsError):
-                topic = NewTopic(
-                    spec.name, spec.partitions, replication_factor, topic_configs=configs
-                )
-                await admin.create_topics([topic])
-        return [t.name for t in wanted]
-    finally:
-        await admin.close()
-
-
-@contextlib.contextmanager
-def running_broker(port: int = 0) -> Iterator[EmbeddedBroker]:
-    """A started :class:`EmbeddedBroker` for the duration of a ``with`` block."""
-    broker = EmbeddedBroker(port=port)
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop()

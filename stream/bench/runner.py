@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import cProfile
-import io
-import json
 import logging
 import math
-import pstats
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,6 +20,8 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from stream.bench.memory_runs import measure_memory
+from stream.bench.model import measure_model
 from stream.bench.processes import (
     BenchTopics,
     Record,
@@ -36,12 +33,11 @@ from stream.bench.processes import (
     start_reference,
     start_worker,
 )
+from stream.bench.profiles import top_frames
 from stream.bench.workload import BenchEvent, Workload
 from stream.dev.broker import EmbeddedBroker
 from stream.dev.measure import percentile, scrape
 from stream.dev.processes import stop_process
-from stream.events import Interaction
-from stream.models import StreamRecommender
 from stream.settings import Settings
 
 __all__ = ["MEASUREMENTS", "BenchConfig", "run_bench"]
@@ -106,46 +102,6 @@ def _span(records: list[Record]) -> tuple[float, float]:
     """First and last Kafka timestamp of ``records``, in seconds."""
     stamps = [r.timestamp for r in records]
     return min(stamps) / 1000.0, max(stamps) / 1000.0
-
-
-def _function(frame: str) -> str:
-    """A py-spy frame ``name (file:line)`` as ``name (file)``: samples add up by function."""
-    name, _, where = frame.partition(" (")
-    return f"{name} ({where.rsplit(':', 1)[0].rstrip(')')})" if where else name
-
-
-def top_frames(collapsed: Path, n: int = 15) -> dict[str, list[dict[str, Any]]]:
-    """Where the samples of a py-spy raw (collapsed stacks) file went, by function: ``own``,
-    the functions most often innermost (native code counts to its Python caller), and
-    ``ours``, the functions of the ``stream`` package most often anywhere on the stack."""
-    own: dict[str, int] = {}
-    total: dict[str, int] = {}
-    samples = 0
-    for line in collapsed.read_text(errors="replace").splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        samples += count
-        frames = [_function(f) for f in stack.split(";")]
-        own[frames[-1]] = own.get(frames[-1], 0) + count
-        for frame in set(frames):
-            total[frame] = total.get(frame, 0) + count
-    if not samples:
-        return {"own": [], "ours": []}
-
-    def entry(f: str) -> dict[str, Any]:
-        return {"function": f, "own_share": round(own.get(f, 0) / samples, 4),
-                "total_share": round(total[f] / samples, 4)}
-
-    entry_points = ("stream/__main__.py", "stream/cli.py", "stream/app.py")
-    ours = [f for f in total if "stream/" in f and "site-packages" not in f
-            and not any(e in f for e in entry_points)]
-    return {
-        "samples": [{"function": "all", "own_share": 1.0, "total_share": float(samples)}],
-        "own": [entry(f) for f in sorted(own, key=lambda f: -own[f])[:n]],
-        "ours": [entry(f) for f in sorted(ours, key=lambda f: -total[f])[:n]],
-    }
 
 
 def measure_throughput(cfg: BenchConfig, broker: _Broker, work: Path, say: Say
@@ -436,174 +392,6 @@ def measure_latency(cfg: BenchConfig, broker: _Broker, work: Path, sustained_hin
         if worker is not None:
             stop_process(worker.proc)
     return steps
-
-
-# --- 3. memory ---------------------------------------------------------------------------
-
-
-def _memory_run(cfg: BenchConfig, users: int, user_cap: int | None, say: Say
-                ) -> dict[str, Any]:
-    """One run of :mod:`stream.bench.memory` in a child process (so that runs do not share
-    an allocator), its progress passed on every 30 s."""
-    cmd = [sys.executable, "-m", "stream.bench.memory", "--users", str(users),
-           "--items", str(cfg.memory_items),
-           "--events-per-user", str(cfg.memory_events_per_user),
-           "--event-gap", str(cfg.memory_event_gap), "--seed", str(cfg.seed)]
-    if user_cap is not None:
-        cmd += ["--user-cap", str(user_cap)]
-    # beyond the timeout, time for the events fed at 500 a second: a rate well under the
-    # worker path's, so only a stuck run reaches the limit
-    limit = 2 * cfg.timeout + users * cfg.memory_events_per_user / 500.0
-    with tempfile.TemporaryDirectory(prefix="stream-bench-memory-") as tmp:
-        out_path, err_path = Path(tmp) / "out.json", Path(tmp) / "err.log"
-        with out_path.open("wb") as out, err_path.open("wb") as err:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=err)
-        deadline = time.monotonic() + limit
-        told = time.monotonic()
-        try:
-            while proc.poll() is None:
-                if time.monotonic() > deadline:
-                    return {"users": users, "user_cap": user_cap,
-                            "error": f"over {limit:,.0f} s"}
-                time.sleep(1.0)
-                if time.monotonic() - told >= 30:
-                    told = time.monotonic()
-                    lines = err_path.read_text(errors="replace").splitlines()
-                    if lines:
-                        say(f"  … {lines[-1].split('] ', 1)[-1]}")
-        finally:
-            stop_process(proc)
-        if proc.returncode != 0:
-            return {"users": users, "user_cap": user_cap,
-                    "error": err_path.read_text(errors="replace").strip().splitlines()[-1:]}
-        result: dict[str, Any] = json.loads(out_path.read_text().strip().splitlines()[-1])
-        return result
-
-
-def measure_memory(cfg: BenchConfig, say: Say) -> list[dict[str, Any]]:
-    """The worker's whole per-user state at each of ``cfg.memory_users``, then more users than
-    a cap (``cfg.memory_capped``) to show the cap bounding it."""
-    out = []
-    for n in cfg.memory_users:
-        say(f"memory: {n:,} users through the worker's pipeline (a child process)")
-        out.append(_memory_run(cfg, n, None, say))
-    if cfg.memory_capped is not None:
-        n, cap = cfg.memory_capped
-        say(f"memory: {n:,} users through a cap of {cap:,} (a child process)")
-        out.append(_memory_run(cfg, n, cap, say))
-    return out
-
-
-# --- 4. the pure model path ----------------------------------------------------------------
-
-
-def _funk_targets(e: Interaction, dwell_full: float) -> list[tuple[str, float]]:
-    """FunkMF's (item, rating) updates for one event: 1 for a click, 1 to 2 for a read by
-    dwell, 0 for each item of an impression."""
-    if e.type == "impression":
-        return [(i, 0.0) for i in e.item_ids]
-    if e.type == "read":
-        return [(e.item_id, 1.0 + min((e.dwell_seconds or 0.0) / dwell_full, 1.0))]
-    return [(e.item_id, 1.0)]
-
-
-def measure_model(cfg: BenchConfig, work: Path, say: Say) -> dict[str, Any]:
-    """``learn_many`` + ``recommend_many`` per batch as the worker batches, ``learn_one`` +
-    ``recommend`` per event, and River's FunkMF ``learn_one`` on the same events; a cProfile
-    of the batched path."""
-    from river.reco import FunkMF
-
-    settings = Settings()
-    k, batch = settings.top_k, settings.batch_max
-    workload = Workload(cfg.items, cfg.users, cfg.seed)
-    rec = StreamRecommender(settings.recommender)
-    t0 = 1_000_000.0
-    say(f"model: learning {cfg.items:,} items")
-    start = time.perf_counter()
-    for item in workload.items(t0):
-        rec.learn_item(item)
-    item_seconds = time.perf_counter() - start
-    n = cfg.model_events
-    warm_n, per_event_n, profile_n = n // 5, max(n // 5, 1), max(n // 5, 1)
-    all_events = [e.to_interaction(t0 + 60 + i * 0.01)
-                  for i, e in enumerate(workload.events(warm_n + n + per_event_n + profile_n))]
-    warm = all_events[:warm_n]
-    timed = all_events[warm_n:warm_n + n]
-    single = all_events[warm_n + n:warm_n + n + per_event_n]
-    profiled = all_events[warm_n + n + per_event_n:]
-    rec.learn_many(warm)
-
-    def batched(events: list[Interaction]) -> int:
-        recs = 0
-        for b in range(0, len(events), batch):
-            chunk = events[b:b + batch]
-            rec.learn_many(chunk)
-            users = [e.user_id for e in chunk if e.type != "impression"]
-            recs += len(rec.recommend_many(users, k, chunk[-1].ts))
-        return recs
-
-    say(f"model: {n:,} events in batches of {batch:,} (learn_many + recommend_many)")
-    start = time.perf_counter()
-    recommendations = batched(timed)
-    batched_seconds = time.perf_counter() - start
-
-    say(f"model: {per_event_n:,} events one by one (learn_one + recommend)")
-    start = time.perf_counter()
-    singles = 0
-    for e in single:
-        rec.learn_one(e)
-        if e.type != "impression":
-            rec.recommend(e.user_id, k, e.ts)
-            singles += 1
-    single_seconds = time.perf_counter() - start
-
-    say(f"model: River FunkMF learn_one on the same {n:,} events")
-    funk = FunkMF(n_factors=10, seed=cfg.seed)
-    updates = [(e.user_id, item_id, y) for e in timed
-               for item_id, y in _funk_targets(e, settings.recommender.read_dwell_seconds_full)]
-    start = time.perf_counter()
-    for user_id, item_id, y in updates:
-        funk.learn_one(user_id, item_id, y)  # type: ignore[no-untyped-call]
-    funk_seconds = time.perf_counter() - start
-
-    profiler = cProfile.Profile()
-    profiler.enable()
-    batched(profiled)
-    profiler.disable()
-    profiler.dump_stats(work / "model.prof")
-    stats = pstats.Stats(profiler, stream=io.StringIO())
-    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
-    total = sum(v[2] for v in raw.values()) or 1.0
-
-    def entry(func: tuple[str, int, str], v: tuple[Any, ...]) -> dict[str, Any]:
-        return {"function": f"{func[2]} ({Path(func[0]).name}:{func[1]})", "calls": v[1],
-                "own_seconds": round(v[2], 4), "own_share": round(v[2] / total, 4),
-                "cumulative_seconds": round(v[3], 4), "cumulative_share": round(v[3] / total, 4)}
-
-    profile = [entry(f, v) for f, v in sorted(raw.items(), key=lambda kv: -kv[1][2])[:15]]
-    ours = [kv for kv in raw.items() if "/stream/" in kv[0][0]]
-    profile_cumulative = [entry(f, v) for f, v in sorted(ours, key=lambda kv: -kv[1][3])[:12]]
-    return {
-        "items": cfg.items, "users": cfg.users, "events": n, "batch": batch, "k": k,
-        "item_learn_per_second": round(cfg.items / item_seconds, 1),
-        "batched": {
-            "events_per_second": round(n / batched_seconds, 1),
-            "recommendations": recommendations,
-            "recommendations_per_second": round(recommendations / batched_seconds, 1),
-        },
-        "per_event": {
-            "events": per_event_n, "recommendations": singles,
-            "events_per_second": round(per_event_n / single_seconds, 1),
-        },
-        "funkmf": {
-            "events_per_second": round(n / funk_seconds, 1),
-            "updates": len(updates),
-            "updates_per_second": round(len(updates) / funk_seconds, 1),
-        },
-        "profile": profile,
-        "profile_cumulative": profile_cumulative,
-        "profile_seconds": round(total, 3),
-    }
 
 
 # --- all ---------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ dead letter of a message that cannot be used, with the reason."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from stream.errors import InvalidEvent
@@ -11,7 +12,9 @@ from stream.events import EventLimits
 from stream.metrics import Metrics
 from stream.settings import Settings
 
-__all__ = ["Headers", "Outgoing", "RawMessage", "dead_letter", "limits_from", "reject"]
+__all__ = [
+    "Headers", "Outgoing", "RawMessage", "dead_letter", "limits_from", "reject", "validate_only",
+]
 
 log = logging.getLogger(__name__)
 
@@ -73,3 +76,19 @@ def reject(msg: RawMessage, error: InvalidEvent, settings: Settings, metrics: Me
     metrics.events_dead_lettered.labels(msg.topic, error.reason).inc()
     log.info("dead-lettered %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, error.reason)
     return dead_letter(msg, error, settings.dlq(msg.topic))
+
+
+def validate_only(batch: Sequence[RawMessage], parse: Callable[[bytes | None], object],
+                  kind: str, settings: Settings, metrics: Metrics) -> list[Outgoing]:
+    """Validate a batch that every worker learns elsewhere, from the whole topic (items,
+    labels): the group's agent dead-letters each invalid message once and counts the valid
+    ones as consumed ``kind``; returns the dead letters."""
+    out: list[Outgoing] = []
+    for msg in batch:
+        try:
+            parse(msg.value)
+        except InvalidEvent as exc:
+            out.append(reject(msg, exc, settings, metrics))
+            continue
+        metrics.events_consumed.labels(msg.topic, kind).inc()
+    return out

@@ -15,7 +15,7 @@ import orjson
 
 from stream.errors import InvalidEvent
 from stream.events import Comment, parse_comment, parse_comment_label
-from stream.messages import Outgoing, RawMessage, limits_from, reject
+from stream.messages import Outgoing, RawMessage, limits_from, reject, validate_only
 from stream.metrics import Metrics
 from stream.sentiment.item_sentiment import ItemSentiment
 from stream.sentiment.model import SentimentModel
@@ -126,15 +126,8 @@ class CommentPipeline:
     def handle_labels(self, batch: Sequence[RawMessage]) -> list[Outgoing]:
         """Validate a batch of labelled comments; returns the dead letters. The group's agent
         only validates: every worker learns them all with :meth:`learn_labels`."""
-        out: list[Outgoing] = []
-        for msg in batch:
-            try:
-                parse_comment_label(msg.value, self.limits)
-            except InvalidEvent as exc:
-                out.append(self._reject(msg, exc))
-                continue
-            self.metrics.events_consumed.labels(msg.topic, "label").inc()
-        return out
+        return validate_only(batch, lambda raw: parse_comment_label(raw, self.limits), "label",
+                             self.settings, self.metrics)
 
     def learn_labels(self, batch: Sequence[RawMessage]) -> int:
         """Learn every valid label of a batch read from the whole labels topic (invalid ones

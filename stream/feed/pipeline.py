@@ -20,7 +20,7 @@ from stream.events import Forget, Interaction, parse_interaction, parse_item
 from stream.feed.checkpoints import StateStore, decode_checkpoint, encode_checkpoint
 from stream.feed.dedupe import DedupeWindows, event_hash
 from stream.feed.quality import ClickOutcome, LastLists, RollingQuality, assign_variant
-from stream.messages import Outgoing, RawMessage, limits_from, reject
+from stream.messages import Outgoing, RawMessage, limits_from, reject, validate_only
 from stream.metrics import Metrics
 from stream.models.base import FeedModel, Recommendation
 from stream.settings import Settings
@@ -121,16 +121,9 @@ class FeedPipeline:
         The worker validates in its consumer group (each item once, one dead letter) and
         learns every item on every worker through :meth:`learn_catalog`.
         """
-        out: list[Outgoing] = []
         now = self.clock()
-        for msg in batch:
-            try:
-                parse_item(msg.value, self.limits, now)
-            except InvalidEvent as exc:
-                out.append(self._reject(msg, exc))
-                continue
-            self.metrics.events_consumed.labels(msg.topic, "item").inc()
-        return out
+        return validate_only(batch, lambda raw: parse_item(raw, self.limits, now), "item",
+                             self.settings, self.metrics)
 
     def learn_catalog(self, batch: Sequence[RawMessage]) -> int:
         """Learn every valid item of a batch read from all partitions of the items topic

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -14,7 +15,31 @@ from stream.models.items import ItemPool
 from stream.models.scoring import Scorer, Shared, UserView
 from stream.models.settings import ModelSettings
 
-__all__ = ["ListRanker"]
+__all__ = ["Candidates", "ListRanker", "Retrieved"]
+
+
+def zeros_f64(n: int) -> NDArray[np.float64]:
+    """``n`` zeros."""
+    return np.zeros(n, dtype=np.float64)
+
+
+@dataclass(slots=True)
+class Candidates:
+    """A user's candidates and their generator scores (content, co-visitation, prior)."""
+
+    view: UserView
+    items: NDArray[np.intp]
+    content: NDArray[np.float64]
+    collab: NDArray[np.float64]
+    prior: NDArray[np.float64]
+
+
+@dataclass(slots=True)
+class Retrieved:
+    """What the first stage found for a batch of users (None: nothing to rank)."""
+
+    shared: Shared
+    users: dict[str, Candidates | None]
 
 
 class ListRanker:
@@ -33,22 +58,28 @@ class ListRanker:
 
     def recommend_many(self, user_ids: Iterable[str], k: int, now: float
                        ) -> dict[str, list[Recommendation]]:
-        """Top ``k`` for each user, sharing the per-batch work (popularity, freshness, one
-        matrix product for all content scores)."""
+        """Top ``k`` for each user: :meth:`retrieve`, then :meth:`rank`."""
+        return self.rank(self.retrieve(user_ids, k, now), k)
+
+    def retrieve(self, user_ids: Iterable[str], k: int, now: float) -> Retrieved:
+        """The first stage: each user's candidates, the items with the best prior among
+        those allowed, sharing the per-batch work (popularity, freshness, one matrix product
+        for all content scores)."""
         ids = list(dict.fromkeys(user_ids))
         scorer = self.scorer
         shared = scorer.shared(now)
         if shared.n == 0 or k <= 0:
-            return {u: [] for u in ids}
+            return Retrieved(shared, {u: None for u in ids})
         views = [scorer.user_view(self.users.index.get(u), now) for u in ids]
         zeros = np.zeros(shared.n, dtype=np.float64)
-        return {user_id: self._rank_user(
-                    view, shared, zeros if content is None else content.astype(np.float64), k)
-                for user_id, view, content in zip(ids, views, scorer.content_many(views),
-                                                  strict=True)}
+        return Retrieved(shared, {
+            user_id: self._candidates(
+                view, shared, zeros if content is None else content.astype(np.float64), k)
+            for user_id, view, content in zip(ids, views, scorer.content_many(views),
+                                              strict=True)})
 
-    def _rank_user(self, view: UserView, shared: Shared, content: NDArray[np.float64],
-                   k: int) -> list[Recommendation]:
+    def _candidates(self, view: UserView, shared: Shared, content: NDArray[np.float64],
+                    k: int) -> Candidates | None:
         scorer = self.scorer
         collab = scorer.collab(view, shared)
         prior = scorer.prior(content, collab, shared)
@@ -60,8 +91,21 @@ class ListRanker:
         cand = np.argpartition(-ranked, n_cand - 1)[:n_cand]
         cand = cand[np.isfinite(ranked[cand])]
         if cand.size == 0:
-            return []
-        features = scorer.features(view, cand.astype(np.int64), shared, content, collab, prior)
+            return Candidates(view, cand, zeros_f64(0), zeros_f64(0), zeros_f64(0))
+        return Candidates(view, cand, content[cand], collab[cand], prior[cand])
+
+    def rank(self, retrieved: Retrieved, k: int) -> dict[str, list[Recommendation]]:
+        """The second stage: each user's candidates scored (the ranker's score once warm),
+        ``k`` of the best ``3k`` picked for diversity, each with a reason."""
+        return {user_id: [] if found is None or found.items.size == 0
+                else self._rank_user(found, retrieved.shared, k)
+                for user_id, found in retrieved.users.items()}
+
+    def _rank_user(self, found: Candidates, shared: Shared, k: int) -> list[Recommendation]:
+        scorer = self.scorer
+        view, cand = found, found.items
+        features = scorer.features(view.view, cand.astype(np.int64), shared,
+                                   columns=(found.content, found.collab, found.prior))
         final = scorer.final(features)
         order = np.argsort(-final, kind="stable")
         cand, features, final = cand[order], features[order], final[order]
@@ -71,7 +115,7 @@ class ListRanker:
         ids = self.pool.catalog.ids
         return [
             Recommendation(item_id=ids[idx], score=round(score, 6),
-                           reason=self.explainer.reason(view, idx, x))
+                           reason=self.explainer.reason(found.view, idx, x))
             for idx, score, x in zip(items, scores, features[picked].tolist(), strict=True)
         ]
 

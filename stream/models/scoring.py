@@ -295,31 +295,32 @@ class Scorer:
         return out
 
     def features(self, user: UserView, items: NDArray[np.int64], shared: Shared,
-                 content: NDArray[np.float64] | None = None,
-                 collab: NDArray[np.float64] | None = None,
-                 prior: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+                 columns: tuple[NDArray[np.float64], NDArray[np.float64],
+                                NDArray[np.float64]] | None = None) -> NDArray[np.float64]:
         """The ranker's features (:data:`~stream.models.FEATURES`) of ``items`` for a user;
-        the whole-catalogue scores are taken where given, else computed for these rows."""
+        ``columns``: their content, co-visitation and prior scores where the first stage
+        has them already, else computed for these rows."""
+        content_at, collab_at, prior_at = columns if columns is not None else (None, None, None)
         s = self.settings
         x = np.zeros((items.size, len(FEATURES)), dtype=np.float64)
         # the content score of a few items needs only their rows, not the whole catalogue
         # (an impression's features would otherwise cost a full scoring pass)
-        if content is not None:
-            x[:, F["content"]] = content[items]
+        if content_at is not None:
+            x[:, F["content"]] = content_at
         elif user.query is not None:
             x[:, F["content"]] = np.maximum(self.pool.catalog.matrix[items] @ user.query, 0.0)
-        if collab is None:  # (raw / top)[items], dividing only those rows
+        if collab_at is None:  # (raw / top)[items], dividing only those rows
             raw, top = self._collab_raw(user, shared)
             x[:, F["collab"]] = raw[items] / top if top > 0 else raw[items]
         else:
-            x[:, F["collab"]] = collab[items]
+            x[:, F["collab"]] = collab_at
         x[:, F["popularity"]] = shared.popularity[items]
         x[:, F["ctr"]] = self._ctr(items, shared)
         x[:, F["exposure"]] = np.log1p(shared.shown[items])
         x[:, F["freshness"]] = shared.freshness[items]
         x[:, F["sentiment"]] = self._sentiment(items)
-        if prior is not None:
-            x[:, F["prior"]] = prior[items]
+        if prior_at is not None:
+            x[:, F["prior"]] = prior_at
         else:  # prior() on the rows of these items
             x[:, F["prior"]] = (
                 s.content_weight * x[:, F["content"]]

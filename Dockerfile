@@ -31,6 +31,8 @@ RUN groupadd --system --gid 10001 stream \
 COPY --from=build /opt/stream /opt/stream
 # In a container the HTTP views and /metrics must listen on every interface (the defaults, on
 # purpose, are 127.0.0.1); the ports stay the defaults and are only exposed, not published.
+# Views on every interface want a token: the worker starts only with STREAM_WEB_TOKEN (or
+# STREAM_WEB_TRUSTED_NETWORK=true); the HEALTHCHECK's /health needs none.
 ENV PATH=/opt/stream/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

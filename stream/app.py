@@ -29,7 +29,7 @@ from stream.agents.followers import (
     labels_reader,
     scores_reader,
 )
-from stream.agents.web import register_views
+from stream.agents.web import check_exposure, register_views, view_middlewares
 from stream.comments import CommentPipeline
 from stream.feed import FeedPipeline
 from stream.metrics import Metrics
@@ -97,6 +97,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
+        web_application_options={"middlewares": view_middlewares(settings)},
         canonical_url=settings.web_canonical_url
         or f"http://{settings.web_host}:{settings.web_port}",
         autodiscover=False,
@@ -247,7 +248,11 @@ def run_worker(settings: Settings, loglevel: str | None = None) -> int:
     Every topic, state changelogs included, is created first with the configured partition
     count: a broker that auto-creates topics would pick its own count, and a changelog with
     another count than its input breaks co-partitioning.
+
+    Raises :class:`~stream.errors.UnprotectedViews`, before anything else, when the HTTP
+    views would be readable by anyone beyond this machine (see ``check_exposure``).
     """
+    check_exposure(settings)
     asyncio.run(
         create_topics(
             settings.bootstrap_servers,

@@ -80,8 +80,13 @@ def _wait_for_signal() -> Callable[[], bool]:
 
 def _cmd_worker(args: argparse.Namespace) -> int:
     from stream.app import run_worker
+    from stream.errors import UnprotectedViews
 
-    return run_worker(Settings(), loglevel=args.loglevel)
+    try:
+        return run_worker(Settings(), loglevel=args.loglevel)
+    except UnprotectedViews as refused:
+        print(f"stream worker: refusing to start: {refused}", file=sys.stderr)
+        return 2
 
 
 def build_parser() -> argparse.ArgumentParser:

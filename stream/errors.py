@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["BrokerError", "CorruptCheckpoint", "InvalidEvent", "StreamError"]
+__all__ = ["BrokerError", "CorruptCheckpoint", "InvalidEvent", "StreamError", "UnprotectedViews"]
 
 
 class StreamError(Exception):
@@ -41,6 +41,14 @@ class InvalidEvent(StreamError):
 
 class BrokerError(StreamError):
     """The embedded broker could not be started or reached."""
+
+
+class UnprotectedViews(StreamError):
+    """The worker would serve readers' lists beyond the loopback to anyone: it does not start.
+
+    The message says what to set (``STREAM_WEB_TOKEN``, ``STREAM_WEB_TRUSTED_NETWORK`` or
+    ``STREAM_WEB_HOST``); ``stream worker`` prints it and exits with code 2.
+    """
 
 
 class CorruptCheckpoint(StreamError, ValueError):

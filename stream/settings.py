@@ -5,6 +5,7 @@ Nothing else in the package reads the environment. Build it once (``Settings()``
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -102,6 +103,18 @@ class Settings(BaseSettings):
         description="URL other workers use to reach this one's HTTP views (forwarding a "
         "user's request to the worker that owns the user), e.g. http://worker-1:6066. "
         "Default: http://<web_host>:<web_port>.",
+    )
+    web_token: SecretStr | None = Field(
+        None,
+        description="Bearer token every HTTP view but /health requires (clients send "
+        "'Authorization: Bearer <token>'); /metrics on metrics_port is not affected. "
+        "Unset: the views answer anyone, which the worker allows only on a loopback "
+        "web_host or with web_trusted_network.",
+    )
+    web_trusted_network: bool = Field(
+        False,
+        description="Serve the views with no token on a non-loopback web_host: only when a "
+        "firewall or network policy already keeps every untrusted client from web_port.",
     )
     metrics_host: str = Field("127.0.0.1", description="Bind address of /metrics.")
     metrics_port: int = Field(9464, ge=0, le=65535, description="Port of /metrics; 0 disables.")
@@ -206,6 +219,27 @@ class Settings(BaseSettings):
                 raise ValueError(f"variant {name!r} overrides unknown settings {sorted(unknown)}")
             out[name] = ModelSettings.model_validate({**base, **overrides})
         return out
+
+    @field_validator("web_token")
+    @classmethod
+    def _stripped_token(cls, value: SecretStr | None) -> SecretStr | None:
+        """The token without surrounding white space (a Secret made from a file usually ends
+        in a newline no client sends); ``STREAM_WEB_TOKEN=`` means no token, never the empty
+        token, which ``Authorization: Bearer`` with nothing after it would match."""
+        if value is None:
+            return None
+        token = value.get_secret_value().strip()
+        return SecretStr(token) if token else None
+
+    @property
+    def web_loopback_only(self) -> bool:
+        """Whether the HTTP views listen on a loopback address only (this machine alone)."""
+        if self.web_host.lower() == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.web_host).is_loopback
+        except ValueError:  # a host name: whatever it resolves to, maybe not the loopback
+            return False
 
     @property
     def input_topics(self) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pydantic import SecretStr
 
 from stream.dev.broker import EmbeddedBroker, free_port, wait_for_port
 from stream.dev.measure import TOLD_APART, scrape
@@ -50,6 +51,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
     for name, value in settings.model_dump(mode="json").items():
         if value is None:
             continue
+        secret = getattr(settings, name)
+        if isinstance(secret, SecretStr):  # dumped as "**********"
+            value = secret.get_secret_value()
         text = json.dumps(value) if isinstance(value, list | dict) else str(value)
         env[f"STREAM_{name.upper()}"] = text
     return env

@@ -2,24 +2,118 @@
 health, metrics.
 
 All answers are JSON (``/metrics`` excepted). A user's list is answered by the worker that
-owns the user's partition: Faust forwards the request there (``topic_route``). Item
-statistics are the same on every worker (item facts), so any worker answers.
+owns the user's partition: Faust forwards the request there (``topic_route``), with the
+request's headers, so the token reaches that worker too. Item statistics are the same on every
+worker (item facts), so any worker answers.
+
+Who may read them: with ``STREAM_WEB_TOKEN`` set, every path of the web server but
+``/health`` (the probes) answers 401 unless the request carries ``Authorization: Bearer
+<token>``. It is an aiohttp middleware, so it also covers what Faust itself serves on that
+port (``/``, ``/router``, ``/table``, which reads table keys). ``/metrics`` on
+``STREAM_METRICS_PORT`` is another server (prometheus-client) and is not affected.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from itertools import chain
 from typing import Any
 
 import faust
+from aiohttp import web as aiohttp_web
+from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import SecretStr
 
 from stream.agents.common import Health
+from stream.errors import UnprotectedViews
 from stream.feed import FeedPipeline
 from stream.settings import Settings
 
-__all__ = ["register_views"]
+__all__ = [
+    "OPEN_PATHS",
+    "bearer_token_matches",
+    "check_exposure",
+    "register_views",
+    "view_middlewares",
+]
+
+#: the paths answered without a token: the liveness and readiness probes (kubelet, Docker's
+#: HEALTHCHECK) carry no credentials, and they reveal nothing about a reader
+OPEN_PATHS = frozenset({"/health"})
+
+
+def bearer_token_matches(authorization: str | None, token: SecretStr) -> bool:
+    """Whether an ``Authorization`` header value carries ``token`` as a bearer token.
+
+    The scheme is case-insensitive (RFC 7235); the token is compared in constant time, so
+    the time an answer takes says nothing about how much of a guess was right.
+
+    >>> bearer_token_matches("bearer s3cret", SecretStr("s3cret"))
+    True
+    >>> bearer_token_matches("Bearer guess", SecretStr("s3cret"))
+    False
+    >>> bearer_token_matches(None, SecretStr("s3cret"))
+    False
+    """
+    if authorization is None:
+        return False
+    scheme, _, credentials = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    # bytes: compare_digest refuses str with non-ASCII characters
+    return hmac.compare_digest(
+        credentials.strip().encode("utf-8"), token.get_secret_value().encode("utf-8")
+    )
+
+
+def view_middlewares(settings: Settings) -> list[Middleware]:
+    """The aiohttp middlewares of the web server: the token check when a token is set."""
+    token = settings.web_token
+    if token is None:
+        return []
+
+    @aiohttp_web.middleware
+    async def require_token(
+        request: aiohttp_web.Request, handler: Handler
+    ) -> aiohttp_web.StreamResponse:
+        if request.path in OPEN_PATHS or bearer_token_matches(
+            request.headers.get("Authorization"), token
+        ):
+            return await handler(request)
+        # the same answer for a missing and a wrong token; nothing logged (the header holds
+        # a guess, or a mistyped token, and the path a reader's id)
+        return aiohttp_web.json_response(
+            {"error": "this view needs 'Authorization: Bearer <token>'", "status": 401},
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="stream"'},
+        )
+
+    return [require_token]
+
+
+def check_exposure(settings: Settings) -> None:
+    """Refuse views that anyone beyond this machine could read: bound to a non-loopback
+    address, with no token, and no setting saying the network is trusted.
+
+    Raises :class:`~stream.errors.UnprotectedViews` with what to set.
+    """
+    if (
+        not settings.web_enabled
+        or settings.web_token is not None
+        or settings.web_trusted_network
+        or settings.web_loopback_only
+    ):
+        return
+    raise UnprotectedViews(
+        f"the HTTP views would listen on {settings.web_host}:{settings.web_port} "
+        "(STREAM_WEB_HOST) with no token, so anyone who reaches that port could read every "
+        "reader's recommendations. Set STREAM_WEB_TOKEN to a secret (for example the output "
+        "of `openssl rand -hex 32`; clients send 'Authorization: Bearer <token>'), or set "
+        "STREAM_WEB_TRUSTED_NETWORK=true if a firewall or network policy already keeps "
+        "untrusted clients away from the port, or set STREAM_WEB_HOST=127.0.0.1."
+    )
 
 
 def _error(web: Any, status: int, message: str) -> Any:

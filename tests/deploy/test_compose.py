@@ -13,11 +13,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml  # type: ignore[import-untyped]
 
+from stream.agents.web import check_exposure
+from stream.errors import UnprotectedViews
 from stream.topics import topic_specs
 from tests.deploy.common import (
     COMPOSE_FILE,
+    DEPLOY,
     PROMETHEUS_DIR,
     ROOT,
     load_yaml,
@@ -25,6 +29,8 @@ from tests.deploy.common import (
     run_tool,
     settings_from_env,
 )
+
+WEB_TOKEN_FILE = DEPLOY / "web-token.env"
 
 
 @cache
@@ -111,6 +117,28 @@ def test_stream_settings_in_compose_exist_and_validate() -> None:
         assert settings.metrics_host == "0.0.0.0", name
         published = {int(str(p).split(":")[2].split("/")[0]) for p in worker["ports"]}
         assert published == {settings.web_port, settings.metrics_port}, name
+
+
+def test_workers_get_the_views_token_from_the_env_file() -> None:
+    """The views listen on the compose network, so they ask for a token; it comes from
+    deploy/web-token.env (a placeholder saying so), never from the compose file itself."""
+    lines = WEB_TOKEN_FILE.read_text(encoding="utf-8").splitlines()
+    values = dict(ln.split("=", 1) for ln in lines if ln.strip() and not ln.startswith("#"))
+    assert set(values) == {"STREAM_WEB_TOKEN"}
+    placeholder = values["STREAM_WEB_TOKEN"]
+    assert placeholder.startswith("REPLACE-ME")
+    assert "PLACEHOLDER" in WEB_TOKEN_FILE.read_text(encoding="utf-8")
+    raw = load_yaml(COMPOSE_FILE)
+    assert "STREAM_WEB_TOKEN" not in yaml.safe_dump(raw), "the token belongs in the env file"
+    for name, worker in workers().items():
+        assert worker["environment"]["STREAM_WEB_TOKEN"] == placeholder, name
+        assert raw["x-worker"]["env_file"] == ["deploy/web-token.env"], name
+        settings = settings_from_env(stream_env(worker))
+        assert not settings.web_trusted_network, name
+        check_exposure(settings)  # the worker starts
+        without = {k: v for k, v in stream_env(worker).items() if k != "STREAM_WEB_TOKEN"}
+        with pytest.raises(UnprotectedViews):
+            check_exposure(settings_from_env(without))
 
 
 def test_kafka_advertises_the_address_the_workers_use() -> None:

@@ -1,6 +1,7 @@
 """Baselines scored next to the worker's model, each following the :class:`Recommender` protocol.
 
-* :class:`PopularityBaseline`: time-decayed click counts (what is trending now);
+* :class:`PopularityBaseline`: time-decayed click counts (what is trending now), or with
+  ``half_life=None`` all-time click counts (what has been clicked most since the start);
 * :class:`RandomBaseline`: a seeded random order of the known items;
 * :class:`RiverMFBaseline`: River's ``reco.BiasedMF`` fed the same events.
 
@@ -9,6 +10,8 @@ recommend an item the user clicked or read.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numpy.typing import NDArray
@@ -66,12 +69,18 @@ class _ItemIndex:
 
 
 class PopularityBaseline:
-    """Recommends the items with the most clicks, each click halving every ``half_life`` s.
+    """Recommends the items with the most clicks and reads, each halving every ``half_life`` s.
+
+    With ``half_life=None`` nothing decays: the scores are all-time counts, and the model is
+    named ``popularity-all-time``. On MovieLens, where a movie stays popular for years, the
+    all-time count is the stronger of the two; on news, where an item's clicks come within
+    hours, the decayed one is.
 
     Parameters
     ----------
     half_life
-        Seconds after which a click counts half (the worker's popularity half-life).
+        Seconds after which a click counts half (the worker's popularity half-life), or
+        ``None`` for counts that never decay.
 
     Examples
     --------
@@ -81,14 +90,33 @@ class PopularityBaseline:
     ...     model.learn_one(Interaction(f"e{n}", "click", f"u{n}", item, ts=0.0))
     >>> [r.item_id for r in model.recommend("u9", k=2, now=0.0)]
     ['b', 'a']
+
+    Three clicks on ``old`` a day ago, two on ``new`` an hour ago: the decayed model prefers
+    what is clicked now, the all-time one what was clicked most.
+
+    >>> clicks = [("old", 0.0)] * 3 + [("new", 23 * 3600.0)] * 2
+    >>> decayed, all_time = PopularityBaseline(), PopularityBaseline(half_life=None)
+    >>> for model in (decayed, all_time):
+    ...     for n, (item, ts) in enumerate(clicks):
+    ...         model.learn_one(Interaction(f"e{n}", "click", f"u{n}", item, ts=ts))
+    >>> now = 24 * 3600.0
+    >>> [r.item_id for r in decayed.recommend("u9", k=2, now=now)]
+    ['new', 'old']
+    >>> all_time.name, [(r.item_id, r.score) for r in all_time.recommend("u9", k=2, now=now)]
+    ('popularity-all-time', [('old', 3.0), ('new', 2.0)])
     """
 
     name = "popularity"
 
-    def __init__(self, half_life: float = 6 * 3600.0) -> None:
+    def __init__(self, half_life: float | None = 6 * 3600.0) -> None:
         self.half_life = half_life
+        if half_life is None:
+            self.name = "popularity-all-time"
         self._items = _ItemIndex()
-        self._popularity = DecayedPopularity(half_life)
+        # an infinite half-life makes every decay factor 2**0 == 1 exactly, so the scores
+        # are exact counts, whatever the timestamps
+        self._popularity = DecayedPopularity(math.inf if half_life is None else half_life)
+        self._reason = "popular" if half_life is None else "trending"
 
     def learn_item(self, item: Item) -> None:
         """Make the item known (it scores 0 until clicked)."""
@@ -110,11 +138,12 @@ class PopularityBaseline:
     def recommend(self, user_id: str, k: int, now: float) -> list[Recommendation]:
         """The ``k`` most popular items the user has not seen."""
         scores = self._scores(now)
-        return [Recommendation(self._items.ids[i], float(scores[i]), "trending")
+        return [Recommendation(self._items.ids[i], float(scores[i]), self._reason)
                 for i in self._items.top(scores, user_id, k)]
 
     def score(self, user_id: str, item_ids: list[str], now: float) -> NDArray[np.float64]:
-        """Decayed click counts of the candidates (0 for unknown items)."""
+        """Click and read counts of the candidates, decayed unless ``half_life`` is ``None``
+        (0 for unknown items)."""
         scores = self._scores(now)
         return np.array([scores[self._items.index[i]] if i in self._items.index else 0.0
                          for i in item_ids], dtype=np.float64)

@@ -30,7 +30,8 @@ __all__ = ["MODEL_NAMES", "build_models", "register"]
 
 log = logging.getLogger(__name__)
 
-MODEL_NAMES: tuple[str, ...] = ("stream", "popularity", "random", "river-mf")
+MODEL_NAMES: tuple[str, ...] = ("stream", "popularity", "popularity-all-time", "random",
+                                 "river-mf")
 DATASETS: tuple[str, ...] = ("movielens-100k", "mind")
 PROTOCOLS: tuple[str, ...] = ("prequential", "split", "impressions")
 
@@ -54,6 +55,9 @@ def build_models(names: Sequence[str], settings: Settings,
             half_life = settings.recommender.popularity_half_life_seconds
             model = PopularityBaseline(half_life=half_life)
             params["popularity"] = {"half_life": half_life}
+        elif name == "popularity-all-time":
+            model = PopularityBaseline(half_life=None)
+            params["popularity-all-time"] = {"half_life": None}
         elif name == "random":
             model = RandomBaseline(seed=seed)
             params["random"] = {"seed": seed}

@@ -17,8 +17,18 @@ from stream.evaluate.protocols import EvaluationResult
 
 __all__ = ["metrics_document", "write_report"]
 
-_COLOURS = {"stream": "#1f77b4", "popularity": "#ff7f0e", "random": "#7f7f7f",
-            "river-mf": "#2ca02c"}
+_COLOURS = {"stream": "#1f77b4", "popularity": "#ff7f0e", "popularity-all-time": "#8c564b",
+            "random": "#7f7f7f", "river-mf": "#2ca02c"}
+_MODELS = {
+    "stream": "the worker's own model stack, items known from events only ranked too.",
+    "popularity": "clicks and reads per item, each halving every {half_life} (the worker's "
+                  "`popularity_half_life_seconds`): what is trending now.",
+    "popularity-all-time": "clicks and reads per item since the start of the replay, never "
+                           "decayed: what has been clicked most.",
+    "random": "a seeded random order of the known items.",
+    "river-mf": "River's `reco.BiasedMF` learned online, a click or read as target 1 plus "
+                "sampled targets of 0.",
+}
 _DESCRIPTIONS = {
     "prequential": "events in time order; before each first click/read of an item by a user, "
                    "every model ranks a top-k for the user (seen items excluded), the click is "
@@ -97,6 +107,15 @@ def _table(models: dict[str, dict[str, Any]], keys: list[str]) -> list[str]:
         lines.append(f"| {name} | " + " | ".join(_cell(key, figures.get(key)) for key in keys)
                      + " |")
     return lines
+
+
+def _model_lines(names: list[str], settings: dict[str, Any]) -> list[str]:
+    """One line describing each model of the run that has a description."""
+    half_life = settings.get("popularity", {}).get("half_life")
+    hours = (f"{half_life / 3600:g} h" if isinstance(half_life, int | float)
+             else "`half_life` seconds")
+    return [f"- `{name}`: " + _MODELS[name].format(half_life=hours)
+            for name in names if name in _MODELS]
 
 
 def _quality_keys(result: EvaluationResult) -> list[str]:
@@ -197,6 +216,12 @@ def write_report(result: EvaluationResult, out_dir: Path, *, seed: int, limit: i
         + (f"; limit = {limit:,}" if limit is not None else ""),
         f"- wall time of the replay: {result.wall_seconds:.1f} s",
         f"- protocol: {_DESCRIPTIONS[result.protocol]}",
+        "",
+        "## Models",
+        "",
+        "No baseline recommends an item the user has already clicked or read.",
+        "",
+        *_model_lines(list(result.models), settings),
         "",
         "## Quality",
         "",

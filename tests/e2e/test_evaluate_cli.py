@@ -109,13 +109,17 @@ def test_contract_files_give_the_same_figures_as_the_dataset(tmp_path: Path,
     assert document["dataset"] == "movielens-100k"
     assert document["protocol"] == protocol
     assert document["events"] == 480
-    assert set(document["models"]) == {"stream", "popularity", "random", "river-mf"}
+    assert set(document["models"]) == {"stream", "popularity", "popularity-all-time", "random",
+                                       "river-mf"}
     for figures in document["models"].values():
         for key in ("hr@10", "ndcg@10", "mrr", "coverage", "events_per_second", "gini",
                     "top1%_share", "ild@10"):
             assert isinstance(figures[key], float), key
     report = (direct / "report.md").read_text(encoding="utf-8")
     assert "| river-mf |" in report and document["dataset_sha256"]["u.data"] in report
+    assert "| popularity-all-time |" in report
+    assert "- `popularity-all-time`: " in report and "every 6 h" in report
+    assert document["settings"]["popularity-all-time"] == {"half_life": None}
     assert (direct / "final_metrics.png").read_bytes()[:4] == b"\x89PNG"
     assert (direct / "exposure.png").stat().st_size > 1000
     assert (direct / "over_time.png").exists() == (protocol == "prequential")

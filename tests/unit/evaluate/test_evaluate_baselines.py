@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -21,8 +24,12 @@ def feed(model: Recommender, n_events: int = 400) -> None:
         model.learn_one(event)
 
 
-@pytest.mark.parametrize("factory", [PopularityBaseline, RandomBaseline, RiverMFBaseline])
-def test_protocol_and_seen_items_excluded(factory: type) -> None:
+ALL_TIME = partial(PopularityBaseline, half_life=None)
+
+
+@pytest.mark.parametrize("factory", [PopularityBaseline, ALL_TIME, RandomBaseline,
+                                     RiverMFBaseline])
+def test_protocol_and_seen_items_excluded(factory: Callable[[], Recommender]) -> None:
     model = factory()
     assert isinstance(model, Recommender)
     feed(model)
@@ -53,6 +60,34 @@ def test_popularity_decays_with_time() -> None:
     assert [r.item_id for r in slow.recommend("x", k=2, now=100.0)] == ["old", "new"]
 
 
+def test_all_time_popularity_ranks_often_clicked_long_ago_above_recent() -> None:
+    day = 86_400.0
+    # "classic": five clicks and reads a month ago; "hit": two clicks an hour ago
+    events = [Interaction(f"c{n}", "click" if n % 2 else "read", f"u{n}", "classic",
+                          ts=n * 60.0) for n in range(5)]
+    events += [Interaction(f"h{n}", "click", f"v{n}", "hit", ts=30 * day - 3600.0)
+               for n in range(2)]
+    # impressions make items known but count for nothing
+    events.append(Interaction("i", "impression", "u0", "", ts=30 * day,
+                              item_ids=("hit", "classic", "shown-only")))
+    decayed, all_time = PopularityBaseline(), PopularityBaseline(half_life=None)
+    for model in (decayed, all_time):
+        for event in events:
+            model.learn_one(event)
+    now = 30 * day
+    assert [r.item_id for r in decayed.recommend("x", k=3, now=now)] == [
+        "hit", "classic", "shown-only"]
+    recs = all_time.recommend("x", k=3, now=now)
+    assert [(r.item_id, r.score) for r in recs] == [
+        ("classic", 5.0), ("hit", 2.0), ("shown-only", 0.0)]
+    assert all_time.name == "popularity-all-time" and decayed.name == "popularity"
+    # counts stay exact over any span of time, and do not depend on when they are read
+    all_time.learn_one(Interaction("late", "click", "w", "hit", ts=1e9))
+    assert all_time.score("x", ["classic", "hit", "nope"], now=2e9).tolist() == [5.0, 3.0, 0.0]
+    # the user's own clicks and reads are excluded, as in the decayed model
+    assert [r.item_id for r in all_time.recommend("u0", k=3, now=now)] == ["hit", "shown-only"]
+
+
 @pytest.mark.parametrize("factory", [RandomBaseline, RiverMFBaseline])
 def test_same_seed_same_lists(factory: type) -> None:
     lists = []
@@ -79,6 +114,6 @@ def test_river_mf_vectorised_scores_equal_predict_one() -> None:
 
 
 def test_item_known_from_metadata_only_is_rankable() -> None:
-    for model in (PopularityBaseline(), RandomBaseline(), RiverMFBaseline()):
+    for model in (PopularityBaseline(), ALL_TIME(), RandomBaseline(), RiverMFBaseline()):
         model.learn_item(Item(item_id="only", title="t", published_at=0.0))
         assert [r.item_id for r in model.recommend("u", k=5, now=0.0)] == ["only"]

@@ -16,6 +16,8 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
+from pydantic import ValidationError
+
 from stream import __version__
 from stream.settings import EMBEDDED_BROKER_NOTE, Settings
 
@@ -121,7 +123,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    func: Callable[[argparse.Namespace], int] = args.func
-    return func(args)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        func: Callable[[argparse.Namespace], int] = args.func
+        return func(args)
+    except ValidationError as exc:  # the settings from the environment: say which, no trace
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'environment'}: "
+                             f"{e['msg']}" for e in exc.errors())
+        print(f"stream: invalid settings: {problems}", file=sys.stderr)
+        return 2

@@ -142,8 +142,8 @@ class Metrics:
         self.output_failures = Counter(
             "stream_output_failures_total",
             "Batches whose output could not be delivered for good (an error that sending "
-            "again cannot mend): the batch is held and the worker reports itself not live.",
-            ["error"],
+            "again cannot mend): the batch is held and the worker reports itself not live "
+            "(the error is in its log and its /health).",
             registry=r,
         )
         self.item_facts_applied = Counter(

@@ -5,11 +5,13 @@ Nothing else in the package reads the environment. Build it once (``Settings()``
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stream.models.settings import ModelSettings
@@ -30,7 +32,7 @@ class Settings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(
-        env_prefix="STREAM_", env_nested_delimiter="__", frozen=True, extra="ignore"
+        env_prefix="STREAM_", env_nested_delimiter="__", frozen=True, extra="forbid"
     )
 
     # --- Kafka -------------------------------------------------------------------------------
@@ -189,6 +191,26 @@ class Settings(BaseSettings):
 
     # --- embedded broker -----------------------------------------------------------------------
     embedded_port: int = Field(9092, ge=1, le=65535)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unknown_environment(cls, data: Any) -> Any:
+        """Refuse a ``STREAM_*`` variable that names no setting: a typo, or a knob that moved
+        (the recommender's knobs are ``STREAM_RECOMMENDER__<KNOB>``), would otherwise be
+        ignored without a word and the worker would run with the default."""
+        known = {f"STREAM_{name.upper()}" for name in cls.model_fields}
+        nested = {f"STREAM_RECOMMENDER__{name.upper()}" for name in ModelSettings.model_fields}
+        unknown = sorted(k for k in os.environ if k.upper().startswith("STREAM_")
+                         and k.upper() not in known | nested)
+        if unknown:
+            hints = []
+            for key in unknown:
+                moved = f"STREAM_RECOMMENDER__{key.upper().removeprefix('STREAM_')}"
+                close = [moved] if moved in nested else difflib.get_close_matches(
+                    key.upper(), sorted(known | nested), n=1)
+                hints.append(f"{key}" + (f" (did you mean {close[0]}?)" if close else ""))
+            raise ValueError("unknown settings in the environment: " + ", ".join(hints))
+        return data
 
     @field_validator("store")
     @classmethod

@@ -171,7 +171,7 @@ async def _deliver(send: Publisher, out: Sequence[Outgoing], metrics: Metrics,
                 log.error("delivering %d messages to %s failed for good, the batch is held "
                           "and the worker reports itself not live: %s", len(out),
                           sorted({m.topic for m in out}), reason)
-                metrics.output_failures.labels(type(exc).__name__).inc()
+                metrics.output_failures.inc()
                 health.fail(f"output not delivered: {reason}")
                 return False
             log.exception("delivering %d messages failed; again in %.1f s", len(out), pause)

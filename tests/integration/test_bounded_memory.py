@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from stream.dev.broker import EmbeddedBroker
+from stream.models import ModelSettings
 from tests.helpers import produce, read_topics, wait_metrics, worker_process, worker_settings
 from tests.integration.test_worker_kafka import ITEMS, item_msg
 
@@ -31,7 +32,8 @@ def clicks(metrics: dict[str, float]) -> float:
 def test_the_user_cap_bounds_the_worker_and_its_changelog(
     broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
-    settings = worker_settings(broker, user_cap=CAP, lag_interval_seconds=0.3)
+    settings = worker_settings(broker, recommender=ModelSettings(user_cap=CAP),
+                               lag_interval_seconds=0.3)
     start = time.time() - USERS * GAP - 60.0
     events: list[tuple[str, bytes, bytes]] = []
     for u in range(USERS):

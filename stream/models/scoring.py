@@ -241,6 +241,34 @@ class Scorer:
             raw[hit] *= self._degree_at(hit, now) ** -s.covisit_beta
         return raw, float(raw.max()) if raw.size else 0.0
 
+    def _collab_at(self, user: UserView, items: NDArray[np.int64], now: float
+                   ) -> NDArray[np.float64]:
+        """:meth:`collab` at ``items`` alone, bit for bit: from the columns the user's
+        recent reads co-visit (a cost that follows the slots read) where they are fewer
+        than the catalogue's items, else from the whole array."""
+        s = self.settings
+        n = len(self.pool.catalog)
+        out = np.zeros(items.size, dtype=np.float64)
+        if not s.use_collab or user.items.size == 0:
+            return out
+        recent = user.items[-s.collab_query_items:].astype(np.int64)
+        slots = recent.size * self.stats.covisit.neighbors
+        if slots * 8 >= n:  # sorting the slots would cost more than a pass over the items
+            raw, top = self._collab_raw(user, n, now)
+            return raw[items] / top if top > 0 else raw[items]
+        weights = user.weights[-s.collab_query_items:]
+        cols, sums = self.stats.covisit.sparse_scores(
+            recent, weights * (1.0 / self._degree_at(recent, now)), n)
+        if cols.size == 0:
+            return out
+        sums *= self._degree_at(cols, now) ** -s.covisit_beta
+        # the whole array's maximum: the non-zero columns', or 0 where some column is not held
+        top = float(sums.max()) if cols.size == n else max(float(sums.max()), 0.0)
+        pos = np.minimum(np.searchsorted(cols, items), cols.size - 1)
+        held = cols[pos] == items
+        out[held] = sums[pos[held]] / top if top > 0 else sums[pos[held]]
+        return out
+
     def content_many(self, views: list[UserView]) -> list[NDArray[np.float32] | None]:
         """Content scores of every item for each user with a query (None for the others),
         in one matrix product: rows of one array, made float64 by whoever ranks them."""
@@ -308,9 +336,8 @@ class Scorer:
             x[:, F["content"]] = content_at
         elif user.query is not None:
             x[:, F["content"]] = np.maximum(self.pool.catalog.matrix[items] @ user.query, 0.0)
-        if collab_at is None:  # (raw / top)[items], dividing only those rows
-            raw, top = self._collab_raw(user, len(self.pool.catalog), rows.now)
-            x[:, F["collab"]] = raw[items] / top if top > 0 else raw[items]
+        if collab_at is None:
+            x[:, F["collab"]] = self._collab_at(user, items, rows.now)
         else:
             x[:, F["collab"]] = collab_at
         x[:, F["popularity"]] = rows.popularity

@@ -89,7 +89,7 @@ class InteractionLearner:
         # before this impression counts as exposure and before any of its clicks
         scorer = self.scorer
         features = (scorer.features(scorer.user_view(row, event.ts), items,
-                                    scorer.shared_rows(event.ts, items)).astype(np.float32)
+                                    scorer.rows(event.ts, items)).astype(np.float32)
                     if self.settings.use_ranker else None)
         self.outbox.append(["shown", list(ids), event.ts])
         raw = self.impressions.get(row)

@@ -15,7 +15,8 @@ class DecayedPopularity:
 
     Each interaction adds ``weight`` that halves every ``half_life`` seconds. Scores are kept
     relative to a reference time and rescaled now and then, so an update is O(1) and reading
-    all scores is one vector operation.
+    all scores is one vector operation. The sum and the largest of all scores are kept as
+    they change (:meth:`total`, :meth:`top`): reading them costs nothing per item.
 
     Examples
     --------
@@ -33,6 +34,11 @@ class DecayedPopularity:
         #: whether every count is >= 0 (no negative weight was ever added), so that
         #: clipping the scores at 0 can be skipped
         self.nonnegative = True
+        #: the sum of the stored values, kept as they change
+        self._sum = 0.0
+        #: the index of the largest stored value (-1: to be found again, after the largest
+        #: went down)
+        self._top = -1
 
     def _factor(self, ts: float) -> float:
         assert self._t_ref is not None
@@ -56,14 +62,27 @@ class DecayedPopularity:
         exponent = (ts - self._t_ref) / self.half_life
         if exponent > 60.0:
             self._values *= math.pow(2.0, -exponent)
+            self._sum = float(self._values.sum())
             self._t_ref = ts
             exponent = 0.0
         return math.pow(2.0, exponent)
 
+    def _raised(self, index: int, weight: float) -> None:
+        """Item ``index`` changed by ``weight`` (stored units): the top follows."""
+        top = self._top
+        if weight >= 0:
+            if top >= 0 and self._values[index] > self._values[top]:
+                self._top = index
+        elif index == top:
+            self._top = -1
+
     def update(self, index: int, ts: float, weight: float = 1.0) -> None:
         """Count one interaction with item ``index`` at time ``ts``."""
         factor = self._prepare(index, ts, weight)
-        self._values[index] += weight * factor
+        amount = weight * factor
+        self._values[index] += amount
+        self._sum += amount
+        self._raised(index, amount)
 
     def scores(self, now: float, n: int) -> NDArray[np.float64]:
         """Decayed counts of the first ``n`` items as of ``now``."""
@@ -82,8 +101,17 @@ class DecayedPopularity:
         if indexes.size == 0:
             return
         factor = self._prepare(int(indexes.max()), ts, weight)
+        amount = weight * factor
         # unbuffered: a repeated index is added to as often as it occurs, in order
-        np.add.at(self._values, indexes, weight * factor)
+        np.add.at(self._values, indexes, amount)
+        self._sum += amount * indexes.size
+        if amount < 0:
+            if self._top in indexes:
+                self._top = -1
+        elif self._top >= 0:
+            best = int(indexes[int(np.argmax(self._values[indexes]))])
+            if self._values[best] > self._values[self._top]:
+                self._top = best
 
     def at(self, indexes: NDArray[np.int64], now: float) -> NDArray[np.float64]:
         """Decayed counts of ``indexes`` as of ``now``: ``scores(now, n)[indexes]`` bit for
@@ -94,19 +122,31 @@ class DecayedPopularity:
             out[held] = self._values[indexes[held]] / self._factor(now)
         return out
 
-    def top(self, now: float, n: int) -> float:
-        """``max(scores(now, n).max(), 0)`` bit for bit: division by the (positive) decay
-        factor is monotone under rounding, so the largest stored value gives the largest
-        score, and the array is never divided."""
-        m = min(n, self._values.shape[0])
-        if self._t_ref is None or m == 0:
+    def top(self, now: float) -> float:
+        """``max(scores(now, n).max(), 0)`` over every item, bit for bit: division by the
+        (positive) decay factor is monotone under rounding, so the largest stored value gives
+        the largest score. Found again only after the largest went down (a forget, an
+        expiry); otherwise kept as counts grow."""
+        if self._t_ref is None:
             return 0.0
-        return max(float(self._values[:m].max()) / self._factor(now), 0.0)
+        if self._top < 0:
+            self._top = int(np.argmax(self._values))
+        return max(float(self._values[self._top]) / self._factor(now), 0.0)
+
+    def total(self, now: float) -> float:
+        """The sum of every item's decayed count as of ``now`` (kept as counts change: equal
+        to summing :meth:`scores` up to rounding)."""
+        if self._t_ref is None:
+            return 0.0
+        return self._sum / self._factor(now)
 
     def reset(self, index: int) -> None:
         """Forget item ``index`` (its slot is about to be reused)."""
         if index < self._values.shape[0]:
+            self._sum -= float(self._values[index])
             self._values[index] = 0.0
+            if index == self._top:
+                self._top = -1
 
     def value(self, index: int, now: float) -> float:
         """The decayed count of item ``index`` as of ``now``."""

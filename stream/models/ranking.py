@@ -104,7 +104,8 @@ class ListRanker:
     def _rank_user(self, found: Candidates, shared: Shared, k: int) -> list[Recommendation]:
         scorer = self.scorer
         view, cand = found, found.items
-        features = scorer.features(view.view, cand.astype(np.int64), shared,
+        items = cand.astype(np.int64)
+        features = scorer.features(view.view, items, shared.rows(items),
                                    columns=(found.content, found.collab, found.prior))
         final = scorer.final(features)
         order = np.argsort(-final, kind="stable")

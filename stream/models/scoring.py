@@ -16,7 +16,7 @@ from stream.models.items import ItemPool
 from stream.models.ranker import FEATURES
 from stream.models.settings import ModelSettings
 
-__all__ = ["F", "Scorer", "SentimentSource", "Shared", "UserView"]
+__all__ = ["F", "Rows", "Scorer", "SentimentSource", "Shared", "UserView"]
 
 #: the overall click-through rate assumed before any impression was seen
 _DEFAULT_CTR = 0.05
@@ -29,28 +29,44 @@ F = {name: i for i, name in enumerate(FEATURES)}
 
 
 @dataclass(slots=True)
+class Rows:
+    """What the features of some items read of the catalogue at ``now``, one value per item
+    (normalised popularity, freshness, decayed clicks and showings), and the overall
+    click-through rate."""
+
+    now: float
+    popularity: NDArray[np.float64]
+    freshness: NDArray[np.float64]
+    clicks: NDArray[np.float64]
+    shown: NDArray[np.float64]
+    base_ctr: float
+
+
+@dataclass(slots=True)
 class Shared:
-    """Per-``now`` arrays every user of a batch shares."""
+    """Per-``now`` arrays over the whole catalogue that every user of a batch shares."""
 
     n: int
     popularity: NDArray[np.float64]
     freshness: NDArray[np.float64]
-    #: co-visitation degrees (floored at 1e-3); None where only a few rows need them, read
-    #: through :meth:`Scorer.degree_at`
-    degree: NDArray[np.float64] | None
-    #: ``degree ** -covisit_beta``; None where only co-visited columns need it
-    column_norm: NDArray[np.float64] | None
-    #: the items that may not be recommended (empty where only features are taken, not
-    #: ranked)
+    #: co-visitation degrees (floored at 1e-3)
+    degree: NDArray[np.float64]
+    #: ``degree ** -covisit_beta``
+    column_norm: NDArray[np.float64]
+    #: the items that may not be recommended
     blocked: NDArray[np.intp]
     clicks: NDArray[np.float64]
     shown: NDArray[np.float64]
     base_ctr: float
-    born: NDArray[np.float64]
     now: float
     #: ``popularity_weight * popularity`` and ``fresh_boost * freshness``, the terms of the
-    #: prior every user shares (None where nothing is ranked)
-    prior_terms: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
+    #: prior every user shares
+    prior_terms: tuple[NDArray[np.float64], NDArray[np.float64]]
+
+    def rows(self, items: NDArray[np.int64]) -> Rows:
+        """The terms of ``items``, taken from these arrays."""
+        return Rows(self.now, self.popularity[items], self.freshness[items], self.clicks[items],
+                    self.shown[items], self.base_ctr)
 
 
 @dataclass(slots=True)
@@ -95,41 +111,18 @@ class Scorer:
 
     # --- what every user of a batch shares --------------------------------------------------
 
-    def _catalog_totals(
-        self, now: float, n: int
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float, float]:
-        """What every row's features share: decayed popularity (raw), showings and clicks of
-        the first ``n`` items, the overall click-through rate and the top popularity."""
-        pop = self.stats.popularity.scores(now, n)
-        shown, clicks, base_ctr = self._exposure(now, n)
-        # max(max(p, 0)) == max(max(p), 0): the top without clipping the whole array
-        top = max(float(pop.max()), 0.0) if n else 0.0
-        return pop, shown, clicks, base_ctr, top
-
-    def _exposure(
-        self, now: float, n: int
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
-        """Decayed showings and clicks of the first ``n`` items and the overall
-        click-through rate (bounded, a default before anything was shown)."""
-        shown = self.stats.shown.scores(now, n)
-        clicks = self._clicks(now, n)
-        total_shown = float(shown.sum())
-        base_ctr = (min(max(float(clicks.sum()) / total_shown, 1e-3), 0.5)
-                    if total_shown > 0 else _DEFAULT_CTR)
-        return shown, clicks, base_ctr
-
-    def _clicks(self, now: float, n: int) -> NDArray[np.float64]:
-        """Decayed clicks of the first ``n`` items, clipped at 0 (which changes nothing, and
-        is skipped, while no click was ever taken back)."""
-        clicked = self.stats.clicked
-        clicks = clicked.scores(now, n)
-        return clicks if clicked.nonnegative else np.maximum(clicks, 0.0)
+    @staticmethod
+    def _base_ctr(shown_total: float, clicks_total: float) -> float:
+        """The overall click-through rate: decayed clicks over decayed showings, bounded, a
+        default before anything was shown."""
+        return (min(max(clicks_total / shown_total, 1e-3), 0.5)
+                if shown_total > 0 else _DEFAULT_CTR)
 
     def _row_terms(
         self, now: float, rows: slice | NDArray[np.int64], pop: NDArray[np.float64], top: float
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        """Normalised popularity, birth time and freshness of the catalogue ``rows``, from
-        their decayed popularity ``pop`` (one value per row)."""
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Normalised popularity and freshness of the catalogue ``rows``, from their decayed
+        popularity ``pop`` (one value per row) and the top popularity."""
         cat = self.pool.catalog
         clipped = np.maximum(pop, 0.0)
         pop_norm = np.log1p(clipped) / math.log1p(top) if top > 0 else clipped
@@ -141,47 +134,52 @@ class Scorer:
         # non-positive number is finite)
         fresh = np.exp2(-np.maximum(now - born, 0.0) / self.settings.freshness_half_life_seconds)
         fresh[np.isnan(fresh)] = 0.0
-        return pop_norm, born, fresh
+        return pop_norm, fresh
 
     def shared(self, now: float) -> Shared:
         """Everything every user's ranking shares at ``now``, over the whole catalogue."""
         s = self.settings
+        stats = self.stats
         cat = self.pool.catalog
         n = len(cat)
-        pop, shown, clicks, base_ctr, top = self._catalog_totals(now, n)
-        pop_norm, born, fresh = self._row_terms(now, slice(0, n), pop, top)
-        degree = np.maximum(self.stats.degree.scores(now, n), 1e-3)
+        pop = stats.popularity.scores(now, n)
+        shown = stats.shown.scores(now, n)
+        clicks = stats.clicked.scores(now, n)
+        if not stats.clicked.nonnegative:
+            clicks = np.maximum(clicks, 0.0)
+        base_ctr = self._base_ctr(float(shown.sum()), float(clicks.sum()))
+        # max(max(p, 0)) == max(max(p), 0): the top without clipping the whole array
+        top = max(float(pop.max()), 0.0) if n else 0.0
+        pop_norm, fresh = self._row_terms(now, slice(0, n), pop, top)
+        degree = np.maximum(stats.degree.scores(now, n), 1e-3)
         allowed = cat.active[:n] & ~self.pool.excluded[:n]
         if not s.recommend_stubs:
             allowed &= cat.has_metadata[:n]
         allowed &= ~self.pool.stale(now, n)
         return Shared(n, pop_norm, fresh, degree, degree ** -s.covisit_beta,
-                      np.flatnonzero(~allowed), clicks, shown, base_ctr, born, now,
+                      np.flatnonzero(~allowed), clicks, shown, base_ctr, now,
                       (s.popularity_weight * pop_norm, s.fresh_boost * fresh))
 
-    def shared_rows(self, now: float, items: NDArray[np.int64]) -> Shared:
-        """What :meth:`features` reads of :meth:`shared` for a few ``items``, filled at
-        their rows only (the rest of each array is zero), from the same totals and per-row
-        terms: an impression's features then cost a few cheap vector operations instead of
-        every item's freshness, staleness and column norm. Popularity is divided only at
-        those rows (its top from the stored values, see :meth:`DecayedPopularity.top`) and
-        degrees only where co-visitation reads them. The features are bit-for-bit the same
-        (tests/unit/test_golden_outputs.py)."""
-        n = len(self.pool.catalog)
-        shown, clicks, base_ctr = self._exposure(now, n)
-        popularity = self.stats.popularity
-        top = popularity.top(now, n)
-        pop_norm, born, fresh = (np.zeros(n, dtype=np.float64) for _ in range(3))
-        pop_norm[items], born[items], fresh[items] = self._row_terms(
-            now, items, popularity.at(items, now), top)
-        return Shared(n, pop_norm, fresh, None, None, np.zeros(0, dtype=np.intp),
-                      clicks, shown, base_ctr, born, now)
+    def rows(self, now: float, items: NDArray[np.int64]) -> Rows:
+        """The terms :meth:`features` reads of ``items`` at ``now``, computed for those items
+        alone: the catalogue-wide figures they need (the top popularity, the total showings
+        and clicks) are kept as counts change, so this costs nothing per catalogue item."""
+        stats = self.stats
+        popularity = stats.popularity
+        pop_norm, fresh = self._row_terms(now, items, popularity.at(items, now),
+                                          popularity.top(now))
+        clicks = stats.clicked.at(items, now)
+        clicks_total = stats.clicked.total(now)
+        if not stats.clicked.nonnegative:
+            clicks = np.maximum(clicks, 0.0)
+            clicks_total = float(np.maximum(stats.clicked.scores(now, len(self.pool.catalog)),
+                                            0.0).sum())
+        base_ctr = self._base_ctr(stats.shown.total(now), clicks_total)
+        return Rows(now, pop_norm, fresh, clicks, stats.shown.at(items, now), base_ctr)
 
-    def degree_at(self, shared: Shared, items: NDArray[np.int64]) -> NDArray[np.float64]:
-        """Co-visitation degrees of ``items`` (floored at 1e-3), as :meth:`shared` has them."""
-        if shared.degree is not None:
-            return shared.degree[items]
-        return np.maximum(self.stats.degree.at(items, shared.now), 1e-3)
+    def _degree_at(self, items: NDArray[np.int64], now: float) -> NDArray[np.float64]:
+        """Co-visitation degrees of ``items`` (floored at 1e-3)."""
+        return np.maximum(self.stats.degree.at(items, now), 1e-3)
 
     # --- one user ---------------------------------------------------------------------------
 
@@ -221,25 +219,55 @@ class Scorer:
 
     def collab(self, user: UserView, shared: Shared) -> NDArray[np.float64]:
         """Co-visitation scores of every item, divided by their maximum."""
-        raw, top = self._collab_raw(user, shared)
+        raw, top = self._collab_raw(user, shared.n, shared.now, shared)
         return raw / top if top > 0 else raw
 
-    def _collab_raw(self, user: UserView, shared: Shared) -> tuple[NDArray[np.float64], float]:
-        """Co-visitation scores of every item before normalisation, and their maximum (what
-        :meth:`collab` divides by): a few rows of it need no division of the whole array."""
+    def _collab_raw(self, user: UserView, n: int, now: float, shared: Shared | None = None
+                    ) -> tuple[NDArray[np.float64], float]:
+        """Co-visitation scores of the first ``n`` items before normalisation, and their
+        maximum (what :meth:`collab` divides by): a few rows of it need no division of the
+        whole array. Degrees come from ``shared`` where it has them."""
         s = self.settings
         if not s.use_collab or user.items.size == 0:
-            return np.zeros(shared.n, dtype=np.float64), 0.0
+            return np.zeros(n, dtype=np.float64), 0.0
         items = user.items[-s.collab_query_items:].astype(np.int64)
         weights = user.weights[-s.collab_query_items:]
-        row_norm = 1.0 / self.degree_at(shared, items)
-        raw = self.stats.covisit.scores(items, weights * row_norm, shared.n)
-        if shared.column_norm is not None:
+        degree = shared.degree[items] if shared is not None else self._degree_at(items, now)
+        raw = self.stats.covisit.scores(items, weights * (1.0 / degree), n)
+        if shared is not None:
             raw *= shared.column_norm
         else:  # only the co-visited columns can be non-zero: normalise those
             hit = np.flatnonzero(raw != 0)  # (indexes: few columns are co-visited)
-            raw[hit] *= self.degree_at(shared, hit) ** -s.covisit_beta
+            raw[hit] *= self._degree_at(hit, now) ** -s.covisit_beta
         return raw, float(raw.max()) if raw.size else 0.0
+
+    def _collab_at(self, user: UserView, items: NDArray[np.int64], now: float
+                   ) -> NDArray[np.float64]:
+        """:meth:`collab` at ``items`` alone, bit for bit: from the columns the user's
+        recent reads co-visit (a cost that follows the slots read) where they are fewer
+        than the catalogue's items, else from the whole array."""
+        s = self.settings
+        n = len(self.pool.catalog)
+        out = np.zeros(items.size, dtype=np.float64)
+        if not s.use_collab or user.items.size == 0:
+            return out
+        recent = user.items[-s.collab_query_items:].astype(np.int64)
+        slots = recent.size * self.stats.covisit.neighbors
+        if slots * 8 >= n:  # sorting the slots would cost more than a pass over the items
+            raw, top = self._collab_raw(user, n, now)
+            return raw[items] / top if top > 0 else raw[items]
+        weights = user.weights[-s.collab_query_items:]
+        cols, sums = self.stats.covisit.sparse_scores(
+            recent, weights * (1.0 / self._degree_at(recent, now)), n)
+        if cols.size == 0:
+            return out
+        sums *= self._degree_at(cols, now) ** -s.covisit_beta
+        # the whole array's maximum: the non-zero columns', or 0 where some column is not held
+        top = float(sums.max()) if cols.size == n else max(float(sums.max()), 0.0)
+        pos = np.minimum(np.searchsorted(cols, items), cols.size - 1)
+        held = cols[pos] == items
+        out[held] = sums[pos[held]] / top if top > 0 else sums[pos[held]]
+        return out
 
     def content_many(self, views: list[UserView]) -> list[NDArray[np.float32] | None]:
         """Content scores of every item for each user with a query (None for the others),
@@ -260,8 +288,7 @@ class Scorer:
               shared: Shared) -> NDArray[np.float64]:
         """The blend of the generators, over the whole catalogue."""
         # the sums of content, collab, popularity and freshness terms in that order, with
-        # the terms every user shares computed once per batch by shared() (only it ranks)
-        assert shared.prior_terms is not None, "ranking needs shared(), not shared_rows()"
+        # the terms every user shares computed once per batch by shared()
         s = self.settings
         out = s.content_weight * content
         out += s.collab_weight * collab
@@ -283,18 +310,18 @@ class Scorer:
                 out[j] = float(mean) * count / (count + 5.0)
         return out
 
-    def _ctr(self, items: NDArray[np.int64], shared: Shared) -> NDArray[np.float64]:
+    def _ctr(self, rows: Rows) -> NDArray[np.float64]:
         """Click-through rate on impressions as log-odds above the overall rate: decayed
         clicks on shown positions over decayed showings, with a Beta prior of ``ctr_prior``
         showings at the overall rate (0 for an item never shown)."""
-        clicks, shown = shared.clicks[items], shared.shown[items]
-        base = shared.base_ctr
+        clicks, shown = rows.clicks, rows.shown
+        base = rows.base_ctr
         prior = self.settings.ctr_prior
         rate = np.clip((clicks + prior * base) / (shown + prior), 1e-4, 1.0 - 1e-4)
         out: NDArray[np.float64] = np.log(rate / (1.0 - rate)) - math.log(base / (1.0 - base))
         return out
 
-    def features(self, user: UserView, items: NDArray[np.int64], shared: Shared,
+    def features(self, user: UserView, items: NDArray[np.int64], rows: Rows,
                  columns: tuple[NDArray[np.float64], NDArray[np.float64],
                                 NDArray[np.float64]] | None = None) -> NDArray[np.float64]:
         """The ranker's features (:data:`~stream.models.FEATURES`) of ``items`` for a user;
@@ -309,15 +336,14 @@ class Scorer:
             x[:, F["content"]] = content_at
         elif user.query is not None:
             x[:, F["content"]] = np.maximum(self.pool.catalog.matrix[items] @ user.query, 0.0)
-        if collab_at is None:  # (raw / top)[items], dividing only those rows
-            raw, top = self._collab_raw(user, shared)
-            x[:, F["collab"]] = raw[items] / top if top > 0 else raw[items]
+        if collab_at is None:
+            x[:, F["collab"]] = self._collab_at(user, items, rows.now)
         else:
             x[:, F["collab"]] = collab_at
-        x[:, F["popularity"]] = shared.popularity[items]
-        x[:, F["ctr"]] = self._ctr(items, shared)
-        x[:, F["exposure"]] = np.log1p(shared.shown[items])
-        x[:, F["freshness"]] = shared.freshness[items]
+        x[:, F["popularity"]] = rows.popularity
+        x[:, F["ctr"]] = self._ctr(rows)
+        x[:, F["exposure"]] = np.log1p(rows.shown)
+        x[:, F["freshness"]] = rows.freshness
         x[:, F["sentiment"]] = self._sentiment(items)
         if prior_at is not None:
             x[:, F["prior"]] = prior_at
@@ -345,7 +371,8 @@ class Scorer:
         user = self.user_view(self.users.index.get(user_id), now)
         known = [self.pool.catalog.index.get(i) for i in item_ids]
         idx = np.array([-1 if k is None else k for k in known], dtype=np.int64)
-        x = self.features(user, np.maximum(idx, 0), shared)
+        items = np.maximum(idx, 0)
+        x = self.features(user, items, shared.rows(items))
         # an unknown item is scored as what it will be once seen: new, never shown or read
         x[idx < 0] = 0.0
         x[idx < 0, F["freshness"]] = 1.0

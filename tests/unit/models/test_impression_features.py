@@ -1,5 +1,6 @@
-"""An impression's ranker features, taken from the few rows they need (``shared_rows``),
-are bit-for-bit those taken from the whole catalogue's arrays (``shared``)."""
+"""An impression's ranker features, taken from the few rows they need (``rows``), are those
+taken from the whole catalogue's arrays (``shared``): bit for bit, but for the last bits of the
+click-through rate feature."""
 
 from __future__ import annotations
 
@@ -32,9 +33,13 @@ def test_features_from_the_shown_rows_equal_those_from_the_whole_catalogue() -> 
             row = model.users.index.get(click.user_id)
             items = np.array([model.pool.index(i, click.ts) for i in shown], dtype=np.int64)
             view = scorer.user_view(row, click.ts)
-            whole = scorer.features(view, items, scorer.shared(click.ts))
-            rows = scorer.features(view, items, scorer.shared_rows(click.ts, items))
-            assert np.array_equal(whole, rows), n
+            whole = scorer.features(view, items, scorer.shared(click.ts).rows(items))
+            rows = scorer.features(view, items, scorer.rows(click.ts, items))
+            # equal but for the overall click-through rate, a ratio of totals kept as counts
+            # change rather than summed over the catalogue: the last bits may differ
+            ctr = F["ctr"]
+            assert np.array_equal(np.delete(whole, ctr, 1), np.delete(rows, ctr, 1)), n
+            np.testing.assert_allclose(whole[:, ctr], rows[:, ctr], rtol=1e-12, atol=1e-12)
             assert np.isfinite(whole).all()
             compared += 1
             for name in exercised:

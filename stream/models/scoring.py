@@ -253,7 +253,8 @@ class Scorer:
             return out
         recent = user.items[-s.collab_query_items:].astype(np.int64)
         slots = recent.size * self.stats.covisit.neighbors
-        if slots * 8 >= n:  # sorting the slots would cost more than a pass over the items
+        # sorting a slot costs about as much as sixty items of a pass over the catalogue
+        if slots * 64 >= n:
             raw, top = self._collab_raw(user, n, now)
             return raw[items] / top if top > 0 else raw[items]
         weights = user.weights[-s.collab_query_items:]

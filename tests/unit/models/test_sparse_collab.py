@@ -11,9 +11,9 @@ from stream.models import ModelSettings, StreamRecommender
 
 
 def test_collab_at_a_few_items_equals_the_whole_array() -> None:
-    # two neighbours per item: the slots read (recent reads x 2) are fewer than the items,
+    # two neighbours per item: the slots read (recent reads x 2) are far fewer than the items,
     # so the sparse path is the one taken
-    rec = StreamRecommender(ModelSettings(covisit_neighbors=2, collab_query_items=20))
+    rec = StreamRecommender(ModelSettings(covisit_neighbors=2, collab_query_items=10))
     workload = Workload(2000, 300, seed=4)
     t0 = 1e6
     for item in workload.items(t0):

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from stream.bench.report import print_summary, write_report
 from stream.bench.runner import MEASUREMENTS, BenchConfig, run_bench
+from stream.bench.workload import IMPRESSION_SIZE
 from stream.settings import Settings
 
 __all__ = ["register"]
@@ -29,6 +30,15 @@ def _floats(text: str) -> tuple[float, ...]:
 
 def _ints(text: str) -> tuple[int, ...]:
     return tuple(int(x) for x in _floats(text))
+
+
+def _catalogues(text: str) -> tuple[int, ...]:
+    sizes = _ints(text)
+    if not sizes or min(sizes) < IMPRESSION_SIZE:
+        raise argparse.ArgumentTypeError(
+            f"catalogue sizes of at least {IMPRESSION_SIZE} items, e.g. 10000,100000 "
+            f"(got {text!r})")
+    return tuple(sorted(set(sizes)))
 
 
 def _capped(text: str) -> tuple[int, int] | None:
@@ -68,7 +78,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         memory_users=args.memory_users, memory_items=args.memory_items,
         memory_events_per_user=args.memory_events_per_user,
         memory_capped=args.memory_capped, memory_event_gap=args.memory_event_gap,
-        seconds=args.seconds, model_events=args.model_events, only=args.only, seed=args.seed,
+        seconds=args.seconds, model_events=args.model_events, model_items=args.model_items,
+        only=args.only, seed=args.seed,
         broker=broker, profile=not args.no_profile, timeout=args.timeout,
     )
     out: Path = args.out
@@ -130,6 +141,10 @@ def register(sub: Any) -> None:
                    "cap is enforced every 600 s of event time (default: %(default)s)")
     p.add_argument("--model-events", type=int, default=d.model_events,
                    help="events timed on the pure model path (default: %(default)s)")
+    p.add_argument("--model-items", type=_catalogues, default=d.model_items,
+                   help="catalogue sizes of the pure model path, each with the same events "
+                   "(those of a workload of the smallest; the larger catalogues add items "
+                   "from the same generator) (default: 10000,100000,1000000)")
     p.add_argument("--only", type=_only, default=d.only,
                    help=f"a subset of {','.join(MEASUREMENTS)} (default: all)")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of the workload")

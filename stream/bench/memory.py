@@ -37,7 +37,8 @@ from stream.metrics import Metrics
 from stream.models import StreamRecommender
 from stream.settings import Settings
 
-__all__ = ["deep_size", "main", "rss_bytes", "worker_memory"]
+__all__ = ["deep_size", "main", "peak_rss_bytes", "reset_peak_rss", "rss_bytes",
+           "worker_memory"]
 
 #: the first event time of the run (any fixed time: the model only sees differences)
 T0 = 1_000_000_000.0
@@ -60,6 +61,22 @@ def _status(field: str) -> int:
 def rss_bytes() -> int:
     """Resident memory of this process now."""
     return _status("VmRSS")
+
+
+def peak_rss_bytes() -> int:
+    """The most resident memory of this process since it started or since
+    :func:`reset_peak_rss`."""
+    return _status("VmHWM")
+
+
+def reset_peak_rss() -> bool:
+    """Restart :func:`peak_rss_bytes` from the memory resident now (Linux 4.0 and later);
+    returns whether it could."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
 
 
 def deep_size(root: object, seen: set[int]) -> int:
@@ -233,7 +250,7 @@ def worker_memory(n_users: int, n_items: int, events_per_user: float, seed: int,
         "events": n_events, "items": n_items, "event_gap_s": event_gap,
         "housekeeping_interval_s": model.settings.housekeeping_interval_seconds,
         "rss_before_mib": round(before / 2**20, 1), "rss_after_mib": round(after / 2**20, 1),
-        "rss_peak_mib": round(_status("VmHWM") / 2**20, 1),
+        "rss_peak_mib": round(peak_rss_bytes() / 2**20, 1),
         "bytes_per_user": round(growth / max(held, 1), 1),
         "breakdown_bytes_per_user": per_user,
         "checkpoints_written": changelog.writes,

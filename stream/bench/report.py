@@ -11,9 +11,12 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["print_summary", "summary_rows", "write_report"]
+from stream.bench.formatting import Row
+from stream.bench.formatting import number as _num
+from stream.bench.formatting import tick as _tick
+from stream.bench.model_report import model_markdown, model_plot, model_rows
 
-Row = tuple[str, str, str]
+__all__ = ["print_summary", "summary_rows", "write_report"]
 
 #: the targets of the issue, shown next to the figures
 TARGETS = {
@@ -21,14 +24,7 @@ TARGETS = {
     "p50": "≤ 10 ms at 5,000/s",
     "p99": "≤ 50 ms at 5,000/s",
     "memory": "≤ 1,024 B at 1M users",
-    "model": "≥ 50,000 events/s",
 }
-
-
-def _num(value: Any, fmt: str = ",.0f", unit: str = "") -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value:{fmt}}{unit}"
 
 
 #: the parts of the worker's per-user memory, as measured (``other``: the rest of the growth)
@@ -98,13 +94,7 @@ def summary_rows(result: dict[str, Any]) -> list[Row]:
                      TARGETS["memory"] if m["users"] >= 1_000_000 else ""))
     model = result.get("model")
     if model:
-        rows.append((f"model path, batches of {model['batch']:,} + top-{model['k']}, events/s",
-                     _num(model["batched"]["events_per_second"]), TARGETS["model"]))
-        rows.append(("model path, one event at a time + top-k, events/s",
-                     _num(model["per_event"]["events_per_second"]), ""))
-        rows.append(("River FunkMF learn_one, events/s (updates/s)",
-                     f"{_num(model['funkmf']['events_per_second'])} "
-                     f"({_num(model['funkmf']['updates_per_second'])})", ""))
+        rows += model_rows(model)
     return rows
 
 
@@ -250,31 +240,8 @@ def _markdown(result: dict[str, Any]) -> str:
             lines += [f"| {c['events']:,} | {c['users']:,} | {c['rss_mib']:,} |" for c in marks]
     model = result.get("model")
     if model:
-        lines += [
-            "", "## Pure model path (no broker)", "",
-            f"{model['events']:,} events over {model['items']:,} items (learned at "
-            f"{model['item_learn_per_second']:,.0f} items/s); "
-            f"{model['batched']['recommendations']:,} top-{model['k']} lists in the batched "
-            f"run ({model['batched']['recommendations_per_second']:,.0f}/s); FunkMF: "
-            f"{model['funkmf']['updates']:,} updates (impressions are one update per shown "
-            "item).",
-            "",
-            "### cProfile of the batched path (own time)", "",
-            "| function | calls | own s | own share | cumulative s |",
-            "|---|---:|---:|---:|---:|",
-        ]
-        lines += [f"| `{p['function']}` | {p['calls']:,} | {p['own_seconds']:.3f} | "
-                  f"{p['own_share']:.1%} | {p['cumulative_seconds']:.3f} |"
-                  for p in model["profile"]]
-        lines += ["", "### cProfile of the batched path (our functions, cumulative time)", "",
-                  "| function | calls | cumulative s | share of the run |", "|---|---:|---:|---:|"]
-        lines += [f"| `{p['function']}` | {p['calls']:,} | {p['cumulative_seconds']:.3f} | "
-                  f"{p['cumulative_share']:.1%} |" for p in model.get("profile_cumulative", [])]
+        lines += model_markdown(model)
     return "\n".join(lines) + "\n"
-
-
-def _tick(value: float, _: object) -> str:
-    return f"{value:,.0f}" if value >= 1 else f"{value:g}"
 
 
 def _plots(result: dict[str, Any], out: Path) -> list[Path]:
@@ -391,20 +358,8 @@ def _plots(result: dict[str, Any], out: Path) -> list[Path]:
         save(fig, "memory-capped.png")
 
     model = result.get("model")
-    if model:
-        fig, ax = plt.subplots(figsize=(7, 4))
-        bars(ax, [f"batches of {model['batch']:,}\n+ top-{model['k']}",
-                  f"one by one\n+ top-{model['k']}", "River FunkMF\nlearn_one only"],
-             [model["batched"]["events_per_second"], model["per_event"]["events_per_second"],
-              model["funkmf"]["events_per_second"]])
-        ax.axhline(50_000, color="grey", ls="--", lw=1, label="target 50,000/s")
-        ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(FuncFormatter(_tick))
-        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
-        ax.legend(loc="upper left")
-        ax.set_ylabel("events / s (log)")
-        ax.set_title(f"Pure model path, {model['items']:,} items")
-        save(fig, "model.png")
+    if model and model.get("sizes"):
+        save(model_plot(model, plt, FuncFormatter(_tick)), "model.png")
     return paths
 
 

@@ -68,6 +68,8 @@ class BenchConfig:
     memory_event_gap: float = 0.01
     seconds: float = 10.0
     model_events: int = 10_000
+    #: catalogue sizes of the model path, each with the same events
+    model_items: tuple[int, ...] = (10_000, 100_000, 1_000_000)
     only: tuple[str, ...] = MEASUREMENTS
     seed: int = 7
     broker: str | None = None
@@ -415,7 +417,8 @@ def run_bench(cfg: BenchConfig, say: Say, keep: Path | None = None) -> dict[str,
             "memory_events_per_user": cfg.memory_events_per_user,
             "memory_capped": list(cfg.memory_capped) if cfg.memory_capped else None,
             "memory_event_gap": cfg.memory_event_gap,
-            "seconds": cfg.seconds, "model_events": cfg.model_events, "seed": cfg.seed,
+            "seconds": cfg.seconds, "model_events": cfg.model_events,
+            "model_items": list(cfg.model_items), "seed": cfg.seed,
             "only": list(cfg.only),
         },
         "machine": _machine(),

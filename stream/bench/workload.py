@@ -19,7 +19,7 @@ from typing import Literal
 from stream.dev.synthetic import TOPIC_NAMES, WeightedDraw, headline, interaction_json
 from stream.events import Interaction, Item
 
-__all__ = ["BenchEvent", "Workload"]
+__all__ = ["IMPRESSION_SIZE", "BenchEvent", "Workload"]
 
 EventKind = Literal["impression", "click", "read"]
 
@@ -133,6 +133,23 @@ class Workload:
     def items(self, published_at: float) -> list[Item]:
         """The catalogue as parsed items, all published at ``published_at``."""
         return [i.to_item(published_at) for i in self._sim_items]
+
+    def catalogue(self, n_items: int, published_at: float) -> Iterator[Item]:
+        """A catalogue of ``n_items`` from the same generator, one item at a time: this
+        workload's items first, in order (the only ones its events name), then more of the
+        same site's headlines, exactly as ``Workload(n_items, seed=self.seed)`` would have
+        them. Lets one stream of events run against catalogues of any size.
+
+        >>> w = Workload(n_items=20, n_users=5, seed=3)
+        >>> grown = list(w.catalogue(50, published_at=1.0))
+        >>> len(grown), grown[:20] == w.items(1.0)
+        (50, True)
+        >>> grown == Workload(n_items=50, n_users=5, seed=3).items(1.0)
+        True
+        """
+        rng = random.Random(self.seed)  # the draws of __init__, continued past n_items
+        for i in range(n_items):
+            yield headline(rng, i, self.zh_share, 0.0).to_item(published_at)
 
     def item_messages(self, published_at: float) -> list[tuple[bytes, bytes]]:
         """The catalogue as ``stream.items.v1`` (key, value) messages."""

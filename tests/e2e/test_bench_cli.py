@@ -45,7 +45,7 @@ def test_bench_runs_every_measurement_and_cleans_up(tmp_path: Path) -> None:
         [sys.executable, "-m", "stream", "bench", "--out", str(out), "--events", "600",
          "--items", "60", "--users", "40", "--rates", "100", "--seconds", "1",
          "--memory-users", "200", "--memory-events-per-user", "3", "--memory-capped", "400:100",
-         "--memory-event-gap", "5", "--model-events", "200",
+         "--memory-event-gap", "5", "--model-events", "200", "--model-items", "120,60",
          "--no-profile", "--timeout", "60"],
         capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path,
     )
@@ -77,7 +77,14 @@ def test_bench_runs_every_measurement_and_cleans_up(tmp_path: Path) -> None:
     assert max(c["users"] for c in capped["rss_curve"]) <= 100 + 120
     assert capped["rss_curve"][-1]["events"] == 1200
     model = result["model"]
-    assert model["batched"]["recommendations"] > 0
+    # the same events at each catalogue size, smallest first, each stage timed
+    assert [m["items"] for m in model["sizes"]] == [60, 120] and model["items"] == 60
+    for m in model["sizes"]:
+        assert m["recommendations"] > 0 and m["events_per_second"] > 0
+        assert set(m["stage_seconds"]) == {"learning", "retrieval", "ranking"}
+        assert all(v > 0 for v in m["stage_seconds"].values())
+        assert m["item_learn_per_second"] > 0 and m["rss_after_catalogue_mib"] > 0
+    assert model["sizes"][0]["recommendations"] == model["sizes"][1]["recommendations"]
     assert model["funkmf"]["updates"] > model["events"]  # impressions update every shown item
     assert model["profile"]
 

@@ -24,6 +24,7 @@ __all__ = [
     "Interaction",
     "InteractionType",
     "Item",
+    "interaction_json",
     "parse_comment",
     "parse_comment_label",
     "parse_interaction",
@@ -315,3 +316,27 @@ def parse_comment_label(raw: bytes | None, limits: EventLimits = DEFAULT_LIMITS)
     if label is None and score is None:
         raise InvalidEvent("missing_field", "a label needs 'label' or 'score'")
     return CommentLabel(text=text, label=label, score=score, lang=_lang(obj))
+
+
+def interaction_json(event: Interaction | Forget) -> dict[str, object]:
+    """The ``stream.interactions.v1`` value of an event, as :func:`parse_interaction` reads it
+    back (optional fields only where set).
+
+    >>> value = interaction_json(Interaction("e1", "read", "u1", "n1", ts=5.0, dwell_seconds=30.0))
+    >>> value["item_id"], value["dwell_seconds"], "position" in value
+    ('n1', 30.0, False)
+    """
+    if isinstance(event, Forget):
+        return {"event_id": event.event_id, "type": "forget", "user_id": event.user_id,
+                "ts": event.ts}
+    out: dict[str, object] = {"event_id": event.event_id, "type": event.type,
+                              "user_id": event.user_id, "ts": event.ts}
+    if event.item_ids:
+        out["item_ids"] = list(event.item_ids)
+    else:
+        out["item_id"] = event.item_id
+    if event.position is not None:
+        out["position"] = event.position
+    if event.dwell_seconds is not None:
+        out["dwell_seconds"] = event.dwell_seconds
+    return out

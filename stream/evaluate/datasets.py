@@ -43,7 +43,14 @@ from pathlib import Path
 import orjson
 
 from stream.errors import InvalidEvent
-from stream.events import Forget, Interaction, Item, parse_interaction, parse_item
+from stream.events import (
+    Forget,
+    Interaction,
+    Item,
+    interaction_json,
+    parse_interaction,
+    parse_item,
+)
 
 __all__ = [
     "Dataset",
@@ -281,23 +288,6 @@ def _item_json(item: Item) -> dict[str, object]:
     return out
 
 
-def _event_json(event: Interaction | Forget) -> dict[str, object]:
-    if isinstance(event, Forget):
-        return {"event_id": event.event_id, "type": "forget", "user_id": event.user_id,
-                "ts": event.ts}
-    out: dict[str, object] = {"event_id": event.event_id, "type": event.type,
-                              "user_id": event.user_id, "ts": event.ts}
-    if event.item_ids:
-        out["item_ids"] = list(event.item_ids)
-    else:
-        out["item_id"] = event.item_id
-    if event.position is not None:
-        out["position"] = event.position
-    if event.dwell_seconds is not None:
-        out["dwell_seconds"] = event.dwell_seconds
-    return out
-
-
 def export_contract(dataset: Dataset, out_dir: Path) -> tuple[Path, Path]:
     """Write ``events.jsonl`` and ``items.jsonl`` in our contract, events in source order.
 
@@ -311,5 +301,5 @@ def export_contract(dataset: Dataset, out_dir: Path) -> tuple[Path, Path]:
             handle.write(orjson.dumps(_item_json(item)) + b"\n")
     with events_path.open("wb") as handle:
         for event in dataset.events:
-            handle.write(orjson.dumps(_event_json(event)) + b"\n")
+            handle.write(orjson.dumps(interaction_json(event)) + b"\n")
     return events_path, items_path

@@ -14,6 +14,7 @@ import pytest
 
 from stream.dev.broker import EmbeddedBroker, free_port
 from stream.dev.processes import stop_process
+from stream.settings import Settings
 from tests.helpers import produce, start_worker, wait_metrics, worker_process, worker_settings
 from tests.integration.test_worker_kafka import ITEMS, click_msg, item_msg
 
@@ -44,6 +45,17 @@ def wait_ready(port: int, timeout: float = 60.0) -> None:
     raise AssertionError("the worker never became ready")
 
 
+def publish_alices_list(broker: EmbeddedBroker, settings: Settings) -> None:
+    """The catalogue, then a click of alice's, and wait for her list to be published."""
+    asyncio.run(produce(broker.bootstrap, [item_msg(settings.topic_items, *it) for it in ITEMS]))
+    wait_metrics(settings.metrics_port,
+                 lambda m: m.get("stream_catalog_items_learned_total", 0) >= len(ITEMS))
+    asyncio.run(produce(broker.bootstrap,
+                        [click_msg(settings.topic_interactions, "c1", "alice", "e1")]))
+    wait_metrics(settings.metrics_port,
+                 lambda m: m.get("stream_recommendations_published_total", 0) >= 1)
+
+
 def test_views(broker: EmbeddedBroker, tmp_path: Path) -> None:
     settings = worker_settings(broker)
     port = settings.web_port
@@ -53,14 +65,7 @@ def test_views(broker: EmbeddedBroker, tmp_path: Path) -> None:
         assert status == 200 and json.loads(body) == {"live": True, "ready": True}
         assert get(port, "/health?probe=sideways")[0] == 400
 
-        asyncio.run(produce(broker.bootstrap, [item_msg(settings.topic_items, *it)
-                                               for it in ITEMS]))
-        wait_metrics(settings.metrics_port,
-                     lambda m: m.get("stream_catalog_items_learned_total", 0) >= len(ITEMS))
-        asyncio.run(produce(broker.bootstrap,
-                            [click_msg(settings.topic_interactions, "c1", "alice", "e1")]))
-        wait_metrics(settings.metrics_port,
-                     lambda m: m.get("stream_recommendations_published_total", 0) >= 1)
+        publish_alices_list(broker, settings)
 
         status, ctype, body = get(port, "/users/alice/recommendations")
         assert status == 200 and ctype.startswith("application/json"), body
@@ -94,14 +99,7 @@ def test_views_with_a_token(broker: EmbeddedBroker, tmp_path: Path) -> None:
         wait_ready(port)  # /health answers without the token
         assert get(port, "/health?probe=live")[0] == 200
 
-        asyncio.run(produce(broker.bootstrap, [item_msg(settings.topic_items, *it)
-                                               for it in ITEMS]))
-        wait_metrics(settings.metrics_port,
-                     lambda m: m.get("stream_catalog_items_learned_total", 0) >= len(ITEMS))
-        asyncio.run(produce(broker.bootstrap,
-                            [click_msg(settings.topic_interactions, "c1", "alice", "e1")]))
-        wait_metrics(settings.metrics_port,
-                     lambda m: m.get("stream_recommendations_published_total", 0) >= 1)
+        publish_alices_list(broker, settings)
 
         for path in ("/users/alice/recommendations", "/items/e1/sentiment", "/items/e1",
                      "/metrics"):

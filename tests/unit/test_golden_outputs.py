@@ -25,7 +25,7 @@ import orjson
 from prometheus_client import CollectorRegistry
 
 from stream.bench.workload import Workload
-from stream.events import Forget, Interaction
+from stream.events import Forget, Interaction, interaction_json
 from stream.feed import FeedPipeline
 from stream.messages import Outgoing, RawMessage
 from stream.metrics import Metrics
@@ -117,21 +117,7 @@ def record_pipeline() -> dict[str, Any]:
         batches: list[list[RawMessage]] = [[], []]
         for event in events[b:b + 100]:
             part = int(hashlib.sha256(event.user_id.encode()).hexdigest(), 16) % 2
-            if isinstance(event, Forget):
-                value = orjson.dumps({"event_id": event.event_id, "type": "forget",
-                                      "user_id": event.user_id, "ts": event.ts})
-            else:
-                body: dict[str, Any] = {"event_id": event.event_id, "type": event.type,
-                                        "user_id": event.user_id, "ts": event.ts}
-                if event.item_ids:
-                    body["item_ids"] = list(event.item_ids)
-                else:
-                    body["item_id"] = event.item_id
-                if event.position is not None:
-                    body["position"] = event.position
-                if event.dwell_seconds is not None:
-                    body["dwell_seconds"] = event.dwell_seconds
-                value = orjson.dumps(body)
+            value = orjson.dumps(interaction_json(event))
             batches[part].append(_raw(settings.topic_interactions, part, offsets[part],
                                       event.user_id.encode(), value))
             offsets[part] += 1

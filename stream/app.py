@@ -13,6 +13,7 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry, start_http_server
 
+from stream import __version__
 from stream.agents.comments import register_comment_agents
 from stream.agents.common import Health, OutputProducer, raw_table
 from stream.agents.faust_fixes import (
@@ -37,7 +38,7 @@ from stream.models import FeedModel, SentimentSource, StreamRecommender
 from stream.settings import Settings
 from stream.topics import create_topics, topic_specs
 
-__all__ = ["Worker", "create_app", "run_worker"]
+__all__ = ["Worker", "create_app", "run_worker", "use_event_loop"]
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +243,22 @@ def build_variants(
             for name, knobs in settings.variant_models().items()}
 
 
+def use_event_loop(name: str) -> str:
+    """Make ``name`` ("uvloop" or "asyncio") the event loop of every loop created from now on
+    (Faust's worker creates its own); returns the one in use: asyncio's own where uvloop is
+    asked for but not installed."""
+    if name == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            log.warning("uvloop is not installed: the worker runs on asyncio's own loop")
+        else:
+            asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+            return "uvloop"
+    asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
+    return "asyncio"
+
+
 def run_worker(settings: Settings, loglevel: str | None = None) -> int:
     """Run a worker until it is stopped (SIGINT/SIGTERM); returns the exit code.
 
@@ -253,6 +270,7 @@ def run_worker(settings: Settings, loglevel: str | None = None) -> int:
     views would be readable by anyone beyond this machine (see ``check_exposure``).
     """
     check_exposure(settings)
+    loop = use_event_loop(settings.event_loop)
     asyncio.run(
         create_topics(
             settings.bootstrap_servers,
@@ -263,6 +281,7 @@ def run_worker(settings: Settings, loglevel: str | None = None) -> int:
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     worker = create_app(settings)
+    worker.metrics.build_info.info({"version": __version__, "event_loop": loop})
     if settings.metrics_port and settings.metrics_port != settings.web_port:
         start_http_server(
             settings.metrics_port, addr=settings.metrics_host, registry=worker.metrics.registry

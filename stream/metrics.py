@@ -66,7 +66,9 @@ class Metrics:
         if process:  # process_resident_memory_bytes, CPU, open fds; python_info
             ProcessCollector(registry=r)
             PlatformCollector(registry=r)
-        self.build_info = Info("stream_build", "Version of the stream worker.", registry=r)
+        self.build_info = Info(
+            "stream_build", "Version of the stream worker (and its event loop).", registry=r
+        )
         self.build_info.info({"version": __version__})
         self.events_consumed = Counter(
             "stream_events_consumed_total",

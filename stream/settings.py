@@ -140,6 +140,11 @@ class Settings(BaseSettings):
         "applied twice (at-least-once delivery replays what was not committed).",
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        "uvloop",
+        description="The worker's event loop: uvloop where it is installed (a dependency on "
+        "Linux and macOS), else asyncio's own; 'asyncio' always takes asyncio's own.",
+    )
 
     # --- models ------------------------------------------------------------------------------
     top_k: int = Field(10, ge=1, le=1000)

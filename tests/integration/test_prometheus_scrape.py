@@ -87,6 +87,9 @@ def test_prometheus_scrapes_the_worker(broker: EmbeddedBroker, tmp_path: Path) -
             assert float(up[0]["value"][1]) == 1.0
             count = promql(prom_port, "stream_event_to_recommendation_latency_seconds_count")
             assert float(count[0]["value"][1]) == 5.0
+            # the worker runs on uvloop, the default where it is installed
+            build = promql(prom_port, "stream_build_info")
+            assert build[0]["metric"]["event_loop"] == "uvloop"
         finally:
             prom.terminate()
             prom.wait(20)

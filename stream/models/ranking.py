@@ -12,6 +12,7 @@ from stream.models.base import Recommendation
 from stream.models.explanations import Explainer
 from stream.models.histories import UserHistories
 from stream.models.items import ItemPool
+from stream.models.languages import unread_language_items
 from stream.models.scoring import Scorer, Shared, UserView
 from stream.models.settings import ModelSettings
 
@@ -85,6 +86,10 @@ class ListRanker:
         prior = scorer.prior(content, collab, shared)
         ranked = prior.copy()
         ranked[shared.blocked] = -np.inf
+        unread = unread_language_items(self.pool.catalog, view.seen, collab,
+                                       self.settings.unread_language_evidence)
+        if unread is not None:
+            ranked[unread] = -np.inf
         if view.seen.size:
             ranked[view.seen[view.seen < shared.n]] = -np.inf
         n_cand = min(max(self.settings.candidates, k), shared.n)

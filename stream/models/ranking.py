@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from stream.models.base import Recommendation
+from stream.models.discovery import limit_discovery
 from stream.models.explanations import Explainer
 from stream.models.histories import UserHistories
 from stream.models.items import ItemPool
@@ -114,6 +115,9 @@ class ListRanker:
         final = scorer.final(features)
         order = np.argsort(-final, kind="stable")
         cand, features, final = cand[order], features[order], final[order]
+        kept = limit_discovery(self.settings, features, k)
+        if kept is not None:
+            cand, features, final = cand[kept], features[kept], final[kept]
         picked = self._mmr(cand[: 3 * k], final[: 3 * k], k)
         # Python floats from here: the same values, without a numpy scalar per operation
         items, scores = cand[picked].tolist(), final[picked].tolist()

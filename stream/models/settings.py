@@ -100,6 +100,13 @@ class ModelSettings(BaseModel):
     candidates: int = Field(
         100, ge=1, description="Items the learned ranker re-scores per recommendation."
     )
+    discovery_share: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Most of the top k that may be discovery items, picked for being trending "
+        "or new rather than for the reader (the best of them stay); 1: no limit.",
+    )
     unread_language_evidence: float = Field(
         0.0,
         ge=0,

@@ -4,8 +4,12 @@ trending or new items."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from stream.events import Interaction, Item
 from stream.models import ModelSettings, StreamRecommender
+from stream.models.discovery import discovery_items, limit_discovery
+from stream.models.scoring import F
 
 DAY = 86400.0
 
@@ -79,3 +83,54 @@ def test_a_language_the_reader_never_read_needs_strong_evidence() -> None:
 def test_a_new_reader_gets_every_language() -> None:
     rec = languages_model(1.5)
     assert {"zh1", "zh2"} <= {r.item_id for r in rec.recommend("new", k=10, now=DAY + 10)}
+
+
+# --- discovery -----------------------------------------------------------------------------------
+
+
+def test_discovery_rows_are_those_with_a_trending_or_new_reason() -> None:
+    rec = model()
+    learn(rec, {f"e{i}": (f"Economy story number {i}", "economy", "en") for i in range(6)})
+    learn(rec, {f"s{i}": (f"Sport match report {i}", "sport", "en") for i in range(6)})
+    for n in range(4):  # s0 becomes trending
+        rec.learn_one(click(f"x{n}", "s0", DAY + n))
+    rec.learn_one(click("u", "e0", DAY + 10))
+    recs = rec.recommend("u", k=12, now=DAY + 10)
+    ids = rec.pool.catalog.index
+    view = rec.scorer.user_view(rec.users.index["u"], DAY + 10)
+    x = rec.scorer.features(view, np.array([ids[r.item_id] for r in recs], dtype=np.int64),
+                            rec.scorer.shared(DAY + 10))
+    found = discovery_items(rec.settings, x).tolist()
+    assert found == [r.reason.startswith(("trending", "popular")) or (
+        r.reason.startswith("new") and not r.reason.endswith("a topic you follow"))
+        for r in recs]
+    assert any(found) and not all(found)
+
+
+def test_discovery_share_bounds_the_trending_and_new_slots() -> None:
+    def build(share: float) -> list[str]:
+        rec = model(discovery_share=share, popularity_weight=0.5)
+        # a word in common with the read: similar, though less than trending items weigh
+        learn(rec, {f"e{i}": (f"Markets {word}", "economy", "en") for i, word in
+                    enumerate(["alpha", "beta", "gamma", "delta", "omega", "sigma", "kappa"])})
+        learn(rec, {f"s{i}": (f"Sport match report {i}", "sport", "en") for i in range(8)})
+        for n in range(4):
+            for i in range(8):
+                rec.learn_one(click(f"x{n}", f"s{i}", DAY + n))
+        rec.learn_one(click("u", "e0", DAY + 10))
+        return [r.reason for r in rec.recommend("u", k=6, now=DAY + 10)]
+
+    def discovery(reasons: list[str]) -> int:
+        return sum(r.startswith(("trending", "new", "popular")) for r in reasons)
+
+    free = build(1.0)
+    assert discovery(free) > 2
+    capped = build(0.34)  # at most 2 of 6
+    assert len(capped) == 6 and discovery(capped) <= 2
+
+
+def test_a_list_is_never_shorter_for_the_limit() -> None:
+    x = np.zeros((3, len(F)))
+    x[:, F["popularity"]] = 1.0
+    kept = limit_discovery(ModelSettings(discovery_share=0.0), x, k=2)
+    assert kept is not None and kept.tolist() == [0, 1]

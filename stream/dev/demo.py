@@ -253,12 +253,13 @@ class Demo:
 
     def plain_status(self) -> str:
         s, m = self.stats, self.worker_metrics
+        fit = self.truth.by_variant()
+        on_taste = ", ".join(f"{v} {f['on_taste_top10']:.2f}" for v, f in fit.items())
         return (
             f"[{time.monotonic() - self.started:5.1f}s] produced {s.produced_total:,} · worker "
             f"consumed {metric_sum(m, 'stream_events_consumed_total'):,.0f} · recommendations "
-            f"{s.recommendations:,} · dead-lettered {s.dead_letters:,} · on-taste top-10 "
-            + ", ".join(f"{v} {f['on_taste_top10']:.2f}"
-                        for v, f in self.truth.by_variant().items())
+            f"{s.recommendations:,} · dead-lettered {s.dead_letters:,}"
+            + (f" · on-taste top-10 {on_taste}" if on_taste else "")
         )
 
     # --- run ------------------------------------------------------------------------------

@@ -105,7 +105,9 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     )
     metrics = Metrics(registry, process=registry is None)
     metrics.initialise(
-        settings.input_topics, (settings.topic_recommendations, settings.topic_user_profiles)
+        settings.input_topics,
+        (settings.topic_recommendations, settings.topic_user_profiles),
+        tuple(settings.variants),
     )
     comments = (
         CommentPipeline(settings, metrics)

@@ -7,6 +7,8 @@ event types, dead-letter reasons), never user or item ids.
 
 from __future__ import annotations
 
+import math
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -242,11 +244,21 @@ class Metrics:
             registry=r,
         )
 
-    def initialise(self, input_topics: tuple[str, ...], output_topics: tuple[str, ...]) -> None:
+    def initialise(self, input_topics: tuple[str, ...], output_topics: tuple[str, ...],
+                   variants: tuple[str, ...] = ()) -> None:
         """Create the known label combinations at 0, so rates and alerts see a series
-        before the first event of its kind (e.g. the first dead letter)."""
+        before the first event of its kind (e.g. the first dead letter, or a variant's first
+        scored click)."""
         for topic in input_topics:
             for reason in sorted(InvalidEvent.REASONS):
                 self.events_dead_lettered.labels(topic, reason)
         for topic in output_topics:
             self.tombstones_published.labels(topic)
+        for variant in variants:
+            for counter in (self.quality_clicks, self.quality_hits,
+                            self.quality_reciprocal_rank, self.quality_ndcg):
+                counter.labels(variant)
+            # no click scored yet: NaN, not 0, so that a rolling ratio reads as unknown and
+            # an alert on a low hit rate does not fire on a worker that just started
+            for gauge in (self.quality_hit_rate, self.quality_ndcg_ratio, self.quality_mrr):
+                gauge.labels(variant).set(math.nan)

@@ -5,6 +5,12 @@ simulated site's traffic with a plain Kafka producer, reads the published recomm
 and dead letters back with a plain Kafka consumer, and shows a few readers' lists change
 after their clicks. The site serves each reader their latest published list, so the loop is
 closed: what the worker recommends is what readers see next.
+
+Three variants share the readers: control, diverse, and popularity, the baseline
+personalization must beat (``stream/dev/demo_variants.py``). Since the simulator knows each
+reader's true tastes, the demo measures every list it serves against them
+(``stream/dev/ground_truth.py``): on-taste share, other-language share, expected and
+observed click-through, per variant, live and in the summary (``--summary-json`` too).
 """
 
 from __future__ import annotations
@@ -12,13 +18,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
+import os
 import signal
 import subprocess
 import tempfile
 import time
 import urllib.request
-from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,70 +33,61 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from rich.console import Console, Group
 from rich.live import Live
-from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from stream.dev.broker import EmbeddedBroker, free_port, wait_for_port
+from stream.dev.demo_variants import DEMO_RECOMMENDER, DEMO_VARIANT_OVERRIDES, demo_variants
+from stream.dev.demo_view import (
+    DemoStats,
+    counts_checks,
+    counts_table,
+    fit_table,
+    metric_sum,
+    quality_table,
+    reader_panel,
+    summary_json,
+)
+from stream.dev.ground_truth import GroundTruth
 from stream.dev.measure import TOLD_APART, percentile, scrape
 from stream.dev.processes import start_worker_process, stop_process, worker_env
 from stream.dev.simulate import Reader, Simulator
 from stream.settings import EMBEDDED_BROKER_NOTE, Settings
 from stream.topics import create_topics, topic_spec, topic_specs
 
-__all__ = ["DemoStats", "register", "run_demo"]
+__all__ = ["DemoOptions", "DemoStats", "register", "run_demo"]
 
 WATCHED = 3
-DEMO_VARIANTS = {"control": 0.5, "diverse": 0.5}
-DEMO_VARIANT_OVERRIDES = {"diverse": {"diversity": 0.6}}
 
 
-@dataclass
-class DemoStats:
-    """What the demo produced and saw come back."""
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    """How the demo runs: for how long (None: until Ctrl-C), how many visits a second, how
+    many readers, the seed, the popularity arm's share of the readers, where to write the
+    summary as JSON, and after how many clicks a reader's lists count in the ground truth."""
 
-    produced: Counter[str] = field(default_factory=Counter)
-    recommendations: int = 0
-    tombstones: int = 0
-    dead_letters: int = 0
-    dead_letter_reasons: Counter[str] = field(default_factory=Counter)
-    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=5000))
-    latest: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    previous: dict[str, list[str]] = field(default_factory=dict)
-    last_click: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def produced_interactions(self) -> int:
-        """Interaction messages produced, valid or not."""
-        return sum(n for k, n in self.produced.items() if k != "item")
-
-    @property
-    def produced_malformed(self) -> int:
-        """Deliberately malformed messages produced."""
-        return sum(n for k, n in self.produced.items() if k.startswith("malformed:"))
-
-    @property
-    def produced_total(self) -> int:
-        """Every message produced."""
-        return sum(self.produced.values())
-
-
-def _metric_sum(metrics: dict[str, float], name: str) -> float:
-    return sum(v for k, v in metrics.items() if k == name or k.startswith(name + "{"))
+    seconds: float | None = None
+    rate: float = 50.0
+    readers: int = 300
+    seed: int = 7
+    popularity_share: float = 1.0 / 3.0
+    summary_json: Path | None = None
+    min_clicks: int = 5
 
 
 class Demo:
     """Runs the broker, one worker, the simulated site and the live view."""
 
-    def __init__(
-        self, seconds: float | None, rate: float, readers: int, seed: int, console: Console
-    ) -> None:
-        self.seconds = seconds
-        self.rate = rate
+    def __init__(self, options: DemoOptions, console: Console) -> None:
+        self.options = options
+        self.seconds = options.seconds
+        self.rate = options.rate
         self.console = console
         self.settings = Settings()
-        self.sim = Simulator(n_readers=readers, seed=seed)
+        self.variants = demo_variants(options.popularity_share)
+        self.sim = Simulator(n_readers=options.readers, seed=options.seed)
         self.stats = DemoStats()
+        self.truth = GroundTruth(self.sim.item_by_id, min_clicks=options.min_clicks)
         self.stop = asyncio.Event()
         self.tmp = Path(tempfile.mkdtemp(prefix="stream-demo-"))
         self.broker = EmbeddedBroker(log_dir=self.tmp)
@@ -115,9 +113,15 @@ class Demo:
             self.web_port,
             {
                 "STREAM_BROKER": self.broker.url,
-                # two ranking configurations side by side, compared live by their quality metrics
-                "STREAM_VARIANTS": orjson.dumps(DEMO_VARIANTS).decode(),
-                "STREAM_VARIANT_OVERRIDES": orjson.dumps(DEMO_VARIANT_OVERRIDES).decode(),
+                # ranking configurations side by side (one of them the popularity baseline),
+                # compared live against the readers' true tastes
+                "STREAM_VARIANTS": orjson.dumps(self.variants).decode(),
+                "STREAM_VARIANT_OVERRIDES": orjson.dumps(
+                    {v: o for v, o in DEMO_VARIANT_OVERRIDES.items() if v in self.variants}
+                ).decode(),
+                # the demo's knobs, unless the caller's environment sets one
+                **{name: str(value) for knob, value in DEMO_RECOMMENDER.items()
+                   if (name := f"STREAM_RECOMMENDER__{knob.upper()}") not in os.environ},
             },
         )
         self.worker = start_worker_process(env, self.tmp / "worker.log")
@@ -158,22 +162,41 @@ class Demo:
         await producer.flush()
         interval = 1.0 / self.rate
         next_at = time.monotonic()
-        served = {u: [r["item_id"] for r in recs] for u, recs in self.stats.latest.items()}
         while not self.stop.is_set():
             if self.seconds is not None and time.monotonic() - self.started >= self.seconds:
                 break
-            served = {u: [r["item_id"] for r in recs] for u, recs in self.stats.latest.items()}
+            # the lists as they are now (a list read back later replaces, never changes one)
+            latest = dict(self.stats.latest)
+            served = {u: [r["item_id"] for r in recs] for u, recs in latest.items()}
+            shown: tuple[str, ...] = ()
+            viewer = ""
+            clicked = False
             for ev in self.sim.events(time.time(), served):
                 await producer.send(self._topic(ev.stream), ev.value, key=ev.key)
                 self.stats.produced[ev.kind] += 1
+                if ev.kind == "impression":
+                    shown, viewer = ev.item_ids, ev.user_id or ""
                 if ev.kind == "click" and ev.user_id and ev.item_id:
                     self.stats.last_click[ev.user_id] = ev.item_id
+                    clicked = True
+            self._record_visit(latest, viewer, shown, clicked)
             next_at += interval
             delay = next_at - time.monotonic()
             if delay > 0:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self.stop.wait(), delay)
         await producer.flush()
+
+    def _record_visit(self, latest: dict[str, list[dict[str, Any]]], user_id: str,
+                      shown: tuple[str, ...], clicked: bool) -> None:
+        """Measure the list a reader was just shown against their true tastes, when it
+        came from the worker: a reader without a published list sees what the site picks."""
+        reader = self.sim.reader_by_id.get(user_id)
+        variant = self.stats.variant.get(user_id)
+        if reader is None or variant is None or user_id not in latest:
+            return
+        recommended = [(r["item_id"], r["reason"]) for r in latest[user_id]]
+        self.truth.record(reader, variant, recommended, shown, clicked)
 
     async def consume(self, consumer: AIOKafkaConsumer) -> None:
         recs_topic = self.settings.topic_recommendations
@@ -194,6 +217,7 @@ class Demo:
                                 r["item_id"] for r in self.stats.latest[user]
                             ]
                         self.stats.latest[user] = rec["items"]
+                        self.stats.variant[user] = rec["variant"]
                         # the click's own timestamp to the moment the list was published
                         self.stats.latencies.append(rec["emitted_ts"] - rec["event_ts"])
                     else:
@@ -211,91 +235,6 @@ class Demo:
 
     # --- view -----------------------------------------------------------------------------
 
-    def _counts_table(self) -> Table:
-        s, m = self.stats, self.worker_metrics
-        table = Table(title="Counts", expand=True)
-        table.add_column("")
-        table.add_column("produced by the site", justify="right")
-        table.add_column("seen by the worker", justify="right")
-        table.add_column("read back from Kafka", justify="right")
-        consumed = _metric_sum(m, "stream_events_consumed_total")
-        table.add_row("events in", f"{s.produced_total:,}", f"{consumed:,.0f}", "")
-        for kind in ("item", "impression", "click", "read"):
-            table.add_row(
-                f"  {kind}s",
-                f"{s.produced[kind]:,}",
-                f"{m.get(f'stream_events_consumed_total{{type={kind}}}', 0):,.0f}",
-                "",
-            )
-        table.add_row(
-            "  malformed",
-            f"{s.produced_malformed:,}",
-            f"{m.get('stream_events_consumed_total{type=invalid}', 0):,.0f}",
-            "",
-        )
-        table.add_row(
-            "dead-lettered",
-            f"{s.produced_malformed:,}",
-            f"{_metric_sum(m, 'stream_events_dead_lettered_total'):,.0f}",
-            f"{s.dead_letters:,}",
-        )
-        table.add_row(
-            "recommendations out",
-            "",
-            f"{m.get('stream_recommendations_published_total', 0):,.0f}",
-            f"{s.recommendations:,}",
-        )
-        lat = list(s.latencies)
-        table.add_row(
-            "click → list (p50 / p99)",
-            "",
-            "",
-            f"{percentile(lat, 0.5) * 1000:.0f} / {percentile(lat, 0.99) * 1000:.0f} ms",
-        )
-        return table
-
-    def quality_table(self) -> Table:
-        """Live quality per variant, from the worker's counters: did readers click what we
-        had just published to them?"""
-        m = self.worker_metrics
-        table = Table(title="Live quality by variant (clicks scored against the last list)")
-        for col in ("variant", "clicks", "HR@10", "NDCG@10", "MRR"):
-            table.add_column(col, justify="right" if col != "variant" else "left")
-        for variant in DEMO_VARIANTS:
-            label = f"{{variant={variant}}}"
-            clicks = m.get(f"stream_quality_clicks_total{label}", 0.0)
-            if not clicks:
-                table.add_row(variant, "0", "–", "–", "–")
-                continue
-            table.add_row(
-                variant,
-                f"{clicks:,.0f}",
-                f"{m.get(f'stream_quality_hits_total{label}', 0.0) / clicks:.3f}",
-                f"{m.get(f'stream_quality_ndcg_total{label}', 0.0) / clicks:.3f}",
-                f"{m.get(f'stream_quality_reciprocal_rank_total{label}', 0.0) / clicks:.3f}",
-            )
-        return table
-
-    def _reader_panel(self, reader: Reader) -> Panel:
-        s, sim = self.stats, self.sim
-        lines = Text()
-        last = s.last_click.get(reader.user_id)
-        if last and last in sim.item_by_id:
-            lines.append("last click: ", style="bold")
-            lines.append(sim.item_by_id[last].title + "\n", style="cyan")
-        recs = s.latest.get(reader.user_id, [])
-        before = set(s.previous.get(reader.user_id, []))
-        if not recs:
-            lines.append("no clicks yet: waiting for the first one…", style="dim")
-        for rank, rec in enumerate(recs[:5], 1):
-            item = sim.item_by_id.get(rec["item_id"])
-            title = item.title if item else rec["item_id"]
-            mark = "  " if rec["item_id"] in before or not before else "▲ "
-            lines.append(f"{rank}. {mark}", style="green" if mark.strip() else "")
-            lines.append(title)
-            lines.append(f"  — {rec['reason']}\n", style="dim")
-        return Panel(lines, title=f"{reader.user_id}  ({reader.describe()})", expand=True)
-
     def render(self) -> Group:
         elapsed = time.monotonic() - self.started
         until = f" of {self.seconds:.0f}" if self.seconds else " (Ctrl-C to stop)"
@@ -304,14 +243,23 @@ class Demo:
             f"http://127.0.0.1:{self.metrics_port}/metrics · {elapsed:.0f}s{until}",
             style="bold",
         )
-        return Group(header, self._counts_table(), *(self._reader_panel(r) for r in self.watched))
+        return Group(
+            header,
+            counts_table(self.stats, self.worker_metrics),
+            fit_table(self.truth, self.variants),
+            quality_table(self.worker_metrics, self.variants),
+            *(reader_panel(self.stats, self.sim, r) for r in self.watched),
+        )
 
     def plain_status(self) -> str:
         s, m = self.stats, self.worker_metrics
+        fit = self.truth.by_variant()
+        on_taste = ", ".join(f"{v} {f['on_taste_top10']:.2f}" for v, f in fit.items())
         return (
             f"[{time.monotonic() - self.started:5.1f}s] produced {s.produced_total:,} · worker "
-            f"consumed {_metric_sum(m, 'stream_events_consumed_total'):,.0f} · recommendations "
+            f"consumed {metric_sum(m, 'stream_events_consumed_total'):,.0f} · recommendations "
             f"{s.recommendations:,} · dead-lettered {s.dead_letters:,}"
+            + (f" · on-taste top-10 {on_taste}" if on_taste else "")
         )
 
     # --- run ------------------------------------------------------------------------------
@@ -327,10 +275,10 @@ class Demo:
                 )
             m = self.worker_metrics
             if (
-                _metric_sum(m, "stream_events_consumed_total") >= self.stats.produced_total
+                metric_sum(m, "stream_events_consumed_total") >= self.stats.produced_total
                 and m.get("stream_recommendations_published_total", -1)
                 == self.stats.recommendations
-                and _metric_sum(m, "stream_events_dead_lettered_total") == self.stats.dead_letters
+                and metric_sum(m, "stream_events_dead_lettered_total") == self.stats.dead_letters
             ):
                 return True
             await asyncio.sleep(0.25)
@@ -404,33 +352,13 @@ class Demo:
     def summary(self, drained: bool) -> int:
         s, m = self.stats, self.worker_metrics
         c = self.console
-        consumed = _metric_sum(m, "stream_events_consumed_total")
-        dead = _metric_sum(m, "stream_events_dead_lettered_total")
-        published = m.get("stream_recommendations_published_total", 0.0)
         lat = list(s.latencies)
-        checks = [
-            (
-                "every produced event consumed by the worker",
-                consumed == s.produced_total,
-                f"{s.produced_total:,} produced, {consumed:,.0f} consumed",
-            ),
-            (
-                "every malformed event dead-lettered",
-                dead == s.produced_malformed == s.dead_letters,
-                f"{s.produced_malformed:,} malformed, {dead:,.0f} dead-lettered by the worker, "
-                f"{s.dead_letters:,} read back from the .dlq topics",
-            ),
-            (
-                "every published list read back",
-                published == s.recommendations,
-                f"{published:,.0f} published, {s.recommendations:,} read back",
-            ),
-        ]
+        checks = counts_checks(s, m)
         table = Table(title="stream demo: summary")
         table.add_column("check")
         table.add_column("ok")
         table.add_column("figures")
-        for name, ok, figures in checks:
+        for _, name, ok, figures in checks:
             table.add_row(name, "[green]yes[/]" if ok else "[red]NO[/]", figures)
         c.print(table)
         c.print(
@@ -446,17 +374,29 @@ class Demo:
                 f"{percentile(lat, 0.5) * 1000:.1f} ms, p99 "
                 f"{percentile(lat, 0.99) * 1000:.1f} ms over {len(lat):,} lists"
             )
-        c.print(self.quality_table())
-        ok = drained and all(flag for _, flag, _ in checks)
+        c.print(fit_table(self.truth, self.variants))
+        c.print(quality_table(m, self.variants))
+        ok = drained and all(flag for _, _, flag, _ in checks)
+        path = self.options.summary_json
+        if path is not None:
+            o = self.options
+            run = {"seconds": o.seconds, "rate": o.rate, "readers": o.readers, "seed": o.seed,
+                   "popularity_share": o.popularity_share}
+            path.write_bytes(orjson.dumps(summary_json(s, m, self.truth, self.variants, run,
+                                                       drained), option=orjson.OPT_INDENT_2))
+            c.print(f"Summary written to {path}")
         if not ok:
             c.print(f"[red]Counts disagree.[/] Worker log: {self.tmp / 'worker.log'}")
         return 0 if ok else 1
 
 
-def run_demo(seconds: float | None, rate: float, readers: int, seed: int) -> int:
+def run_demo(options: DemoOptions) -> int:
     """Run the demo; returns the exit code (0 when every count agrees)."""
     console = Console()
-    demo = Demo(seconds, rate, readers, seed, console)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        # a log or a pipe: wide enough for the summary's tables, which a README quotes
+        console = Console(width=100)
+    demo = Demo(options, console)
     try:
         code = asyncio.run(demo.run())
     finally:
@@ -465,8 +405,22 @@ def run_demo(seconds: float | None, rate: float, readers: int, seed: int) -> int
     return code
 
 
+def _share(text: str) -> float:
+    """A share of the readers: a number from 0 to below 1, or a fraction such as 1/3."""
+    try:
+        num, _, den = text.partition("/")
+        value = float(num) / float(den) if den else float(num)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"not a share: {text!r}") from None
+    if not 0.0 <= value < 1.0 or math.isnan(value):
+        raise argparse.ArgumentTypeError(f"a share is at least 0 and below 1, not {text}")
+    return value
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
-    return run_demo(args.seconds, args.rate, args.readers, args.seed)
+    return run_demo(DemoOptions(seconds=args.seconds, rate=args.rate, readers=args.readers,
+                                seed=args.seed, popularity_share=args.popularity_share,
+                                summary_json=args.summary_json))
 
 
 def register(sub: Any) -> None:
@@ -479,8 +433,28 @@ def register(sub: Any) -> None:
         help="stop by itself after this many seconds (default: run until Ctrl-C)",
     )
     p.add_argument(
-        "--rate", type=float, default=100.0, help="reader visits per second (default: %(default)s)"
+        "--rate",
+        type=float,
+        default=50.0,
+        help="reader visits per second (default: %(default)s; a worker that falls behind "
+        "publishes lists after the reader has moved on, which the fit to their tastes shows)",
     )
     p.add_argument("--readers", type=int, default=300, help="simulated readers (default: 300)")
     p.add_argument("--seed", type=int, default=7, help="seed of the simulation")
+    p.add_argument(
+        "--popularity-share",
+        type=_share,
+        default=1.0 / 3.0,
+        metavar="SHARE",
+        help="readers served by the popularity arm, the baseline personalization must beat "
+        "(e.g. 0.2 or 1/3; control and diverse split the rest evenly; default: 1/3)",
+    )
+    p.add_argument(
+        "--summary-json",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="also write the summary as JSON: counts, latency percentiles, and per variant "
+        "clicks, impressions, CTR, expected CTR, on-taste share, HR@10 and NDCG@10",
+    )
     p.set_defaults(func=_cmd_demo)

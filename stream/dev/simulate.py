@@ -17,7 +17,7 @@ import orjson
 
 from stream.dev.synthetic import TOPIC_NAMES, SimItem, WeightedDraw, headline, interaction_json
 
-__all__ = ["MALFORMED_KINDS", "Reader", "SimEvent", "Simulator"]
+__all__ = ["MALFORMED_KINDS", "Reader", "SimEvent", "Simulator", "examine_chance"]
 
 #: the kinds of malformed interaction the simulator sends, each with the reason it must get
 MALFORMED_KINDS: dict[str, str] = {
@@ -30,6 +30,12 @@ MALFORMED_KINDS: dict[str, str] = {
     "negative_ts": "bad_value",
     "non_utf8": "not_json",
 }
+
+
+def examine_chance(position: int) -> float:
+    """The chance that a reader looks at the item at 0-based ``position`` of a list (position
+    bias): a reader clicks an item they look at with the chance :meth:`Reader.affinity`."""
+    return 1.0 / (1.0 + 0.3 * position)
 
 
 @dataclass(slots=True)
@@ -48,6 +54,26 @@ class Reader:
             return 0.02
         return 0.03 + 0.9 * self.tastes.get(item.topic, 0.0)
 
+    def likes(self, item: SimItem) -> bool:
+        """Whether the item is on the reader's taste: a topic they like, in a language they
+        read."""
+        return item.lang in self.langs and item.topic in self.tastes
+
+    def click_chance(self, shown: Sequence[SimItem]) -> float:
+        """The chance that the reader clicks one of ``shown`` (in list order), by the click
+        model :meth:`Simulator.visit` draws from: they go down the list, look at each item
+        with :func:`examine_chance` and click it with :meth:`affinity`, and stop at the
+        first click, so a list gets one click at most.
+
+        >>> reader = Reader("r", {"tech": 1.0}, ("en",), 1.0)
+        >>> round(reader.click_chance([]), 3)
+        0.0
+        """
+        miss = 1.0
+        for position, item in enumerate(shown):
+            miss *= 1.0 - examine_chance(position) * self.affinity(item)
+        return 1.0 - miss
+
     def describe(self) -> str:
         """A short human description, e.g. ``likes economy, tech · reads en``."""
         likes = ", ".join(t for t, _ in sorted(self.tastes.items(), key=lambda kv: -kv[1]))
@@ -65,6 +91,8 @@ class SimEvent:
     kind: str
     user_id: str | None = None
     item_id: str | None = None
+    #: an impression's items, in the order shown
+    item_ids: tuple[str, ...] = ()
 
 
 class Simulator:
@@ -106,6 +134,7 @@ class Simulator:
         self._malformed_seq = 0
         self._malformed_cycle = list(MALFORMED_KINDS)
         self.readers = [self._make_reader(i) for i in range(n_readers)]
+        self.reader_by_id = {r.user_id: r for r in self.readers}
         # a few readers are much more active than most (Pareto activity)
         self._by_activity = WeightedDraw(self.readers, [r.activity for r in self.readers])
 
@@ -175,7 +204,8 @@ class Simulator:
             dwell_seconds=dwell_seconds,
         )
         return SimEvent(
-            "interactions", reader.user_id.encode(), value, kind, reader.user_id, item_id
+            "interactions", reader.user_id.encode(), value, kind, reader.user_id, item_id,
+            tuple(item_ids or ()),
         )
 
     def malformed(self, now: float) -> SimEvent:
@@ -245,8 +275,7 @@ class Simulator:
         events = [self._interaction("impression", reader, now, item_ids=candidates)]
         for position, item_id in enumerate(candidates):
             item = self.item_by_id[item_id]
-            examine = 1.0 / (1.0 + 0.3 * position)  # position bias
-            if rng.random() < examine * reader.affinity(item):
+            if rng.random() < examine_chance(position) * reader.affinity(item):
                 reader.clicked.add(item_id)
                 events.append(
                     self._interaction("click", reader, now, item_id=item_id, position=position)

@@ -25,6 +25,10 @@ class ItemCatalog:
         self.titles: list[str] = []
         self.tags: list[tuple[str, ...]] = []
         self.langs: list[str | None] = []
+        #: each item's language as a small integer (an index into :attr:`lang_names`), -1
+        #: where unknown: a reader's languages are then an array lookup, not a Python loop
+        self.lang_codes: NDArray[np.int16] = np.full(capacity, -1, dtype=np.int16)
+        self.lang_names: dict[str, int] = {}
         self.vectors: NDArray[np.float32] = np.zeros((capacity, dim), dtype=np.float32)
         self.published_at: NDArray[np.float64] = np.zeros(capacity, dtype=np.float64)
         self.has_metadata: NDArray[np.bool_] = np.zeros(capacity, dtype=bool)
@@ -60,6 +64,9 @@ class ItemCatalog:
         first_read = np.full(cap, np.nan, dtype=np.float64)
         first_read[: self.first_read.shape[0]] = self.first_read
         self.first_read = first_read
+        lang_codes = np.full(cap, -1, dtype=np.int16)
+        lang_codes[: self.lang_codes.shape[0]] = self.lang_codes
+        self.lang_codes = lang_codes
         extra = np.zeros(cap - self.has_metadata.shape[0], dtype=bool)
         self.has_metadata = np.concatenate([self.has_metadata, extra])
         self.active = np.concatenate([self.active, extra])
@@ -87,6 +94,7 @@ class ItemCatalog:
         self.last_seen[idx] = seen_at
         self.first_seen[idx] = seen_at
         self.first_read[idx] = np.nan
+        self.lang_codes[idx] = -1
         self.has_metadata[idx] = False
         self.active[idx] = True
         return idx
@@ -99,6 +107,7 @@ class ItemCatalog:
         self.titles[idx] = ""
         self.tags[idx] = ()
         self.langs[idx] = None
+        self.lang_codes[idx] = -1
         self.terms[idx] = None
         self.vectors[idx] = 0.0
         self.has_metadata[idx] = False
@@ -121,9 +130,23 @@ class ItemCatalog:
         self.titles[idx] = title
         self.tags[idx] = tags
         self.langs[idx] = lang
+        self.lang_codes[idx] = self._lang_code(lang)
         self.published_at[idx] = published_at
         self.has_metadata[idx] = True
         return idx
+
+    def _lang_code(self, lang: str | None) -> int:
+        """The code of ``lang``, a new one for a language not seen before; -1 (unknown) for
+        None and beyond the codes an int16 holds (languages are strings any producer
+        chooses)."""
+        if lang is None:
+            return -1
+        code = self.lang_names.get(lang)
+        if code is None:
+            if len(self.lang_names) >= np.iinfo(np.int16).max:
+                return -1
+            code = self.lang_names[lang] = len(self.lang_names)
+        return code
 
     @property
     def matrix(self) -> NDArray[np.float32]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 
 from stream.models.facts import ItemStatistics
 from stream.models.histories import UserHistories
@@ -69,14 +70,33 @@ class Explainer:
                 if view.vectors is None or view.vectors.shape[0] != recent.size:
                     view.vectors = cat.vectors[recent]
                 strength = view.vectors @ cat.vectors[idx]
-            best = int(recent[int(np.argmax(strength))])
             if main == "content" and x[F["freshness"]] >= 0.5 and tag is not None \
                     and tag in self._followed(view):
                 return f"new in {tag}, a topic you follow"
-            return f"because you read “{self.title(best)}”"
+            return self._because(recent, strength, idx)
         if main == "freshness":
             return f"new in {tag}" if tag else "new"
         return f"trending in {tag}" if tag else "trending now"
+
+    def _because(self, recent: NDArray[np.int32], strength: NDArray[np.float32],
+                 idx: int) -> str:
+        """The reason that names a read: the one that ties item ``idx`` to the reader most
+        strongly (``strength`` per ``recent`` read) among those whose title differs from
+        the item's, since another article under the same title would read as the item
+        itself, recommended again. Without such a read (with some strength), the reason
+        says that the read had this title."""
+        titles = self.pool.catalog.titles
+        own = titles[idx].strip().casefold()
+        best = int(recent[int(np.argmax(strength))])
+        if not own or titles[best].strip().casefold() != own:
+            return f"because you read “{self.title(best)}”"
+        for pos in np.argsort(-strength, kind="stable").tolist():
+            other = int(recent[pos])
+            if strength[pos] <= 0:
+                break
+            if titles[other].strip().casefold() != own:
+                return f"because you read “{self.title(other)}”"
+        return "because you read another article with this title"
 
     def _followed(self, view: UserView) -> set[str]:
         if view.followed is None:

@@ -9,9 +9,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from stream.models.base import Recommendation
+from stream.models.discovery import limit_discovery
 from stream.models.explanations import Explainer
 from stream.models.histories import UserHistories
 from stream.models.items import ItemPool
+from stream.models.languages import unread_language_items
 from stream.models.scoring import Scorer, Shared, UserView
 from stream.models.settings import ModelSettings
 
@@ -85,6 +87,10 @@ class ListRanker:
         prior = scorer.prior(content, collab, shared)
         ranked = prior.copy()
         ranked[shared.blocked] = -np.inf
+        unread = unread_language_items(self.pool.catalog, view.seen, collab,
+                                       self.settings.unread_language_evidence)
+        if unread is not None:
+            ranked[unread] = -np.inf
         if view.seen.size:
             ranked[view.seen[view.seen < shared.n]] = -np.inf
         n_cand = min(max(self.settings.candidates, k), shared.n)
@@ -110,6 +116,9 @@ class ListRanker:
         final = scorer.final(features)
         order = np.argsort(-final, kind="stable")
         cand, features, final = cand[order], features[order], final[order]
+        kept = limit_discovery(self.settings, features, k)
+        if kept is not None:
+            cand, features, final = cand[kept], features[kept], final[kept]
         picked = self._mmr(cand[: 3 * k], final[: 3 * k], k)
         # Python floats from here: the same values, without a numpy scalar per operation
         items, scores = cand[picked].tolist(), final[picked].tolist()

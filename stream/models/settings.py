@@ -100,6 +100,20 @@ class ModelSettings(BaseModel):
     candidates: int = Field(
         100, ge=1, description="Items the learned ranker re-scores per recommendation."
     )
+    discovery_share: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Most of the top k that may be discovery items, picked for being trending "
+        "or new rather than for the reader (the best of them stay); 1: no limit.",
+    )
+    unread_language_evidence: float = Field(
+        0.0,
+        ge=0,
+        description="Items in a language the reader has never read are candidates only with "
+        "a co-visitation score this high (1: the reader's most co-visited item); 0: no rule, "
+        "above 1: never.",
+    )
     excluded_tags: tuple[str, ...] = Field((), description="Never recommend items with these tags.")
     excluded_items: tuple[str, ...] = Field((), description="Never recommend these items.")
     ranker_learning_rate: float = Field(0.01, gt=0, description="SGD step of the ranker.")

@@ -33,6 +33,7 @@ from rich.text import Text
 from stream.dev.broker import EmbeddedBroker, free_port, wait_for_port
 from stream.dev.measure import TOLD_APART, percentile, scrape
 from stream.dev.processes import start_worker_process, stop_process, worker_env
+from stream.dev.retraction import DemoRetraction
 from stream.dev.simulate import Reader, Simulator
 from stream.settings import EMBEDDED_BROKER_NOTE, Settings
 from stream.topics import create_topics, topic_spec, topic_specs
@@ -99,6 +100,7 @@ class Demo:
         self.worker_metrics: dict[str, float] = {}
         self.watched = self._pick_watched()
         self.started = time.monotonic()
+        self.retraction = DemoRetraction(at=seconds / 2 if seconds else 20.0)
 
     def _pick_watched(self) -> list[Reader]:
         by_lang = sorted(self.sim.readers, key=lambda r: -r.activity)
@@ -163,6 +165,10 @@ class Demo:
             if self.seconds is not None and time.monotonic() - self.started >= self.seconds:
                 break
             served = {u: [r["item_id"] for r in recs] for u, recs in self.stats.latest.items()}
+            if self.retraction.due(time.monotonic() - self.started) and await self.retraction.send(
+                    producer, self.settings.topic_items, self.stats.latest, self.watched,
+                    self.sim.item_by_id):
+                self.stats.produced["withdrawal"] += 1
             for ev in self.sim.events(time.time(), served):
                 await producer.send(self._topic(ev.stream), ev.value, key=ev.key)
                 self.stats.produced[ev.kind] += 1
@@ -194,6 +200,7 @@ class Demo:
                                 r["item_id"] for r in self.stats.latest[user]
                             ]
                         self.stats.latest[user] = rec["items"]
+                        self.retraction.seen(user, rec["items"])
                         # the click's own timestamp to the moment the list was published
                         self.stats.latencies.append(rec["emitted_ts"] - rec["event_ts"])
                     else:
@@ -285,6 +292,7 @@ class Demo:
             lines.append(sim.item_by_id[last].title + "\n", style="cyan")
         recs = s.latest.get(reader.user_id, [])
         before = set(s.previous.get(reader.user_id, []))
+        lines.append(self.retraction.note(reader.user_id))
         if not recs:
             lines.append("no clicks yet: waiting for the first one…", style="dim")
         for rank, rec in enumerate(recs[:5], 1):
@@ -304,7 +312,8 @@ class Demo:
             f"http://127.0.0.1:{self.metrics_port}/metrics · {elapsed:.0f}s{until}",
             style="bold",
         )
-        return Group(header, self._counts_table(), *(self._reader_panel(r) for r in self.watched))
+        return Group(header, self._counts_table(), self.retraction.status(),
+                     *(self._reader_panel(r) for r in self.watched))
 
     def plain_status(self) -> str:
         s, m = self.stats, self.worker_metrics
@@ -425,6 +434,7 @@ class Demo:
                 published == s.recommendations,
                 f"{published:,.0f} published, {s.recommendations:,} read back",
             ),
+            self.retraction.check(),
         ]
         table = Table(title="stream demo: summary")
         table.add_column("check")

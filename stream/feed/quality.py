@@ -171,8 +171,8 @@ class LastLists:
         if self._free:
             return self._free.pop()
         row = len(self._users)
-        if row >= self._lengths.shape[0]:  # double, up to what the capacity can hold
-            size = min(max(2 * row, 1024), self.capacity + 1)
+        if row >= self._lengths.shape[0]:  # half as much again, up to the capacity
+            size = min(max(row + row // 2, 1024), self.capacity + 1)
             size = max(size, row + 1)
             self._hashes = _grown(self._hashes, size)
             self._lengths = _grown(self._lengths, size)

@@ -93,7 +93,7 @@ def test_memory_per_list_and_the_cost_of_finding_holders() -> None:
           f"{n:,} lists (an inverted index of sets would add {held_sets / n:.0f}); the "
           f"holders of an item found in {scan * 1000:.2f} ms")
     # a dict entry and a row number per user, ten 4-byte hashes, a length, a variant and a
-    # bitmask of pinned slots (the matrices grow by doubling, so up to twice the rows)
+    # bitmask of pinned slots (the matrices grow by half, so up to half as many rows again)
     assert held / n < 260
     assert held_sets > 2 * held
     assert scan < 1.0

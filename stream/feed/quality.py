@@ -206,9 +206,8 @@ class LastLists:
             wider[:, :self._hashes.shape[1]] = self._hashes
             wider[:, self._hashes.shape[1]:] = self._hashes[:, -1:]
             self._hashes = wider
-        if hashes:
-            self._hashes[row, :len(hashes)] = hashes
-            self._hashes[row, len(hashes):] = hashes[-1]
+        if hashes:  # (one assignment: the padding repeats the last item)
+            self._hashes[row] = hashes + hashes[-1:] * (self._hashes.shape[1] - len(hashes))
         self._lengths[row] = len(hashes)
         self._variant[row] = index
         mask = 0
@@ -237,11 +236,12 @@ class LastLists:
     def rank_of(self, user_id: str, item_id: str) -> tuple[str, int | None] | None:
         """(variant, 1-based rank of ``item_id`` in the last list or None), or None when no
         list was published to the user."""
-        last = self.get(user_id)
-        if last is None:
+        row = self._rows.get(user_id)
+        if row is None:
             return None
-        variant, hashes = last
+        variant = self._variants[int(self._variant[row])]
         try:
+            hashes = self._hashes[row, :int(self._lengths[row])].tolist()
             return variant, hashes.index(item_hash(item_id)) + 1
         except ValueError:
             return variant, None

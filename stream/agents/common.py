@@ -151,7 +151,7 @@ def retriable(exc: BaseException) -> bool:
 
 
 async def deliver(send: Publisher, out: Sequence[Outgoing], metrics: Metrics,
-                   health: Health) -> bool:
+                  health: Health) -> bool:
     """Send a batch's output until the broker has all of it: the batch is held (not
     acknowledged, its state not checkpointed) meanwhile, as Kafka Streams blocks on a failed
     send. What was delivered before a failure is sent again; readers take duplicates (item

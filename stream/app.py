@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from stream import __version__
 from stream.agents.comments import register_comment_agents
-from stream.agents.common import Health, OutputProducer, raw_table
+from stream.agents.common import Health, OutputProducer, publish, raw_table
 from stream.agents.faust_fixes import (
     QuietWorker,
     fetch_only_active_partitions,
@@ -28,6 +28,8 @@ from stream.agents.followers import (
     catalog_reader,
     facts_reader,
     labels_reader,
+    republisher,
+    rules_reader,
     scores_reader,
 )
 from stream.agents.web import check_exposure, register_views, view_middlewares
@@ -138,10 +140,18 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         async def stop_output(app: faust.App, **kwargs: Any) -> None:
             await output.stop()
 
-    # every worker reads the whole of these topics, from the beginning: item-level state and
-    # the scorer are the same on every worker whichever users and comments it owns
-    catalog, facts = catalog_reader(settings, pipeline), facts_reader(settings, pipeline)
-    followers = [catalog, facts]
+    health = Health()
+    # the lists a retraction or a block makes due go out as the agents' output does, and
+    # after any batch of lists ranked before it (see republisher)
+    order = asyncio.Lock()
+    send = publisher if publisher is not None else (lambda out: publish(app, out))
+    due = republisher(pipeline, send, health, order)
+    # every worker reads the whole of these topics, from the beginning: item-level state,
+    # the rules and the scorer are the same on every worker whichever users and comments it
+    # owns
+    catalog, facts = catalog_reader(settings, pipeline, due), facts_reader(settings, pipeline)
+    rules = rules_reader(settings, pipeline, due)
+    followers = [catalog, facts, rules]
     labels = None
     if comments is not None:
         labels = labels_reader(settings, comments)
@@ -149,10 +159,9 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     for follower in followers:
         app.task(_follow(app, follower))
 
-    health = Health()
     interactions_topic = register_feed_agents(
         app, settings, pipeline, processed, health, publisher, users,
-        after_ready=[catalog.caught_up, facts.caught_up],
+        after_ready=[catalog.caught_up, facts.caught_up, rules.caught_up], order=order,
     )
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
@@ -176,7 +185,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
 
     def is_ready() -> bool:
         """Started, not rebalancing, every table recovered, and every followed topic (the
-        catalogue, item facts, comment scores, labels) read to where it was at start."""
+        catalogue, item facts, rules, comment scores, labels) read to where it was at
+        start."""
         recovery = app.tables.recovery  # type: ignore[attr-defined]
         return bool(
             app.started
@@ -218,6 +228,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             )
             metrics.consumer_position.labels(tp.topic, str(tp.partition)).set(position)
         model = pipeline.recommender
+        pipeline.editorial.update_gauges()  # rules expire between two changes
         metrics.users_in_state.set(model.n_users)
         metrics.items_in_state.set(model.n_items)
         if comments is not None:

@@ -24,16 +24,27 @@ __all__ = [
     "Interaction",
     "InteractionType",
     "Item",
+    "Rule",
+    "RuleDeletion",
+    "RuleKind",
+    "Withdrawal",
     "interaction_json",
+    "parse_catalog",
     "parse_comment",
     "parse_comment_label",
     "parse_interaction",
     "parse_item",
+    "parse_rule",
 ]
 
 InteractionType = Literal["impression", "click", "read"]
 _INTERACTION_TYPES: frozenset[str] = frozenset({"impression", "click", "read"})
 _SENTIMENT_LABELS: frozenset[str] = frozenset({"positive", "negative", "neutral"})
+RuleKind = Literal["block_tag", "block_item", "boost", "pin"]
+#: every kind of run-time rule (a metric label: the set is closed)
+RULE_KINDS: tuple[RuleKind, ...] = ("block_tag", "block_item", "boost", "pin")
+#: the deepest slot a pin or a boost may name (slots are 1-based)
+MAX_RULE_POSITION = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +72,48 @@ class Item:
     body: str = ""
     tags: tuple[str, ...] = ()
     lang: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawal:
+    """An item taken down (topic ``stream.items.v1``): a tombstone under the item's key, or
+    an item event with ``"withdrawn": true``. A later item event without it brings it back."""
+
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """An editor's run-time rule (topic ``stream.rules.v1``, keyed by ``rule_id``).
+
+    ``block_tag`` and ``block_item`` keep items out of every list; ``pin`` puts an item at
+    slot ``position`` of the lists of the readers the scope names (``topic``: readers who
+    follow that tag, ``lang``: readers who read in that language, ``variant``: readers of
+    that A/B variant; none: every reader); ``boost`` puts it there unless the model ranks it
+    higher already. A rule holds until ``expires_at`` (epoch seconds; ``None``: until it is
+    deleted with a tombstone).
+    """
+
+    rule_id: str
+    kind: RuleKind
+    #: the tag of a ``block_tag`` rule, the item id of the others
+    target: str
+    expires_at: float | None = None
+    position: int = 1
+    topic: str | None = None
+    lang: str | None = None
+    variant: str | None = None
+
+    def active(self, now: float) -> bool:
+        """Whether the rule holds at ``now``."""
+        return self.expires_at is None or now < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class RuleDeletion:
+    """A tombstone on ``stream.rules.v1``: the rule with this id no longer holds."""
+
+    rule_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +275,17 @@ def _lang(obj: dict[str, Any]) -> str | None:
     return value or None
 
 
+def _key_id(key: bytes | None, what: str, limits: EventLimits) -> str:
+    """The id a message's key carries (a tombstone has nothing else)."""
+    if key is None:
+        raise InvalidEvent("missing_field", f"the message has no key: {what}")
+    try:
+        text = key.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidEvent("bad_value", "the message key is not UTF-8") from None
+    return _id({"key": text}, "key", limits)
+
+
 # --- parsers ------------------------------------------------------------------------------
 
 
@@ -229,7 +293,35 @@ def parse_item(
     raw: bytes | None, limits: EventLimits = DEFAULT_LIMITS, now: float | None = None
 ) -> Item:
     """Validate a ``stream.items.v1`` value."""
+    return _item(_load_object(raw, limits), limits, now)
+
+
+def parse_catalog(
+    key: bytes | None, raw: bytes | None, limits: EventLimits = DEFAULT_LIMITS,
+    now: float | None = None,
+) -> Item | Withdrawal:
+    """Validate a ``stream.items.v1`` message: an item, or its withdrawal (a tombstone,
+    whose key names the item, or ``"withdrawn": true`` with the ``item_id``).
+
+    >>> parse_catalog(b"n1", None)
+    Withdrawal(item_id='n1')
+    >>> parse_catalog(b"n1", b'{"item_id": "n1", "withdrawn": true}')
+    Withdrawal(item_id='n1')
+    """
+    if raw is None:
+        if key is None:  # a null value means nothing without a key to name the item
+            raise InvalidEvent("empty", "message has no value (null) and no key")
+        return Withdrawal(_key_id(key, "a tombstone names its item by the key", limits))
     obj = _load_object(raw, limits)
+    withdrawn = obj.get("withdrawn")
+    if withdrawn is not None and not isinstance(withdrawn, bool):
+        raise InvalidEvent("wrong_type", "'withdrawn' must be true or false")
+    if withdrawn:
+        return Withdrawal(_id(obj, "item_id", limits))
+    return _item(obj, limits, now)
+
+
+def _item(obj: dict[str, Any], limits: EventLimits, now: float | None) -> Item:
     tags = _id_list(obj, "tags", limits)
     published_at = _timestamp(obj, "published_at", limits, now)
     return Item(
@@ -340,3 +432,70 @@ def interaction_json(event: Interaction | Forget) -> dict[str, object]:
     if event.dwell_seconds is not None:
         out["dwell_seconds"] = event.dwell_seconds
     return out
+
+
+def _optional_id(obj: dict[str, Any], name: str, limits: EventLimits) -> str | None:
+    return None if obj.get(name) is None else _id(obj, name, limits)
+
+
+def parse_rule(
+    key: bytes | None, raw: bytes | None, limits: EventLimits = DEFAULT_LIMITS
+) -> Rule | RuleDeletion:
+    """Validate a ``stream.rules.v1`` message: the key is the rule id, a tombstone deletes
+    the rule, a value is one rule (see :class:`Rule`)::
+
+        {"action": "block", "tag": "sponsored"}
+        {"action": "block", "item_id": "n13", "expires_at": 1767225600}
+        {"action": "pin", "item_id": "n42", "position": 1, "expires_at": 1767225600,
+         "topic": "economy", "lang": "en", "variant": "control"}
+        {"action": "boost", "item_id": "n7", "position": 3, "expires_at": 1767225600}
+
+    A pin or a boost must expire (``expires_at``, epoch seconds): an editor's pick that
+    nobody remembers to take back would hold for ever. An expiry in the past is valid (the
+    rule no longer holds): a compacted topic keeps old rules, and reading them again after a
+    restart must not dead-letter them.
+
+    >>> rule = parse_rule(b"r1", b'{"action": "block", "tag": "Ads"}')
+    >>> rule.rule_id, rule.kind, rule.target, rule.expires_at
+    ('r1', 'block_tag', 'ads', None)
+    >>> parse_rule(b"r1", None)
+    RuleDeletion(rule_id='r1')
+    """
+    rule_id = _key_id(key, "a rule's key is its id", limits)
+    if raw is None:
+        return RuleDeletion(rule_id)
+    obj = _load_object(raw, limits)
+    if obj.get("rule_id") is not None and obj["rule_id"] != rule_id:
+        raise InvalidEvent("bad_value", "'rule_id' differs from the message key")
+    action = obj.get("action")
+    if action is None:
+        raise InvalidEvent("missing_field", "required field 'action' is missing")
+    if not isinstance(action, str):
+        raise InvalidEvent("wrong_type", "'action' must be a string")
+    item_id = _optional_id(obj, "item_id", limits)
+    expires_at = _number(obj, "expires_at", required=action in ("pin", "boost"))
+    if action == "block":
+        tag = _optional_id(obj, "tag", limits)
+        if (tag is None) == (item_id is None):
+            raise InvalidEvent("bad_value", "a block names exactly one of 'tag' and 'item_id'")
+        if any(obj.get(f) is not None for f in ("position", "topic", "lang", "variant")):
+            raise InvalidEvent("bad_value", "a block holds for every reader: no position "
+                               "or scope")
+        if tag is not None:
+            return Rule(rule_id, "block_tag", tag.strip().lower(), expires_at)
+        assert item_id is not None
+        return Rule(rule_id, "block_item", item_id, expires_at)
+    if action not in ("pin", "boost"):
+        raise InvalidEvent("unknown_type", f"unknown rule action {action[:40]!r}")
+    if item_id is None:
+        raise InvalidEvent("missing_field", f"a {action} needs 'item_id'")
+    position = obj.get("position", 1 if action == "pin" else 3)
+    if isinstance(position, bool) or not isinstance(position, int):
+        raise InvalidEvent("wrong_type", "'position' must be an integer")
+    if not 1 <= position <= MAX_RULE_POSITION:
+        raise InvalidEvent("bad_value", f"'position' must be 1 to {MAX_RULE_POSITION}")
+    topic = _optional_id(obj, "topic", limits)
+    kind: RuleKind = "pin" if action == "pin" else "boost"
+    return Rule(rule_id, kind, item_id, expires_at, position,
+                topic.strip().lower() if topic is not None else None, _lang(obj),
+                _optional_id(obj, "variant", limits))

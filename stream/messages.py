@@ -78,17 +78,19 @@ def reject(msg: RawMessage, error: InvalidEvent, settings: Settings, metrics: Me
     return dead_letter(msg, error, settings.dlq(msg.topic))
 
 
-def validate_only(batch: Sequence[RawMessage], parse: Callable[[bytes | None], object],
-                  kind: str, settings: Settings, metrics: Metrics) -> list[Outgoing]:
+def validate_only(batch: Sequence[RawMessage], parse: Callable[[RawMessage], object],
+                  kind: str | Callable[[object], str], settings: Settings,
+                  metrics: Metrics) -> list[Outgoing]:
     """Validate a batch that every worker learns elsewhere, from the whole topic (items,
-    labels): the group's agent dead-letters each invalid message once and counts the valid
-    ones as consumed ``kind``; returns the dead letters."""
+    labels, rules): the group's agent dead-letters each invalid message once and counts the
+    valid ones as consumed ``kind`` (or ``kind(parsed)``); returns the dead letters."""
     out: list[Outgoing] = []
     for msg in batch:
         try:
-            parse(msg.value)
+            parsed = parse(msg)
         except InvalidEvent as exc:
             out.append(reject(msg, exc, settings, metrics))
             continue
-        metrics.events_consumed.labels(msg.topic, kind).inc()
+        metrics.events_consumed.labels(msg.topic, kind if isinstance(kind, str)
+                                       else kind(parsed)).inc()
     return out

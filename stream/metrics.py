@@ -21,6 +21,7 @@ from prometheus_client import (
 
 from stream import __version__
 from stream.errors import InvalidEvent
+from stream.events import RULE_KINDS
 
 __all__ = ["LATENCY_BUCKETS", "PROCESSING_BUCKETS", "Metrics"]
 
@@ -226,6 +227,32 @@ class Metrics:
             ["variant"],
             registry=r,
         )
+        self.quality_pinned_clicks = Counter(
+            "stream_quality_pinned_clicks_total",
+            "Clicks on a slot an editor's rule filled (a pin or a boost) in the last list, by "
+            "variant: left out of the clicks, hits and ranks above, which judge the model.",
+            ["variant"],
+            registry=r,
+        )
+        self.retractions = Counter(
+            "stream_retractions_total",
+            "Items withdrawn (a tombstone or 'withdrawn': true on the items topic) that this "
+            "worker's catalogue reader applied (every worker applies every retraction).",
+            registry=r,
+        )
+        self.lists_republished = Counter(
+            "stream_lists_republished_total",
+            "Lists this worker published again because an item they held was taken out, by "
+            "cause (retraction, rule).",
+            ["cause"],
+            registry=r,
+        )
+        self.rules_active = Gauge(
+            "stream_rules_active",
+            "Editors' rules from the rules topic that hold now on this worker, by kind.",
+            ["kind"],
+            registry=r,
+        )
         self.sentiment_labels_learned = Counter(
             "stream_sentiment_labels_learned_total",
             "Moderators' labels this worker's scorer learned from (every worker learns all).",
@@ -262,3 +289,7 @@ class Metrics:
             # an alert on a low hit rate does not fire on a worker that just started
             for gauge in (self.quality_hit_rate, self.quality_ndcg_ratio, self.quality_mrr):
                 gauge.labels(variant).set(math.nan)
+        for kind in RULE_KINDS:
+            self.rules_active.labels(kind)
+        for cause in ("retraction", "rule"):
+            self.lists_republished.labels(cause)

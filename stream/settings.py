@@ -87,6 +87,11 @@ class Settings(BaseSettings):
         description="What interactions change in item-level statistics, published by the "
         "worker that owns the user and applied by every worker (one partition: one order).",
     )
+    topic_rules: str = Field(
+        "stream.rules.v1",
+        description="Editors' run-time rules (block, pin, boost), keyed by rule id, compacted; "
+        "every worker reads all of it (one partition: one order).",
+    )
     dlq_suffix: str = ".dlq"
     partitions: int = Field(4, ge=1, description="Partition count of every topic the app creates.")
 
@@ -276,6 +281,7 @@ class Settings(BaseSettings):
             self.topic_interactions,
             self.topic_comments,
             self.topic_comment_labels,
+            self.topic_rules,
         )
 
     def dlq(self, topic: str) -> str:

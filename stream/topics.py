@@ -50,6 +50,9 @@ def topic_specs(settings: Settings) -> tuple[TopicSpec, ...]:
     specs = [TopicSpec(t, p, compacted=t == s.topic_items) for t in inputs]
     # labels: one partition, one order, so every worker's scorer learns them alike
     specs[inputs.index(s.topic_comment_labels)] = TopicSpec(s.topic_comment_labels, 1)
+    # rules: keyed by rule id, the latest version of each is the rule (a tombstone deletes
+    # it); one partition, one order for every worker
+    specs[inputs.index(s.topic_rules)] = TopicSpec(s.topic_rules, 1, compacted=True)
     specs += [TopicSpec(s.dlq(t), p) for t in inputs]
     specs += [
         TopicSpec(s.topic_recommendations, p, compacted=True),

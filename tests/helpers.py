@@ -100,7 +100,8 @@ def worker_settings(broker: EmbeddedBroker, **overrides: Any) -> Settings:
     )
 
 
-async def produce(bootstrap: str, messages: Sequence[tuple[str, bytes | None, bytes]]) -> None:
+async def produce(bootstrap: str,
+                  messages: Sequence[tuple[str, bytes | None, bytes | None]]) -> None:
     """Produce (topic, key, value) messages with a plain aiokafka producer."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -21,6 +22,7 @@ __all__ = [
     "Health",
     "OutputProducer",
     "batched_agent",
+    "deliver",
     "publish",
     "raw_table",
     "raw_topic",
@@ -148,8 +150,8 @@ def retriable(exc: BaseException) -> bool:
     return isinstance(exc, OSError | TimeoutError)
 
 
-async def _deliver(send: Publisher, out: Sequence[Outgoing], metrics: Metrics,
-                   health: Health) -> bool:
+async def deliver(send: Publisher, out: Sequence[Outgoing], metrics: Metrics,
+                  health: Health) -> bool:
     """Send a batch's output until the broker has all of it: the batch is held (not
     acknowledged, its state not checkpointed) meanwhile, as Kafka Streams blocks on a failed
     send. What was delivered before a failure is sent again; readers take duplicates (item
@@ -192,6 +194,7 @@ def batched_agent(
     publisher: Publisher | None = None,
     stores: Sequence[DurableTable] = (),
     after_ready: Sequence[asyncio.Event] = (),
+    order: asyncio.Lock | None = None,
 ) -> Callable[[Any], Any]:
     """An agent body: take batches (``batch_max`` within ``batch_within`` s), hand their raw
     messages to ``handle``, produce what it returns, then call ``after``, wait for the
@@ -203,7 +206,12 @@ def batched_agent(
     offset is never committed ahead of the state that includes its event. The first batch
     waits for every event of ``after_ready`` (e.g. the labels read again after a restart, so
     no comment is scored by a scorer that has not relearned them yet). A batch whose output
-    cannot be delivered, ever, is held and the agent takes no more (see :func:`_deliver`).
+    cannot be delivered, ever, is held and the agent takes no more (see :func:`deliver`).
+
+    ``order`` is held from handling a batch until its output is delivered: whoever else
+    publishes the same kind of output (the lists a retraction makes due again) waits for it,
+    so a list ranked before a retraction never lands on the topic after the list that
+    replaces it.
     """
     send: Publisher = publisher if publisher is not None else lambda out: publish(app, out)
 
@@ -213,14 +221,15 @@ def batched_agent(
             # iterated yet does not keep what the consumer fetches for it
             for ready in after_ready:
                 await ready.wait()
-            start = time.perf_counter()
-            try:
-                out = handle([to_raw(e) for e in events])
-            finally:
-                metrics.batch_processing.labels(name).observe(time.perf_counter() - start)
-                metrics.batch_size.labels(name).observe(len(events))
-            if not await _deliver(send, out, metrics, health):
-                await asyncio.Event().wait()  # held until the worker is stopped
+            async with order if order is not None else contextlib.nullcontext():
+                start = time.perf_counter()
+                try:
+                    out = handle([to_raw(e) for e in events])
+                finally:
+                    metrics.batch_processing.labels(name).observe(time.perf_counter() - start)
+                    metrics.batch_size.labels(name).observe(len(events))
+                if not await deliver(send, out, metrics, health):
+                    await asyncio.Event().wait()  # held until the worker is stopped
             if after is not None:
                 after()  # e.g. state checkpoints: written once the output is delivered
             for store in stores:

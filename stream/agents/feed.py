@@ -1,4 +1,5 @@
-"""Agents of the feed: items and interactions in, recommendations and dead letters out."""
+"""Agents of the feed: items, rules and interactions in, recommendations and dead letters
+out."""
 
 from __future__ import annotations
 
@@ -24,17 +25,22 @@ def register_feed_agents(
     publisher: Publisher | None = None,
     users: DurableTable | None = None,
     after_ready: Sequence[asyncio.Event] = (),
+    order: asyncio.Lock | None = None,
 ) -> Any:
-    """Declare the item and interaction agents on ``app``; returns the interactions topic.
+    """Declare the item, rule and interaction agents on ``app``; returns the interactions
+    topic.
 
     ``processed`` receives the last processed offset of every (topic, partition) pair, for
     the consumer-lag gauge; ``users`` is the table of user checkpoints, whose writes are
     delivered before a batch of interactions is acknowledged; interactions wait for every
-    event of ``after_ready`` (the catalogue and the item facts read at start).
+    event of ``after_ready`` (the catalogue, the item facts and the rules read at start),
+    and hold ``order`` from ranking a batch until its lists are delivered (see
+    :func:`~stream.agents.followers.republisher`).
     """
     m = pipeline.metrics
     items_topic = raw_topic(app, settings, settings.topic_items)
     interactions_topic = raw_topic(app, settings, settings.topic_interactions)
+    rules_topic = raw_topic(app, settings, settings.topic_rules)
     # validation and dead letters only: every worker learns every item (catalog_reader)
     app.agent(items_topic, name="stream.agents.items")(
         batched_agent(
@@ -61,6 +67,12 @@ def register_feed_agents(
             publisher=publisher,
             stores=[users] if users is not None else (),
             after_ready=after_ready,
+            order=order,
         )
+    )
+    # validation and dead letters only: every worker applies every rule (rules_reader)
+    app.agent(rules_topic, name="stream.agents.rules")(
+        batched_agent(app, settings, m, "rules", pipeline.editorial.validate_rules, processed,
+                      health, publisher=publisher)
     )
     return interactions_topic

@@ -1,31 +1,52 @@
 """Every worker reads the whole of the topics that hold item-level state, which all workers
-need whichever users' partitions they own: the items topic (the catalogue), the item-facts
-topic (what every worker's interactions did to popularity, co-visitation, click-through
-rates and the ranker), the comment scores topic (per-item sentiment) and the labels topic
-(what the sentiment scorer learns).
+need whichever users' partitions they own: the items topic (the catalogue and its
+retractions), the item-facts topic (what every worker's interactions did to popularity,
+co-visitation, click-through rates and the ranker), the comment scores topic (per-item
+sentiment), the labels topic (what the sentiment scorer learns) and the rules topic
+(editors' blocks, pins and boosts).
 
 A plain Kafka consumer without a consumer group, assigned every partition of the topic and
 started from the beginning, feeds the models of this worker. For items, validation and dead
 letters stay with the group's items agent, so a bad item is dead-lettered once, not once per
 worker.
+
+A retraction, or a rule that blocks an item, makes the lists this worker published with the
+item due again. The reader that applied it publishes them (:func:`republisher`) through the
+worker's output producer with the agents' delivery (:func:`~stream.agents.common.deliver`:
+sent again until the broker has them, the worker reported not live if it never will), and
+under the lock the interactions agent holds from ranking a batch until its lists are
+delivered: so no list ranked before the retraction reaches the topic after the list that
+replaces it. The reader, not an agent, publishes them because only the readers see every
+retraction on every worker, and each worker holds the lists of its own users; it reads on
+once they are delivered. What no worker keeps is the lists a worker published before it
+stopped: a worker that starts (or takes users over) knows only the lists it publishes itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from stream.agents.common import Health, Publisher, deliver
 from stream.comments import CommentPipeline
 from stream.feed import FeedPipeline
 from stream.messages import RawMessage
 from stream.settings import Settings
 from stream.topics import topic_spec
 
-__all__ = ["TopicFollower", "catalog_reader", "facts_reader", "labels_reader", "scores_reader"]
+__all__ = [
+    "TopicFollower",
+    "catalog_reader",
+    "facts_reader",
+    "labels_reader",
+    "republisher",
+    "rules_reader",
+    "scores_reader",
+]
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +60,15 @@ class TopicFollower:
         topic: str,
         learn: Callable[[Sequence[RawMessage]], int],
         what: str,
+        after: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
         self.topic = topic
         self.partitions = topic_spec(settings, topic).partitions
         self.learn = learn
         self.what = what
+        #: awaited after each batch learned (e.g. publishing the lists it made due)
+        self.after = after
         #: set once everything that was in the topic at start has been learned
         self.caught_up = asyncio.Event()
         self.learned = 0
@@ -74,6 +98,8 @@ class TopicFollower:
                 ]
                 if raw:
                     self.learned += self.learn(raw)
+                    if self.after is not None:
+                        await self.after()
                 if not self.caught_up.is_set():
                     positions = [await consumer.position(tp) for tp in partitions]
                     if all(pos >= end[tp] for pos, tp in zip(positions, partitions, strict=True)):
@@ -83,9 +109,36 @@ class TopicFollower:
             await consumer.stop()
 
 
-def catalog_reader(settings: Settings, pipeline: FeedPipeline) -> TopicFollower:
-    """Follows every partition of the items topic into the pipeline's models."""
-    return TopicFollower(settings, settings.topic_items, pipeline.learn_catalog, "catalogue")
+def republisher(pipeline: FeedPipeline, send: Publisher, health: Health,
+                order: asyncio.Lock) -> Callable[[], Awaitable[None]]:
+    """What a reader awaits after each batch: the lists the batch made due (a retraction, a
+    block), ranked and delivered under ``order`` (see the module's docstring)."""
+    editorial = pipeline.editorial
+
+    async def publish_due() -> None:
+        if not editorial.due:
+            return
+        async with order:
+            out = editorial.drain()
+            if out and not await deliver(send, out, pipeline.metrics, health):
+                await asyncio.Event().wait()  # held, as an agent's batch, until stopped
+
+    return publish_due
+
+
+def catalog_reader(settings: Settings, pipeline: FeedPipeline,
+                   after: Callable[[], Awaitable[None]] | None = None) -> TopicFollower:
+    """Follows every partition of the items topic into the pipeline's models (items and
+    their retractions)."""
+    return TopicFollower(settings, settings.topic_items, pipeline.learn_catalog, "catalogue",
+                         after)
+
+
+def rules_reader(settings: Settings, pipeline: FeedPipeline,
+                 after: Callable[[], Awaitable[None]] | None = None) -> TopicFollower:
+    """Follows the rules topic (one partition: one order) into every model."""
+    return TopicFollower(settings, settings.topic_rules, pipeline.editorial.learn_rules,
+                         "rules", after)
 
 
 def facts_reader(settings: Settings, pipeline: FeedPipeline) -> TopicFollower:

@@ -1,10 +1,10 @@
 """HTTP views of the worker: a user's current list, an item's statistics and sentiment,
-health, metrics.
+the editors' rules, health, metrics.
 
 All answers are JSON (``/metrics`` excepted). A user's list is answered by the worker that
 owns the user's partition: Faust forwards the request there (``topic_route``), with the
-request's headers, so the token reaches that worker too. Item statistics are the same on every
-worker (item facts), so any worker answers.
+request's headers, so the token reaches that worker too. Item statistics and the rules are the
+same on every worker (item facts, the rules topic read whole), so any worker answers.
 
 Who may read them: with ``STREAM_WEB_TOKEN`` set, every path of the web server but
 ``/health`` (the probes) answers 401 unless the request carries ``Authorization: Bearer
@@ -154,7 +154,9 @@ def register_views(
                 "user_id": user_id,
                 "variant": variant,
                 "items": [
-                    {"item_id": r.item_id, "score": r.score, "reason": r.reason} for r in recs
+                    {"item_id": r.item_id, "score": r.score, "reason": r.reason}
+                    | ({"pinned": True} if r.pinned else {})
+                    for r in recs
                 ],
                 "last_published": last,
                 "ts": now,
@@ -186,6 +188,13 @@ def register_views(
         if found is None:
             return _error(web, 404, f"no scored comments for item {item_id!r}")
         return web.json({"item_id": item_id, **found})
+
+    @app.page("/rules")
+    async def rules(web: Any, request: Any) -> Any:
+        now = pipeline.clock()
+        editorial = pipeline.editorial
+        return web.json({"rules": editorial.describe(now), "active": editorial.active(now),
+                         "ts": now})
 
     @app.page("/health")
     async def health_view(web: Any, request: Any) -> Any:

@@ -126,7 +126,7 @@ class CommentPipeline:
     def handle_labels(self, batch: Sequence[RawMessage]) -> list[Outgoing]:
         """Validate a batch of labelled comments; returns the dead letters. The group's agent
         only validates: every worker learns them all with :meth:`learn_labels`."""
-        return validate_only(batch, lambda raw: parse_comment_label(raw, self.limits), "label",
+        return validate_only(batch, lambda m: parse_comment_label(m.value, self.limits), "label",
                              self.settings, self.metrics)
 
     def learn_labels(self, batch: Sequence[RawMessage]) -> int:

@@ -51,6 +51,7 @@ from stream.dev.demo_view import (
 from stream.dev.ground_truth import GroundTruth
 from stream.dev.measure import TOLD_APART, percentile, scrape
 from stream.dev.processes import start_worker_process, stop_process, worker_env
+from stream.dev.retraction import DemoRetraction
 from stream.dev.simulate import Reader, Simulator
 from stream.settings import EMBEDDED_BROKER_NOTE, Settings
 from stream.topics import create_topics, topic_spec, topic_specs
@@ -97,6 +98,7 @@ class Demo:
         self.worker_metrics: dict[str, float] = {}
         self.watched = self._pick_watched()
         self.started = time.monotonic()
+        self.retraction = DemoRetraction(at=self.seconds / 2 if self.seconds else 20.0)
 
     def _pick_watched(self) -> list[Reader]:
         by_lang = sorted(self.sim.readers, key=lambda r: -r.activity)
@@ -168,6 +170,10 @@ class Demo:
             # the lists as they are now (a list read back later replaces, never changes one)
             latest = dict(self.stats.latest)
             served = {u: [r["item_id"] for r in recs] for u, recs in latest.items()}
+            if self.retraction.due(time.monotonic() - self.started) and await self.retraction.send(
+                    producer, self.settings.topic_items, self.stats.latest, self.watched,
+                    self.sim.item_by_id):
+                self.stats.produced["withdrawal"] += 1
             shown: tuple[str, ...] = ()
             viewer = ""
             clicked = False
@@ -217,6 +223,7 @@ class Demo:
                                 r["item_id"] for r in self.stats.latest[user]
                             ]
                         self.stats.latest[user] = rec["items"]
+                        self.retraction.seen(user, rec["items"])
                         self.stats.variant[user] = rec["variant"]
                         # the click's own timestamp to the moment the list was published
                         self.stats.latencies.append(rec["emitted_ts"] - rec["event_ts"])
@@ -248,7 +255,9 @@ class Demo:
             counts_table(self.stats, self.worker_metrics),
             fit_table(self.truth, self.variants),
             quality_table(self.worker_metrics, self.variants),
-            *(reader_panel(self.stats, self.sim, r) for r in self.watched),
+            self.retraction.status(),
+            *(reader_panel(self.stats, self.sim, r, self.retraction.note(r.user_id))
+              for r in self.watched),
         )
 
     def plain_status(self) -> str:
@@ -353,7 +362,7 @@ class Demo:
         s, m = self.stats, self.worker_metrics
         c = self.console
         lat = list(s.latencies)
-        checks = counts_checks(s, m)
+        checks = [*counts_checks(s, m), ("retraction", *self.retraction.check())]
         table = Table(title="stream demo: summary")
         table.add_column("check")
         table.add_column("ok")

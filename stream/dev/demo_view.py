@@ -175,8 +175,10 @@ def quality_table(m: Mapping[str, float], variants: Mapping[str, float]) -> Tabl
     return table
 
 
-def reader_panel(s: DemoStats, sim: Simulator, reader: Reader) -> Panel:
-    """A reader's last click and the top of their latest list, new entries marked."""
+def reader_panel(s: DemoStats, sim: Simulator, reader: Reader, note: Text | None = None
+                 ) -> Panel:
+    """A reader's last click and the top of their latest list, new entries marked (and
+    ``note``, e.g. that a retracted article left the list)."""
     lines = Text()
     last = s.last_click.get(reader.user_id)
     if last and last in sim.item_by_id:
@@ -184,6 +186,8 @@ def reader_panel(s: DemoStats, sim: Simulator, reader: Reader) -> Panel:
         lines.append(sim.item_by_id[last].title + "\n", style="cyan")
     recs = s.latest.get(reader.user_id, [])
     before = set(s.previous.get(reader.user_id, []))
+    if note is not None:
+        lines.append(note)
     if not recs:
         lines.append("no clicks yet: waiting for the first one…", style="dim")
     for rank, rec in enumerate(recs[:5], 1):

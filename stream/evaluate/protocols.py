@@ -62,7 +62,8 @@ ProgressCallback = Callable[[int], None]
 
 def top_k(model: Recommender, user_id: str, k: int, now: float,
           seen: set[str] | None) -> list[str]:
-    """The model's top ``k`` for the user, with ``seen`` items removed.
+    """The model's top ``k`` for the user, with ``seen`` items and editors' picks removed
+    (what the model ranked is judged, not what a rule pinned).
 
     Asks the model for more items when its list contains items from ``seen``
     (a model may remember less history than the harness does).
@@ -73,6 +74,8 @@ def top_k(model: Recommender, user_id: str, k: int, now: float,
         out: list[str] = []
         picked: set[str] = set()
         for rec in recs:
+            if rec.pinned:
+                continue
             if (seen is None or rec.item_id not in seen) and rec.item_id not in picked:
                 picked.add(rec.item_id)
                 out.append(rec.item_id)

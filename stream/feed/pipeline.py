@@ -16,9 +16,10 @@ from typing import Any
 import orjson
 
 from stream.errors import CorruptCheckpoint, InvalidEvent
-from stream.events import Forget, Interaction, parse_interaction, parse_item
+from stream.events import Forget, Interaction, Withdrawal, parse_catalog, parse_interaction
 from stream.feed.checkpoints import StateStore, decode_checkpoint, encode_checkpoint
 from stream.feed.dedupe import DedupeWindows, event_hash
+from stream.feed.editorial import Editorial
 from stream.feed.quality import ClickOutcome, LastLists, RollingQuality, assign_variant
 from stream.messages import Outgoing, RawMessage, limits_from, reject, validate_only
 from stream.metrics import Metrics
@@ -72,9 +73,12 @@ class FeedPipeline:
             self.variant_weights = {name: 1.0 for name in recommenders}
         self.metrics = metrics
         self.clock = clock
-        self.last_lists = LastLists(settings.last_lists_capacity)
+        self.last_lists = LastLists(settings.last_lists_capacity, settings.top_k)
         self.rolling = {v: RollingQuality(settings.quality_window) for v in recommenders}
         self.limits = limits_from(settings)
+        #: retractions and editors' rules, and the lists they make due again
+        self.editorial = Editorial(settings, recommenders, self.last_lists, metrics, clock,
+                                   self.publish_lists, self.limits)
 
     @property
     def recommender(self) -> FeedModel:
@@ -92,8 +96,11 @@ class FeedPipeline:
         if found is None:
             return  # nothing was published to this user yet: nothing to judge
         variant, rank = found
-        outcome = ClickOutcome(rank, self.settings.top_k)
         m = self.metrics
+        if rank is not None and self.last_lists.is_pinned(user_id, rank):
+            m.quality_pinned_clicks.labels(variant).inc()  # the editor's, not the model's
+            return
+        outcome = ClickOutcome(rank, self.settings.top_k)
         m.quality_clicks.labels(variant).inc()
         if outcome.hit:
             m.quality_hits.labels(variant).inc()
@@ -116,23 +123,33 @@ class FeedPipeline:
         return reject(msg, error, self.settings, self.metrics)
 
     def handle_items(self, batch: Sequence[RawMessage]) -> list[Outgoing]:
-        """Validate a batch of item messages; returns the dead letters.
+        """Validate a batch of item messages (items and withdrawals); returns the dead
+        letters.
 
         The worker validates in its consumer group (each item once, one dead letter) and
         learns every item on every worker through :meth:`learn_catalog`.
         """
         now = self.clock()
-        return validate_only(batch, lambda raw: parse_item(raw, self.limits, now), "item",
-                             self.settings, self.metrics)
+        return validate_only(
+            batch, lambda m: parse_catalog(m.key, m.value, self.limits, now),
+            lambda e: "withdrawal" if isinstance(e, Withdrawal) else "item",
+            self.settings, self.metrics)
 
     def learn_catalog(self, batch: Sequence[RawMessage]) -> int:
         """Learn every valid item of a batch read from all partitions of the items topic
-        (invalid ones are dead-lettered by :meth:`handle_items`); returns how many."""
+        (invalid ones are dead-lettered by :meth:`handle_items`); returns how many.
+
+        A withdrawal takes its item out of every model, and the lists this worker published
+        with it become due again (:meth:`Editorial.drain <stream.feed.editorial.Editorial.
+        drain>`)."""
         learned = 0
         for msg in batch:
             try:
-                item = parse_item(msg.value, self.limits, None)
+                item = parse_catalog(msg.key, msg.value, self.limits, None)
             except InvalidEvent:
+                continue
+            if isinstance(item, Withdrawal):
+                self.editorial.withdraw(item.item_id, msg.timestamp)
                 continue
             try:
                 for model in self.recommenders.values():
@@ -363,12 +380,14 @@ class FeedPipeline:
             for user_id in user_ids:
                 recs = lists.get(user_id, [])
                 event_ts, produced_ts = users[user_id]
-                self.last_lists.put(user_id, variant, (r.item_id for r in recs))
+                self.last_lists.put(user_id, variant, (r.item_id for r in recs),
+                                    [j for j, r in enumerate(recs) if r.pinned])
                 value = orjson.dumps(
                     {
                         "user_id": user_id,
                         "items": [
                             {"item_id": r.item_id, "score": r.score, "reason": r.reason}
+                            | ({"pinned": True} if r.pinned else {})
                             for r in recs
                         ],
                         "model": model.name,

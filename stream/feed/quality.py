@@ -11,9 +11,15 @@ import math
 import zlib
 from array import array
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
+from typing import TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+_T = TypeVar("_T", bound=np.generic)
 
 __all__ = [
     "ClickOutcome",
@@ -95,38 +101,62 @@ def item_hash(item_id: str) -> int:
     return zlib.crc32(item_id.encode("utf-8"))
 
 
-class LastLists:
-    """The last list published to each user, bounded: the least recently updated go first.
+def _grown(a: NDArray[_T], rows: int) -> NDArray[_T]:
+    """``a`` with ``rows`` rows, the new ones zero."""
+    out = np.zeros((rows, *a.shape[1:]), dtype=a.dtype)
+    out[:a.shape[0]] = a
+    return out
 
-    Each list is held as one ``bytes``: the index of its variant (one byte), then the
-    :func:`item_hash` of each item as unsigned 32-bit integers, about 80 bytes for a list of
-    ten instead of a tuple, a list and its pointers (about 250 bytes per user with the dict
-    entry, measured by ``stream bench``). The rank of a clicked item is the position of its
-    hash.
+
+class LastLists:
+    """The last list published to each user, bounded: the least recently updated go first;
+    and which users' lists hold an item (:meth:`holders`), for retractions.
+
+    Each list is a row of a matrix of the :func:`item_hash` of its items (unsigned 32-bit
+    integers; a row as wide as the longest list, the unused slots repeating the last item),
+    with its length, the index of its variant, and a bitmask of the slots an editor's rule
+    filled (:meth:`is_pinned`). A user's row is found through a dict, which keeps the users
+    in the order their lists were last updated. The users whose list holds an item are found
+    by one vectorised comparison over the matrix rather than through an inverted index: an
+    index of sets would cost several times the list itself per list, for an operation
+    editors do a few times a day, while the scan reads ``4 * width`` bytes per list, once
+    per batch of retractions (``tests/unit/test_last_lists.py`` measures both, and the bytes
+    per list of the cache, which is the whole index).
 
     Collisions: a click on an item that is not in the list counts as a hit only if its hash
     equals one of the list's k hashes, about k / 2**32 per click (2.3e-9 for k = 10: a few
     wrong hits in a billion clicks); two items of one list with one hash (about k² / 2**33
-    per list) give the later one the earlier one's rank. CRC-32 differs for ids of one length
-    that differ within any 4 bytes, and item ids come from the catalogue, not from readers.
+    per list) give the later one the earlier one's rank; a retraction re-publishes the lists
+    of an item whose hash collides with its own (a list ranked again, nothing lost). CRC-32
+    differs for ids of one length that differ within any 4 bytes, and item ids come from the
+    catalogue, not from readers.
 
     >>> lists = LastLists(capacity=2)
-    >>> lists.put("alice", "control", ["n1", "n2", "n3"])
+    >>> lists.put("alice", "control", ["n1", "n2", "n3"], pinned=[0])
     >>> lists.rank_of("alice", "n2"), lists.rank_of("alice", "n9"), lists.rank_of("bob", "n1")
     (('control', 2), ('control', None), None)
     >>> lists.ids("alice", ["n3", "n1", "n2"])
     ['n1', 'n2', 'n3']
+    >>> lists.holders(["n3"]), lists.is_pinned("alice", 1), lists.is_pinned("alice", 2)
+    (['alice'], True, False)
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, width: int = 10) -> None:
         self.capacity = capacity
-        #: user -> packed list, least recently updated first
-        self._lists: dict[str, bytes] = {}
-        #: variant names by their index in the lists' first byte
+        #: user -> row of the matrices, least recently updated first
+        self._rows: dict[str, int] = {}
+        #: row -> user ("" for a free row), and the free rows
+        self._users: list[str] = []
+        self._free: list[int] = []
+        self._hashes: NDArray[np.uint32] = np.zeros((0, max(width, 1)), dtype=np.uint32)
+        self._lengths: NDArray[np.uint16] = np.zeros(0, dtype=np.uint16)
+        self._variant: NDArray[np.uint8] = np.zeros(0, dtype=np.uint8)
+        self._pinned: NDArray[np.uint64] = np.zeros(0, dtype=np.uint64)
+        #: variant names by their index in ``_variant``
         self._variants: list[str] = []
 
     def __len__(self) -> int:
-        return len(self._lists)
+        return len(self._rows)
 
     def _variant_index(self, variant: str) -> int:
         try:
@@ -137,42 +167,91 @@ class LastLists:
             self._variants.append(variant)
             return len(self._variants) - 1
 
-    def put(self, user_id: str, variant: str, item_ids: Iterable[str]) -> None:
-        """Remember the list just published to the user. Beyond the capacity the least
-        recently updated lists go, a sixteenth of the capacity at once."""
-        hashes = array("I", [item_hash(i) for i in item_ids])
-        lists = self._lists
-        lists.pop(user_id, None)  # inserted again: last in the order, the most recent
-        lists[user_id] = bytes((self._variant_index(variant),)) + hashes.tobytes()
-        if len(lists) > self.capacity:
+    def _new_row(self) -> int:
+        if self._free:
+            return self._free.pop()
+        row = len(self._users)
+        if row >= self._lengths.shape[0]:  # half as much again, up to the capacity
+            size = min(max(row + row // 2, 1024), self.capacity + 1)
+            size = max(size, row + 1)
+            self._hashes = _grown(self._hashes, size)
+            self._lengths = _grown(self._lengths, size)
+            self._variant = _grown(self._variant, size)
+            self._pinned = _grown(self._pinned, size)
+        self._users.append("")
+        return row
+
+    def _release(self, user_id: str) -> None:
+        row = self._rows.pop(user_id, None)
+        if row is not None:
+            self._users[row] = ""
+            self._lengths[row] = 0
+            self._free.append(row)
+
+    def put(self, user_id: str, variant: str, item_ids: Iterable[str],
+            pinned: Iterable[int] = ()) -> None:
+        """Remember the list just published to the user (``pinned``: the 0-based slots an
+        editor's rule filled). Beyond the capacity the least recently updated lists go, a
+        sixteenth of the capacity at once."""
+        hashes = [item_hash(i) for i in item_ids]
+        index = self._variant_index(variant)
+        rows = self._rows
+        row = rows.pop(user_id, None)  # inserted again: last in the order, the most recent
+        if row is None:
+            row = self._new_row()
+        rows[user_id] = row
+        self._users[row] = user_id
+        if len(hashes) > self._hashes.shape[1]:
+            wider = np.zeros((self._hashes.shape[0], len(hashes)), dtype=np.uint32)
+            wider[:, :self._hashes.shape[1]] = self._hashes
+            wider[:, self._hashes.shape[1]:] = self._hashes[:, -1:]
+            self._hashes = wider
+        if hashes:  # (one assignment: the padding repeats the last item)
+            self._hashes[row] = hashes + hashes[-1:] * (self._hashes.shape[1] - len(hashes))
+        self._lengths[row] = len(hashes)
+        self._variant[row] = index
+        mask = 0
+        for slot in pinned:
+            if slot < 64:
+                mask |= 1 << slot
+        self._pinned[row] = mask
+        if len(rows) > self.capacity:
             # a plain dict keeps insertion order at 38 bytes an entry where an OrderedDict
             # takes 91, but finding its oldest key walks past the keys removed before it:
             # one walk for many evictions keeps a put O(1) on average
-            excess = len(lists) - self.capacity + self.capacity // 16
-            for oldest in list(islice(lists, excess)):
-                del lists[oldest]
+            excess = len(rows) - self.capacity + self.capacity // 16
+            for oldest in list(islice(rows, excess)):
+                self._release(oldest)
 
     def get(self, user_id: str) -> tuple[str, array[int]] | None:
         """(variant, the :func:`item_hash` of each item in rank order) of the last list, or
         None."""
-        packed = self._lists.get(user_id)
-        if packed is None:
+        row = self._rows.get(user_id)
+        if row is None:
             return None
         hashes = array("I")
-        hashes.frombytes(packed[1:])
-        return self._variants[packed[0]], hashes
+        hashes.frombytes(self._hashes[row, :int(self._lengths[row])].tobytes())
+        return self._variants[int(self._variant[row])], hashes
 
     def rank_of(self, user_id: str, item_id: str) -> tuple[str, int | None] | None:
         """(variant, 1-based rank of ``item_id`` in the last list or None), or None when no
         list was published to the user."""
-        last = self.get(user_id)
-        if last is None:
+        row = self._rows.get(user_id)
+        if row is None:
             return None
-        variant, hashes = last
+        variant = self._variants[int(self._variant[row])]
         try:
+            hashes = self._hashes[row, :int(self._lengths[row])].tolist()
             return variant, hashes.index(item_hash(item_id)) + 1
         except ValueError:
             return variant, None
+
+    def is_pinned(self, user_id: str, rank: int) -> bool:
+        """Whether an editor's rule filled the slot ``rank`` (1-based) of the user's last
+        list."""
+        row = self._rows.get(user_id)
+        return row is not None and 1 <= rank <= 64 and bool(
+            (int(self._pinned[row]) >> (rank - 1)) & 1)
 
     def ids(self, user_id: str, candidates: Iterable[str]) -> list[str | None] | None:
         """The item ids of the last list, found among ``candidates`` by their hashes (read
@@ -194,9 +273,22 @@ class LastLists:
                 missing -= 1
         return [found[h] for h in last[1]]
 
+    def holders(self, item_ids: Collection[str]) -> list[str]:
+        """The users whose last list holds one of ``item_ids`` (by hash: see the class)."""
+        n = len(self._users)
+        if not item_ids or not self._rows:
+            return []
+        wanted = np.array([item_hash(i) for i in item_ids], dtype=np.uint32)
+        block = self._hashes[:n]
+        # (the unused slots of a row repeat its last item: they hold nothing more)
+        hit = (block == wanted[0]) if wanted.size == 1 else np.isin(block, wanted)
+        rows = np.flatnonzero(hit.any(axis=1) & (self._lengths[:n] > 0))
+        users = self._users
+        return [users[r] for r in rows.tolist()]
+
     def forget(self, user_id: str) -> None:
         """Drop the user's list."""
-        self._lists.pop(user_id, None)
+        self._release(user_id)
 
 
 class RollingQuality:

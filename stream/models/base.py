@@ -9,18 +9,20 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from stream.events import Forget, Interaction, Item
+from stream.events import Forget, Interaction, Item, Rule
 
 __all__ = ["FeedModel", "Recommendation", "Recommender"]
 
 
 @dataclass(frozen=True, slots=True)
 class Recommendation:
-    """One recommended item with its score and a short, human-readable reason."""
+    """One recommended item with its score and a short, human-readable reason; ``pinned``
+    when an editor's rule put it there rather than the model's ranking."""
 
     item_id: str
     score: float
     reason: str
+    pinned: bool = False
 
 
 @runtime_checkable
@@ -94,6 +96,13 @@ class FeedModel(Recommender, Protocol):
 
     def item_ids(self) -> Iterable[str]:
         """The ids of the items in the catalogue."""
+
+    def withdraw(self, item_id: str) -> bool:
+        """Take an item out of every list until its next item event; whether it was held."""
+
+    def set_rules(self, rules: Sequence[Rule], now: float) -> list[str]:
+        """Replace the editors' rules this model applies; returns the ids of the items a new
+        block took out of the lists."""
 
     @property
     def n_users(self) -> int:

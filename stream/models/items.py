@@ -36,9 +36,15 @@ class ItemPool:
         self.settings = settings
         self.tfidf = OnlineTfidf(dim=settings.content_dim, chinese=settings.chinese_segmentation)
         self.catalog = ItemCatalog(settings.content_dim)
+        #: items no list may hold: excluded by the settings or a run-time block, or withdrawn
         self.excluded: NDArray[np.bool_] = np.zeros(1024, dtype=bool)
-        self.excluded_tags = frozenset(t.strip().lower() for t in settings.excluded_tags)
-        self.excluded_items = frozenset(settings.excluded_items)
+        #: items taken down (:meth:`withdraw`) until their next item event
+        self.withdrawn: NDArray[np.bool_] = np.zeros(1024, dtype=bool)
+        #: the settings' exclusions, which every run-time block adds to
+        self.default_tags = frozenset(t.strip().lower() for t in settings.excluded_tags)
+        self.default_items = frozenset(settings.excluded_items)
+        self.excluded_tags = self.default_tags
+        self.excluded_items = self.default_items
         #: documents in the TF-IDF when every vector was last re-weighted
         self.docs_at_reweight = 0
 
@@ -47,12 +53,14 @@ class ItemPool:
         new = item_id not in self.catalog.index
         idx = self.catalog.ensure(item_id, ts)
         if idx >= self.excluded.shape[0]:
-            self.excluded = np.concatenate(
-                [self.excluded, np.zeros(max(idx + 1, self.excluded.shape[0]), dtype=bool)])
+            extra = np.zeros(max(idx + 1, self.excluded.shape[0]), dtype=bool)
+            self.excluded = np.concatenate([self.excluded, extra])
+            self.withdrawn = np.concatenate([self.withdrawn, extra])
         if math.isnan(self.catalog.last_seen[idx]):  # known so far only by timeless metadata
             self.catalog.last_seen[idx] = ts
         if new:  # (an item's tags may exclude it too: learn decides, keep what it said)
             self.excluded[idx] = item_id in self.excluded_items
+            self.withdrawn[idx] = False
         return idx
 
     def indexes(self, item_ids: Sequence[str], ts: float) -> NDArray[np.int64]:
@@ -82,9 +90,37 @@ class ItemPool:
             cat.first_read[idx] = ts
 
     def is_excluded(self, item_id: str, tags: Sequence[str]) -> bool:
-        """Whether business rules keep an item out of every list."""
+        """Whether business rules (the settings' and the run-time blocks) keep an item out
+        of every list."""
         return item_id in self.excluded_items or any(
             t.strip().lower() in self.excluded_tags for t in tags)
+
+    def withdraw(self, item_id: str) -> int | None:
+        """Take an item out of every list until its next item event; it stays in the pool
+        (its statistics and vector are kept for its return). Returns its index, or None
+        when the pool does not hold it (nothing to take out)."""
+        idx = self.catalog.index.get(item_id)
+        if idx is not None:
+            self.withdrawn[idx] = True
+            self.excluded[idx] = True
+        return idx
+
+    def block(self, items: frozenset[str], tags: frozenset[str]) -> list[int]:
+        """Make the run-time blocks ``items`` and ``tags`` (on top of the settings'): every
+        slot's exclusion is worked out again, a pass over the catalogue that runs only when
+        the blocks change. Returns the indexes newly excluded."""
+        tags = frozenset(t.strip().lower() for t in tags)
+        items_now, tags_now = self.default_items | items, self.default_tags | tags
+        if (items_now, tags_now) == (self.excluded_items, self.excluded_tags):
+            return []
+        self.excluded_items, self.excluded_tags = items_now, tags_now
+        cat = self.catalog
+        n = len(cat)
+        before = self.excluded[:n].copy()
+        excluded = [bool(item_id) and self.is_excluded(item_id, cat.tags[j])
+                    for j, item_id in enumerate(cat.ids)]
+        self.excluded[:n] = np.array(excluded, dtype=bool) | self.withdrawn[:n]
+        return np.flatnonzero(self.excluded[:n] & ~before).tolist()
 
     def learn(self, item: Item, clock: float) -> None:
         """Add or update an item (TF-IDF vector, metadata, business rules) at the model's
@@ -106,6 +142,7 @@ class ItemPool:
         self.catalog.upsert(item.item_id, self.tfidf.vector(*terms), item.title, item.tags,
                             item.lang, item.published_at)
         self.catalog.terms[idx] = terms
+        self.withdrawn[idx] = False  # an item event without a withdrawal brings it back
         self.excluded[idx] = self.is_excluded(item.item_id, item.tags)
         if self.tfidf.n_docs > 1.25 * self.docs_at_reweight + 16:
             self.reweight()
@@ -177,4 +214,5 @@ class ItemPool:
         if terms is not None:
             self.tfidf.remove(terms[0])
         self.excluded[idx] = False
+        self.withdrawn[idx] = False
         return self.catalog.remove(idx)

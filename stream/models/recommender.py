@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from stream.events import Forget, Interaction, Item
+from stream.events import Forget, Interaction, Item, Rule
 from stream.models.base import Recommendation
 from stream.models.explanations import Explainer
 from stream.models.facts import ItemStatistics
@@ -17,6 +17,7 @@ from stream.models.housekeeping import Housekeeper
 from stream.models.items import ItemPool
 from stream.models.learning import InteractionLearner
 from stream.models.ranking import ListRanker
+from stream.models.rules import EditorialRules
 from stream.models.scoring import Scorer, SentimentSource
 from stream.models.settings import ModelSettings
 from stream.models.state import StateCodec
@@ -35,7 +36,8 @@ class StreamRecommender:
       and the impression ranker, changed only by item facts;
     * :class:`~stream.models.scoring.Scorer`, :class:`~stream.models.ranking.ListRanker`,
       :class:`~stream.models.explanations.Explainer`: scores, lists and reasons;
-    * :class:`~stream.models.state.StateCodec`: state as JSON-able dicts, never pickles.
+    * :class:`~stream.models.state.StateCodec`: state as JSON-able dicts, never pickles;
+    * :class:`~stream.models.rules.EditorialRules`: editors' blocks, pins and boosts.
 
     Alone (``stream evaluate``, a notebook), :meth:`learn_one` and :meth:`forget_user`
     apply the item facts they write at once. In a worker among several, each worker sees
@@ -72,12 +74,25 @@ class StreamRecommender:
         self.lists = ListRanker(s, self.pool, self.users, self.scorer, self.explainer)
         self.codec = StateCodec(self.pool, self.stats, self.users, self.learner)
         self.housekeeper = Housekeeper(s, self.pool, self.stats, self.users, self.learner)
+        self.rules = EditorialRules(self.pool, self.users, self.scorer, self.explainer)
 
     # --- learning ---------------------------------------------------------------------------
 
     def learn_item(self, item: Item) -> None:
         """Add or update an item (no clock tick: publication times may lie anywhere)."""
         self.pool.learn(item, self.clock)
+
+    def withdraw(self, item_id: str) -> bool:
+        """Take an item out of every list until its next item event (:meth:`learn_item`
+        brings it back); its statistics stay. Returns whether the model holds it."""
+        return self.pool.withdraw(item_id) is not None
+
+    def set_rules(self, rules: Sequence[Rule], now: float) -> list[str]:
+        """Replace the editors' rules at ``now`` (see
+        :class:`~stream.models.rules.EditorialRules`); returns the ids of the items a new
+        block took out of the lists."""
+        ids = self.pool.catalog.ids
+        return [ids[j] for j in self.rules.replace(rules, now)]
 
     def learn_one(self, event: Interaction) -> None:
         """Learn from one click, read or impression, applying its item facts at once (the
@@ -158,14 +173,17 @@ class StreamRecommender:
     # --- ranking ----------------------------------------------------------------------------
 
     def recommend(self, user_id: str, k: int, now: float) -> list[Recommendation]:
-        """The user's top ``k``: never an item they read, expired or excluded; MMR-diverse;
-        each with a reason."""
-        return self.lists.recommend_many([user_id], k, now)[user_id]
+        """The user's top ``k``: never an item they read, expired, excluded or withdrawn;
+        MMR-diverse; editors' pins and boosts in their slots; each with a reason."""
+        return self.recommend_many([user_id], k, now)[user_id]
 
     def recommend_many(self, user_ids: Iterable[str], k: int, now: float
                        ) -> dict[str, list[Recommendation]]:
         """Top ``k`` for each user, sharing the per-batch work."""
-        return self.lists.recommend_many(user_ids, k, now)
+        self.rules.refresh(now)
+        lists = self.lists.recommend_many(user_ids, k, now)
+        self.rules.place(lists, k, now)
+        return lists
 
     def score(self, user_id: str, item_ids: list[str], now: float) -> NDArray[np.float64]:
         """Scores of the candidates for the user (higher is better); unknown items get the

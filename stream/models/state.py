@@ -146,7 +146,7 @@ class StateCodec:
                 vector = pool.tfidf.vector(*terms)
             cat.upsert(item_id, vector, str(state["title"]), tags, state["lang"], published_at)
             cat.terms[idx] = terms
-            pool.excluded[idx] = pool.is_excluded(item_id, tags)
+            pool.excluded[idx] = pool.is_excluded(item_id, tags) or pool.withdrawn[idx]
         cat.last_seen[idx] = _time(state["last_seen"])
         cat.first_seen[idx] = _time(state["first_seen"])
         cat.first_read[idx] = _time(state["first_read"])

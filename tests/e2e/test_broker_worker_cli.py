@@ -62,7 +62,8 @@ def test_broker_and_worker_commands(tmp_path: Path) -> None:
                 proc.send_signal(signal.SIGINT)
         codes = [p.wait(30) for p in (worker, broker) if p is not None]
     out = broker.stdout.read() if broker.stdout else ""
-    assert "keeps everything in memory" in out and "created 13 topics" in out
+    assert "keeps everything in memory" in out and "created 15 topics" in out
+    assert "stream.rules.v1  (1 partition" in out
     assert "stream.item_facts.v1  (1 partition)" in out
     assert "stream.interactions.v1  (4 partitions)" in out
     assert codes == [0, 0]

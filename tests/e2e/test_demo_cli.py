@@ -44,7 +44,8 @@ def test_demo_runs_and_stops_by_itself(tmp_path: Path) -> None:
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert "NOTE: The embedded Tansu broker keeps everything in memory" in " ".join(out.split())
-    for check in ("every produced event consumed", "every malformed event", "every published"):
+    for check in ("every produced event consumed", "every malformed event", "every published",
+                  "the retracted article left"):
         assert check in " ".join(out.split())
     assert "NO" not in re.findall(r"\b(?:yes|NO)\b", out)
     m = re.search(r"events in: ([\d,]+) .*? recommendations out: ([\d,]+) · dead-lettered: "

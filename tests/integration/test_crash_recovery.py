@@ -1,6 +1,8 @@
 """SIGKILL the worker at random moments while events flow, restart it, and compare the
 recovered user state with a reference replay of the same events: no update lost, none
-applied twice (the dedupe window removes what at-least-once redelivers)."""
+applied twice (the dedupe window removes what at-least-once redelivers). An item is retracted
+half way: it changes no user state and no item statistics, and no list published once the
+worker had time to apply it holds the item, whichever worker process published it."""
 
 from __future__ import annotations
 
@@ -125,8 +127,13 @@ def test_sigkill_loses_nothing_and_doubles_nothing(
     kill_after = sorted(rng.sample(range(1, len(chunks) - 1), 3))
     worker = start_worker(settings, tmp_path, "worker-0")
     kills = 0
+    retracted, retracted_at = ITEMS[0][0], float("inf")
     try:
         for i, chunk in enumerate(chunks):
+            if i == len(chunks) // 2:
+                asyncio.run(produce(broker.bootstrap, [
+                    (settings.topic_items, retracted.encode(), None)]))
+                retracted_at = time.time()
             asyncio.run(produce(broker.bootstrap, [
                 (settings.topic_interactions, e["user_id"].encode(), orjson.dumps(e))
                 for e in chunk]))
@@ -148,6 +155,8 @@ def test_sigkill_loses_nothing_and_doubles_nothing(
         last = wait_metrics(settings.metrics_port, lambda m: m.get(
             "stream_item_facts_applied_total", 0) >= len(evs))
         skipped = last.get("stream_events_duplicate_total", 0.0)
+        lists = asyncio.run(read_topics(broker.bootstrap, [settings.topic_recommendations],
+                                        settings.partitions, lambda r: False, timeout=5))
         held = {}
         for item_id, *_ in ITEMS:
             status, _, body = get(settings.web_port, f"/items/{item_id}")
@@ -171,6 +180,12 @@ def test_sigkill_loses_nothing_and_doubles_nothing(
           f"redelivered and skipped by the last worker {skipped:.0f}")
     assert kills == 3
     assert skipped > 0  # the dedupe window was exercised
+    # every worker process read the retraction (the last one again at its start), and none
+    # published the item once it had had the time to apply it
+    assert last.get("stream_retractions_total", 0) >= 1
+    late = [r for r in lists if r.timestamp / 1000.0 > retracted_at + 2.0]
+    assert late and not [r.key for r in late if retracted in {
+        i["item_id"] for i in orjson.loads(r.value)["items"]}]
     # every event's item facts applied exactly once: the same statistics as one replay
     facts = last.get("stream_item_facts_applied_total")
     assert facts == len(evs), f"item facts applied for {facts} events; {diagnosis}"

@@ -11,7 +11,7 @@ import pytest
 from aiokafka.errors import KafkaTimeoutError, RecordTooLargeError, TopicAuthorizationFailedError
 from prometheus_client import CollectorRegistry
 
-from stream.agents.common import Health, OutputProducer, _deliver, retriable
+from stream.agents.common import Health, OutputProducer, deliver, retriable
 from stream.messages import Outgoing
 from stream.metrics import Metrics
 from stream.settings import Settings
@@ -34,7 +34,7 @@ def test_a_failed_send_is_retried_until_delivered(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(asyncio, "sleep", no_sleep)
     out = [Outgoing("t", b"k", b"v")]
     health = Health()
-    assert asyncio.run(_deliver(send, out, metrics, health))
+    assert asyncio.run(deliver(send, out, metrics, health))
     assert health.live
     assert attempts == [1, 1, 1, 1]
     assert pauses == [0.1, 0.2, 0.4]  # backing off
@@ -48,7 +48,7 @@ def test_cancelling_a_delivery_is_not_retried() -> None:
         raise asyncio.CancelledError
 
     with pytest.raises(asyncio.CancelledError):
-        asyncio.run(_deliver(send, [], metrics, Health()))
+        asyncio.run(deliver(send, [], metrics, Health()))
 
 
 def test_an_error_sending_again_cannot_mend_is_not_retried(
@@ -66,7 +66,7 @@ def test_an_error_sending_again_cannot_mend_is_not_retried(
 
     monkeypatch.setattr(asyncio, "sleep", no_sleep)
     health = Health()
-    delivered = asyncio.run(_deliver(send, [Outgoing("t", b"k", b"v")], metrics, health))
+    delivered = asyncio.run(deliver(send, [Outgoing("t", b"k", b"v")], metrics, health))
     assert not delivered and attempts == [1]
     assert not health.live and health.failure is not None
     assert "RecordTooLargeError" in health.failure

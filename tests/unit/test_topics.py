@@ -17,11 +17,13 @@ def test_every_topic_once_with_its_partitions_and_policy() -> None:
     names = [spec.name for spec in specs]
     assert len(names) == len(set(names))
     by_name = {spec.name: spec for spec in specs}
-    # one partition, one order: labels and item facts
+    # one partition, one order: labels, item facts and rules
     assert by_name[s.topic_comment_labels].partitions == 1
     assert by_name[s.topic_item_facts].partitions == 1
+    assert by_name[s.topic_rules].partitions == 1
     assert {n for n, spec in by_name.items() if spec.compacted} == {
-        s.topic_items, s.topic_recommendations, s.topic_user_profiles, "shop-users-changelog"
+        s.topic_items, s.topic_recommendations, s.topic_user_profiles, s.topic_rules,
+        "shop-users-changelog"
     }
     assert all(by_name[s.dlq(t)].partitions == 6 for t in s.input_topics)
 

@@ -92,6 +92,15 @@ def test_top_k_removes_seen_items_and_asks_for_more() -> None:
     assert top_k(_Scripted(["a", "b"]), "u", 10, 0.0, {"a"}) == ["b"]
 
 
+def test_top_k_judges_the_ranked_slots_not_the_editors_picks() -> None:
+    class Pinned(_Scripted):
+        def recommend(self, user_id: str, k: int, now: float) -> list[Recommendation]:
+            ranked = super().recommend(user_id, k, now)
+            return [Recommendation("pick", 1.0, "editor's pick", pinned=True), *ranked][:k]
+
+    assert top_k(Pinned(["a", "b", "c"]), "u", 2, 0.0, None) == ["a", "b"]
+
+
 def _click(n: int, user: str, item: str, ts: float) -> Interaction:
     return Interaction(f"c{n}", "click", user, item, ts=ts)
 

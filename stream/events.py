@@ -187,6 +187,17 @@ def _load_object(raw: bytes | None, limits: EventLimits) -> dict[str, Any]:
     return obj
 
 
+def _kind(obj: dict[str, Any], name: str) -> str:
+    """A required string field that says what a message is (an event's type, a rule's
+    action); which values are known, the caller checks."""
+    value = obj.get(name)
+    if value is None:
+        raise InvalidEvent("missing_field", f"required field {name!r} is missing")
+    if not isinstance(value, str):
+        raise InvalidEvent("wrong_type", f"{name!r} must be a string")
+    return value
+
+
 def _id(obj: dict[str, Any], name: str, limits: EventLimits) -> str:
     if name not in obj or obj[name] is None:
         raise InvalidEvent("missing_field", f"required field {name!r} is missing")
@@ -339,11 +350,7 @@ def parse_interaction(
 ) -> Interaction | Forget:
     """Validate a ``stream.interactions.v1`` value: a click, read, impression or forget."""
     obj = _load_object(raw, limits)
-    kind = obj.get("type")
-    if kind is None:
-        raise InvalidEvent("missing_field", "required field 'type' is missing")
-    if not isinstance(kind, str):
-        raise InvalidEvent("wrong_type", "'type' must be a string")
+    kind = _kind(obj, "type")
     event_id = _id(obj, "event_id", limits)
     user_id = _id(obj, "user_id", limits)
     ts = _timestamp(obj, "ts", limits, now)
@@ -467,11 +474,7 @@ def parse_rule(
     obj = _load_object(raw, limits)
     if obj.get("rule_id") is not None and obj["rule_id"] != rule_id:
         raise InvalidEvent("bad_value", "'rule_id' differs from the message key")
-    action = obj.get("action")
-    if action is None:
-        raise InvalidEvent("missing_field", "required field 'action' is missing")
-    if not isinstance(action, str):
-        raise InvalidEvent("wrong_type", "'action' must be a string")
+    action = _kind(obj, "action")
     item_id = _optional_id(obj, "item_id", limits)
     expires_at = _number(obj, "expires_at", required=action in ("pin", "boost"))
     if action == "block":

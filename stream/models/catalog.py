@@ -41,6 +41,11 @@ class ItemCatalog:
         #: hashed term ids and weights per item, kept so vectors can be re-weighted
         self.terms: list[tuple[NDArray[np.int32], NDArray[np.float32]] | None] = []
         self._free: list[int] = []
+        #: slots whose item arrived, changed its metadata or exclusion, or left, and slots
+        #: read, since the candidate lists (:class:`~stream.models.candidates.TopicLists`)
+        #: last took them: what keeps those lists up to date without a catalogue pass
+        self.changed: set[int] = set()
+        self.read: set[int] = set()
 
     @property
     def count(self) -> int:
@@ -89,6 +94,7 @@ class ItemCatalog:
             self.langs.append(None)
             self.terms.append(None)
         self.index[item_id] = idx
+        self.changed.add(idx)
         self.vectors[idx] = 0.0
         self.published_at[idx] = seen_at
         self.last_seen[idx] = seen_at
@@ -113,6 +119,7 @@ class ItemCatalog:
         self.has_metadata[idx] = False
         self.active[idx] = False
         self._free.append(idx)
+        self.changed.add(idx)
         return item_id
 
     def upsert(
@@ -126,6 +133,7 @@ class ItemCatalog:
     ) -> int:
         """Add or replace an item's content and metadata; returns its index."""
         idx = self.ensure(item_id, published_at)
+        self.changed.add(idx)
         self.vectors[idx] = vector
         self.titles[idx] = title
         self.tags[idx] = tags

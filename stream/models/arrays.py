@@ -1,0 +1,57 @@
+"""Array operations the first and second stages run on every batch, done the cheap way."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["distinct", "group_starts", "segment_positions"]
+
+
+def distinct(values: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The distinct values, sorted: ``np.unique`` without its hashing, several times slower
+    on integer arrays in the numpy this runs on.
+
+    >>> distinct(np.array([3, 1, 3, 2])).tolist()
+    [1, 2, 3]
+    """
+    ordered = np.sort(values)
+    if ordered.size == 0:
+        return ordered
+    keep = np.empty(ordered.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    out: NDArray[np.int64] = ordered[keep]
+    return out
+
+
+def group_starts(ordered: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Where each run of equal values of a sorted array starts.
+
+    >>> group_starts(np.array([1, 1, 2, 5, 5])).tolist()
+    [True, False, True, True, False]
+    """
+    first = np.empty(ordered.size, dtype=bool)
+    if ordered.size:
+        first[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return first
+
+
+def segment_positions(owners: NDArray[np.intp], n_owners: int
+                      ) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.int64]]:
+    """The order that groups ``owners`` (small integers below ``n_owners``) together, keeping
+    the order within each group; each entry's position within its group in that order; and
+    the size of each group.
+
+    >>> order, position, counts = segment_positions(np.array([1, 0, 1, 1]), 2)
+    >>> order.tolist(), position.tolist(), counts.tolist()
+    ([1, 0, 2, 3], [0, 0, 1, 2], [1, 3])
+    """
+    # a stable sort of small integers is a radix sort
+    narrow = owners.astype(np.int16 if n_owners < 2**15 else np.int32)
+    order: NDArray[np.intp] = np.argsort(narrow, kind="stable")
+    counts = np.bincount(owners, minlength=n_owners).astype(np.int64)
+    starts = np.cumsum(counts) - counts
+    position: NDArray[np.intp] = np.arange(owners.size) - starts[owners[order]]
+    return order, position, counts

@@ -183,6 +183,26 @@ class CoVisitation:
                                                 minlength=cols.size).astype(np.float64)
         return cols.astype(np.int64), sums
 
+    def held(self, rows: NDArray[np.int64]
+             ) -> tuple[NDArray[np.intp], NDArray[np.int64], NDArray[np.float32]]:
+        """The slots ``rows`` hold, row by row and in slot order (the order :meth:`scores`
+        adds them in): for each, the position in ``rows`` of its row, its neighbour and its
+        weight (stored units). A cost that follows the slots read, not the catalogue.
+
+        >>> cv = CoVisitation(neighbors=4, half_life=86400.0)
+        >>> cv.add(2, np.array([0, 1]), weight=1.0, ts=0.0)
+        >>> at, cols, weights = cv.held(np.array([1, 2, 7]))
+        >>> at.tolist(), cols.tolist(), weights.tolist()
+        ([0, 1, 1], [2, 0, 1], [1.0, 1.0, 1.0])
+        """
+        inside = rows < self.nbr.shape[0]
+        at = np.flatnonzero(inside)
+        held = rows[inside]
+        nbr = self.nbr[held]
+        valid = nbr >= 0
+        which = np.repeat(at, np.count_nonzero(valid, axis=1))
+        return which, nbr[valid].astype(np.int64), self.weight[held][valid]
+
     def row(self, item: int, now: float) -> dict[int, float]:
         """The neighbours of ``item`` and their weights as of ``now``."""
         if item >= self.nbr.shape[0]:

@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 from stream.models.scoring import F
 from stream.models.settings import ModelSettings
 
-__all__ = ["discovery_items", "limit_discovery"]
+__all__ = ["discovery_items", "limit_discovery", "limit_discovery_rows"]
 
 
 def discovery_items(settings: ModelSettings, features: NDArray[np.float64]) -> NDArray[np.bool_]:
@@ -62,3 +62,34 @@ def limit_discovery(settings: ModelSettings, features: NDArray[np.float64], k: i
     if short > 0:  # the best of those beyond the quota fill the list up
         kept = np.sort(np.concatenate([kept, np.flatnonzero(beyond)[:short]]))
     return kept
+
+
+def limit_discovery_rows(settings: ModelSettings, features: NDArray[np.float64],
+                         rows: NDArray[np.intp], k: int
+                         ) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
+    """:func:`limit_discovery` for many readers at once: ``rows`` holds each reader's
+    candidates (rows of ``features``) best first, -1 past the last. Returns the column order
+    that puts each reader's kept candidates first (in their order) and which columns of it
+    are dropped.
+
+    >>> x = np.zeros((4, len(F)))
+    >>> x[:, F["popularity"]] = 1.0
+    >>> x[3, F["content"]] = 1.0
+    >>> order, dropped = limit_discovery_rows(ModelSettings(discovery_share=0.5), x,
+    ...                                       np.array([[0, 1, 2, 3], [2, -1, -1, -1]]), k=2)
+    >>> order[0, :2].tolist(), dropped.tolist()
+    ([0, 3], [[False, False, True, True], [False, True, True, True]])
+    """
+    held = rows >= 0
+    found = np.zeros(rows.shape, dtype=bool)
+    found[held] = discovery_items(settings, features[rows[held]])
+    quota = math.floor(settings.discovery_share * k + 1e-9)
+    # beyond the quota: a discovery candidate with more than ``quota`` before it (itself too)
+    beyond = found & (np.cumsum(found, axis=1) > quota)
+    kept = held & ~beyond
+    short = np.minimum(k, np.count_nonzero(held, axis=1)) - np.count_nonzero(kept, axis=1)
+    # the best of those beyond the quota fill a list that would be short
+    kept |= beyond & (np.cumsum(beyond, axis=1) <= short[:, None])
+    order: NDArray[np.intp] = np.argsort(~kept, axis=1, kind="stable")
+    dropped: NDArray[np.bool_] = ~np.take_along_axis(kept, order, axis=1)
+    return order, dropped

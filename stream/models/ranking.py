@@ -1,62 +1,43 @@
-"""From scores to a list: candidates by the prior, the final score, diversity (MMR), reasons."""
+"""From candidates to lists, for a batch of readers at once: the final score, the discovery
+limit, diversity (MMR) and reasons."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from stream.models.arrays import distinct
 from stream.models.base import Recommendation
-from stream.models.discovery import limit_discovery
+from stream.models.candidates import TopicLists
+from stream.models.discovery import limit_discovery_rows
 from stream.models.explanations import Explainer
 from stream.models.histories import UserHistories
 from stream.models.items import ItemPool
-from stream.models.languages import unread_language_items
-from stream.models.scoring import Scorer, Shared, UserView
+from stream.models.retrieval import Retrieved, Retriever
+from stream.models.scoring import Scorer
 from stream.models.settings import ModelSettings
 
-__all__ = ["Candidates", "ListRanker", "Retrieved"]
-
-
-def zeros_f64(n: int) -> NDArray[np.float64]:
-    """``n`` zeros."""
-    return np.zeros(n, dtype=np.float64)
-
-
-@dataclass(slots=True)
-class Candidates:
-    """A user's candidates and their generator scores (content, co-visitation, prior)."""
-
-    view: UserView
-    items: NDArray[np.intp]
-    content: NDArray[np.float64]
-    collab: NDArray[np.float64]
-    prior: NDArray[np.float64]
-
-
-@dataclass(slots=True)
-class Retrieved:
-    """What the first stage found for a batch of users (None: nothing to rank)."""
-
-    shared: Shared
-    users: dict[str, Candidates | None]
+__all__ = ["ListRanker"]
 
 
 class ListRanker:
-    """Ranks a user's top ``k``: the prior picks ``candidates`` items among those allowed
-    (never seen, stale, excluded or, unless the settings say so, without metadata); the
-    final score (the ranker's, once warm) orders them; maximal marginal relevance over the
-    content vectors (``diversity``) picks ``k`` of the best ``3k``; each gets a reason."""
+    """Ranks the top ``k`` of a batch of readers in two stages: :meth:`retrieve` finds each
+    reader's candidates (:class:`~stream.models.retrieval.Retriever`: never seen, stale,
+    excluded or, unless the settings say so, without metadata), :meth:`rank` orders them by
+    the final score (the ranker's, once warm), holds discovery items to their share, picks
+    ``k`` of the best ``3k`` by maximal marginal relevance over the content vectors
+    (``diversity``) and gives each a reason. Each step is one set of array operations over
+    the whole batch's candidates, not a pass per reader."""
 
     def __init__(self, settings: ModelSettings, pool: ItemPool, users: UserHistories,
-                 scorer: Scorer, explainer: Explainer) -> None:
+                 scorer: Scorer, explainer: Explainer, lists: TopicLists) -> None:
         self.settings = settings
         self.pool = pool
-        self.users = users
         self.scorer = scorer
         self.explainer = explainer
+        self.retriever = Retriever(settings, pool, users, scorer, lists)
 
     def recommend_many(self, user_ids: Iterable[str], k: int, now: float
                        ) -> dict[str, list[Recommendation]]:
@@ -64,88 +45,84 @@ class ListRanker:
         return self.rank(self.retrieve(user_ids, k, now), k)
 
     def retrieve(self, user_ids: Iterable[str], k: int, now: float) -> Retrieved:
-        """The first stage: each user's candidates, the items with the best prior among
-        those allowed, sharing the per-batch work (popularity, freshness, one matrix product
-        for all content scores)."""
-        ids = list(dict.fromkeys(user_ids))
-        scorer = self.scorer
-        shared = scorer.shared(now)
-        if shared.n == 0 or k <= 0:
-            return Retrieved(shared, {u: None for u in ids})
-        views = [scorer.user_view(self.users.index.get(u), now) for u in ids]
-        zeros = np.zeros(shared.n, dtype=np.float64)
-        return Retrieved(shared, {
-            user_id: self._candidates(
-                view, shared, zeros if content is None else content.astype(np.float64), k)
-            for user_id, view, content in zip(ids, views, scorer.content_many(views),
-                                              strict=True)})
-
-    def _candidates(self, view: UserView, shared: Shared, content: NDArray[np.float64],
-                    k: int) -> Candidates | None:
-        scorer = self.scorer
-        collab = scorer.collab(view, shared)
-        prior = scorer.prior(content, collab, shared)
-        ranked = prior.copy()
-        ranked[shared.blocked] = -np.inf
-        unread = unread_language_items(self.pool.catalog, view.seen, collab,
-                                       self.settings.unread_language_evidence)
-        if unread is not None:
-            ranked[unread] = -np.inf
-        if view.seen.size:
-            ranked[view.seen[view.seen < shared.n]] = -np.inf
-        n_cand = min(max(self.settings.candidates, k), shared.n)
-        cand = np.argpartition(-ranked, n_cand - 1)[:n_cand]
-        cand = cand[np.isfinite(ranked[cand])]
-        if cand.size == 0:
-            return Candidates(view, cand, zeros_f64(0), zeros_f64(0), zeros_f64(0))
-        return Candidates(view, cand, content[cand], collab[cand], prior[cand])
+        """The first stage for the distinct ``user_ids``."""
+        return self.retriever.retrieve(list(dict.fromkeys(user_ids)), k, now)
 
     def rank(self, retrieved: Retrieved, k: int) -> dict[str, list[Recommendation]]:
-        """The second stage: each user's candidates scored (the ranker's score once warm),
-        ``k`` of the best ``3k`` picked for diversity, each with a reason."""
-        return {user_id: [] if found is None or found.items.size == 0
-                else self._rank_user(found, retrieved.shared, k)
-                for user_id, found in retrieved.users.items()}
-
-    def _rank_user(self, found: Candidates, shared: Shared, k: int) -> list[Recommendation]:
+        """The second stage: every reader's candidates scored at once (the ranker's score
+        once warm), ``k`` of the best ``3k`` picked for diversity, each with a reason."""
+        found = retrieved
+        out: dict[str, list[Recommendation]] = {u: [] for u in found.user_ids}
+        held = found.items >= 0
+        if k <= 0 or not held.any():
+            return out
         scorer = self.scorer
-        view, cand = found, found.items
-        items = cand.astype(np.int64)
-        features = scorer.features(view.view, items, shared.rows(items),
-                                   columns=(found.content, found.collab, found.prior))
-        final = scorer.final(features)
-        order = np.argsort(-final, kind="stable")
-        cand, features, final = cand[order], features[order], final[order]
-        kept = limit_discovery(self.settings, features, k)
-        if kept is not None:
-            cand, features, final = cand[kept], features[kept], final[kept]
-        picked = self._mmr(cand[: 3 * k], final[: 3 * k], k)
+        items = found.items[held]
+        distinct_items = distinct(items)
+        x = scorer.candidate_features(
+            distinct_items, scorer.rows(found.now, distinct_items),
+            np.searchsorted(distinct_items, items), found.content[held], found.collab[held],
+            found.prior[held])
+        # per reader, positions into x, best final score first (-1: none)
+        final = np.full(held.shape, -np.inf)
+        final[held] = scorer.final(x)
+        pair = np.full(held.shape, -1, dtype=np.intp)
+        pair[held] = np.arange(items.size)
+        order = np.argsort(-final, axis=1, kind="stable")
+        pair = np.take_along_axis(pair, order, axis=1)
+        final = np.take_along_axis(final, order, axis=1)
+        if self.settings.discovery_share < 1.0:
+            kept, dropped = limit_discovery_rows(self.settings, x, pair, k)
+            pair = np.take_along_axis(pair, kept, axis=1)
+            final = np.take_along_axis(final, kept, axis=1)
+            pair[dropped] = -1
+            final[dropped] = -np.inf
+        pair, final = pair[:, : 3 * k], final[:, : 3 * k]
+        positions = self._mmr(np.where(pair >= 0, items[pair], -1), final, k)
+        some = positions >= 0
+        readers, _ = np.nonzero(some)
+        at = positions[some]
+        chosen = pair[readers, at]
         # Python floats from here: the same values, without a numpy scalar per operation
-        items, scores = cand[picked].tolist(), final[picked].tolist()
+        scores = [round(v, 6) for v in final[readers, at].tolist()]
+        reasons = self.explainer.reasons(found.views, readers, items[chosen], x[chosen],
+                                         found.co_reads)
         ids = self.pool.catalog.ids
-        return [
-            Recommendation(item_id=ids[idx], score=round(score, 6),
-                           reason=self.explainer.reason(found.view, idx, x))
-            for idx, score, x in zip(items, scores, features[picked].tolist(), strict=True)
-        ]
+        for reader, idx, score, reason in zip(readers.tolist(), items[chosen].tolist(),
+                                              scores, reasons, strict=True):
+            out[found.user_ids[reader]].append(Recommendation(item_id=ids[idx], score=score,
+                                                              reason=reason))
+        return out
 
-    def _mmr(self, cand: NDArray[np.intp], final: NDArray[np.float64], k: int) -> list[int]:
-        """Maximal marginal relevance over the content vectors: positions into ``cand``."""
+    def _mmr(self, items: NDArray[np.int64], final: NDArray[np.float64], k: int
+             ) -> NDArray[np.intp]:
+        """Maximal marginal relevance over the content vectors, every reader at once: per
+        row, the positions picked in order (-1 past the last); ``items`` best first, -1 for
+        none."""
         diversity = self.settings.diversity
-        m = cand.size
+        n_rows, m = items.shape
+        valid = items >= 0
+        count = np.count_nonzero(valid, axis=1)
+        picks = min(k, m)
+        steps = np.arange(picks)
         if diversity <= 0 or m <= 1:
-            return list(range(min(k, m)))
-        span = float(final[0] - final[-1])
-        rel = (final - final[-1]) / span if span > 0 else np.ones(m)
-        vectors = self.pool.catalog.vectors[cand]
-        sims = vectors @ vectors.T
-        picked: list[int] = []
-        max_sim = np.zeros(m)
+            return np.where(steps[None, :] < count[:, None], steps[None, :], -1)
+        rows = np.arange(n_rows)
+        last = final[rows, np.maximum(count - 1, 0)]
+        span = final[:, 0] - last
+        wide = span > 0
+        rel = np.ones((n_rows, m))
+        rel[wide] = (final[wide] - last[wide, None]) / span[wide, None]
         relevance = (1.0 - diversity) * rel
-        for _ in range(min(k, m)):
+        relevance[~valid] = -np.inf
+        vectors = np.take(self.pool.catalog.vectors, np.maximum(items, 0), axis=0)
+        sims = np.matmul(vectors, vectors.transpose(0, 2, 1))
+        max_sim = np.zeros((n_rows, m))
+        out = np.full((n_rows, picks), -1, dtype=np.intp)
+        for step in range(picks):
             # a picked position's similarity is +inf: its score is -inf (diversity > 0)
-            best = int(np.argmax(relevance - diversity * max_sim))
-            picked.append(best)
-            max_sim = np.maximum(max_sim, sims[best])
-            max_sim[best] = np.inf
-        return picked
+            best = np.argmax(relevance - diversity * max_sim, axis=1)
+            out[:, step] = np.where(step < count, best, -1)
+            np.maximum(max_sim, sims[rows, best], out=max_sim)
+            max_sim[rows, best] = np.inf
+        return out

@@ -10,6 +10,7 @@ from numpy.typing import NDArray
 
 from stream.events import Forget, Interaction, Item, Rule
 from stream.models.base import Recommendation
+from stream.models.candidates import TopicLists
 from stream.models.explanations import Explainer
 from stream.models.facts import ItemStatistics
 from stream.models.histories import UserHistories
@@ -34,6 +35,8 @@ class StreamRecommender:
       *item facts* each event writes;
     * :class:`~stream.models.facts.ItemStatistics`: popularity, click-through, co-visitation
       and the impression ranker, changed only by item facts;
+    * :class:`~stream.models.candidates.TopicLists`: each topic's popular and newest items,
+      the first stage's candidates beside co-visitation;
     * :class:`~stream.models.scoring.Scorer`, :class:`~stream.models.ranking.ListRanker`,
       :class:`~stream.models.explanations.Explainer`: scores, lists and reasons;
     * :class:`~stream.models.state.StateCodec`: state as JSON-able dicts, never pickles;
@@ -71,7 +74,9 @@ class StreamRecommender:
         self.scorer = Scorer(s, self.pool, self.stats, self.users, sentiment)
         self.learner = InteractionLearner(s, self.pool, self.users, self.scorer)
         self.explainer = Explainer(s, self.pool, self.stats, self.users)
-        self.lists = ListRanker(s, self.pool, self.users, self.scorer, self.explainer)
+        self.topics = TopicLists(s, self.pool, self.stats.popularity)
+        self.lists = ListRanker(s, self.pool, self.users, self.scorer, self.explainer,
+                                self.topics)
         self.codec = StateCodec(self.pool, self.stats, self.users, self.learner)
         self.housekeeper = Housekeeper(s, self.pool, self.stats, self.users, self.learner)
         self.rules = EditorialRules(self.pool, self.users, self.scorer, self.explainer)

@@ -16,7 +16,7 @@ from stream.models.items import ItemPool
 from stream.models.ranker import FEATURES
 from stream.models.settings import ModelSettings
 
-__all__ = ["F", "Rows", "Scorer", "SentimentSource", "Shared", "UserView"]
+__all__ = ["F", "Rows", "Scorer", "SentimentSource", "UserView"]
 
 #: the overall click-through rate assumed before any impression was seen
 _DEFAULT_CTR = 0.05
@@ -40,33 +40,6 @@ class Rows:
     clicks: NDArray[np.float64]
     shown: NDArray[np.float64]
     base_ctr: float
-
-
-@dataclass(slots=True)
-class Shared:
-    """Per-``now`` arrays over the whole catalogue that every user of a batch shares."""
-
-    n: int
-    popularity: NDArray[np.float64]
-    freshness: NDArray[np.float64]
-    #: co-visitation degrees (floored at 1e-3)
-    degree: NDArray[np.float64]
-    #: ``degree ** -covisit_beta``
-    column_norm: NDArray[np.float64]
-    #: the items that may not be recommended
-    blocked: NDArray[np.intp]
-    clicks: NDArray[np.float64]
-    shown: NDArray[np.float64]
-    base_ctr: float
-    now: float
-    #: ``popularity_weight * popularity`` and ``fresh_boost * freshness``, the terms of the
-    #: prior every user shares
-    prior_terms: tuple[NDArray[np.float64], NDArray[np.float64]]
-
-    def rows(self, items: NDArray[np.int64]) -> Rows:
-        """The terms of ``items``, taken from these arrays."""
-        return Rows(self.now, self.popularity[items], self.freshness[items], self.clicks[items],
-                    self.shown[items], self.base_ctr)
 
 
 @dataclass(slots=True)
@@ -118,56 +91,34 @@ class Scorer:
         return (min(max(clicks_total / shown_total, 1e-3), 0.5)
                 if shown_total > 0 else _DEFAULT_CTR)
 
-    def _row_terms(
-        self, now: float, rows: slice | NDArray[np.int64], pop: NDArray[np.float64], top: float
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Normalised popularity and freshness of the catalogue ``rows``, from their decayed
-        popularity ``pop`` (one value per row) and the top popularity."""
-        cat = self.pool.catalog
+    def _row_terms(self, now: float, items: NDArray[np.int64], pop: NDArray[np.float64],
+                   top: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Normalised popularity and freshness of ``items``, from their decayed popularity
+        ``pop`` and the top popularity."""
         clipped = np.maximum(pop, 0.0)
         pop_norm = np.log1p(clipped) / math.log1p(top) if top > 0 else clipped
-        # age from the publication time, or from the first sighting when none is known
-        known = cat.has_metadata[rows] & (cat.published_at[rows] > 0)
-        born = np.where(known, cat.published_at[rows], cat.first_seen[rows])
-        # an item with no trusted time that no event has named yet: of unknown age, not fresh
+        # age from the publication time, or from the first sighting when none is known; an
+        # item with no trusted time that no event has named yet is of unknown age, not fresh
         # (NaN, from an unknown birth, is the only value nan_to_num would change: exp2 of a
         # non-positive number is finite)
+        born = self.pool.born(items)
         fresh = np.exp2(-np.maximum(now - born, 0.0) / self.settings.freshness_half_life_seconds)
         fresh[np.isnan(fresh)] = 0.0
         return pop_norm, fresh
 
-    def shared(self, now: float) -> Shared:
-        """Everything every user's ranking shares at ``now``, over the whole catalogue."""
-        s = self.settings
-        stats = self.stats
-        cat = self.pool.catalog
-        n = len(cat)
-        pop = stats.popularity.scores(now, n)
-        shown = stats.shown.scores(now, n)
-        clicks = stats.clicked.scores(now, n)
-        if not stats.clicked.nonnegative:
-            clicks = np.maximum(clicks, 0.0)
-        base_ctr = self._base_ctr(float(shown.sum()), float(clicks.sum()))
-        # max(max(p, 0)) == max(max(p), 0): the top without clipping the whole array
-        top = max(float(pop.max()), 0.0) if n else 0.0
-        pop_norm, fresh = self._row_terms(now, slice(0, n), pop, top)
-        degree = np.maximum(stats.degree.scores(now, n), 1e-3)
-        allowed = cat.active[:n] & ~self.pool.excluded[:n]
-        if not s.recommend_stubs:
-            allowed &= cat.has_metadata[:n]
-        allowed &= ~self.pool.stale(now, n)
-        return Shared(n, pop_norm, fresh, degree, degree ** -s.covisit_beta,
-                      np.flatnonzero(~allowed), clicks, shown, base_ctr, now,
-                      (s.popularity_weight * pop_norm, s.fresh_boost * fresh))
+    def trend_terms(self, now: float, items: NDArray[np.int64]
+                    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Normalised popularity (log-scaled to the top item) and freshness of ``items`` at
+        ``now``: what the prior adds for every reader alike, at a cost per item."""
+        popularity = self.stats.popularity
+        return self._row_terms(now, items, popularity.at(items, now), popularity.top(now))
 
     def rows(self, now: float, items: NDArray[np.int64]) -> Rows:
         """The terms :meth:`features` reads of ``items`` at ``now``, computed for those items
         alone: the catalogue-wide figures they need (the top popularity, the total showings
         and clicks) are kept as counts change, so this costs nothing per catalogue item."""
         stats = self.stats
-        popularity = stats.popularity
-        pop_norm, fresh = self._row_terms(now, items, popularity.at(items, now),
-                                          popularity.top(now))
+        pop_norm, fresh = self.trend_terms(now, items)
         clicks = stats.clicked.at(items, now)
         clicks_total = stats.clicked.total(now)
         if not stats.clicked.nonnegative:
@@ -217,28 +168,20 @@ class Scorer:
             view.vectors = vectors
         return view
 
-    def collab(self, user: UserView, shared: Shared) -> NDArray[np.float64]:
-        """Co-visitation scores of every item, divided by their maximum."""
-        raw, top = self._collab_raw(user, shared.n, shared.now, shared)
-        return raw / top if top > 0 else raw
-
-    def _collab_raw(self, user: UserView, n: int, now: float, shared: Shared | None = None
+    def _collab_raw(self, user: UserView, n: int, now: float
                     ) -> tuple[NDArray[np.float64], float]:
         """Co-visitation scores of the first ``n`` items before normalisation, and their
-        maximum (what :meth:`collab` divides by): a few rows of it need no division of the
-        whole array. Degrees come from ``shared`` where it has them."""
+        maximum (what normalisation divides by): a few rows of it need no division of the
+        whole array."""
         s = self.settings
         if not s.use_collab or user.items.size == 0:
             return np.zeros(n, dtype=np.float64), 0.0
         items = user.items[-s.collab_query_items:].astype(np.int64)
         weights = user.weights[-s.collab_query_items:]
-        degree = shared.degree[items] if shared is not None else self._degree_at(items, now)
-        raw = self.stats.covisit.scores(items, weights * (1.0 / degree), n)
-        if shared is not None:
-            raw *= shared.column_norm
-        else:  # only the co-visited columns can be non-zero: normalise those
-            hit = np.flatnonzero(raw != 0)  # (indexes: few columns are co-visited)
-            raw[hit] *= self._degree_at(hit, now) ** -s.covisit_beta
+        raw = self.stats.covisit.scores(items, weights * (1.0 / self._degree_at(items, now)), n)
+        # only the co-visited columns can be non-zero: normalise those
+        hit = np.flatnonzero(raw != 0)  # (indexes: few columns are co-visited)
+        raw[hit] *= self._degree_at(hit, now) ** -s.covisit_beta
         return raw, float(raw.max()) if raw.size else 0.0
 
     def _collab_at(self, user: UserView, items: NDArray[np.int64], now: float
@@ -270,31 +213,17 @@ class Scorer:
         out[held] = sums[pos[held]] / top if top > 0 else sums[pos[held]]
         return out
 
-    def content_many(self, views: list[UserView]) -> list[NDArray[np.float32] | None]:
-        """Content scores of every item for each user with a query (None for the others),
-        in one matrix product: rows of one array, made float64 by whoever ranks them."""
-        with_query = [i for i, v in enumerate(views) if v.query is not None]
-        out: list[NDArray[np.float32] | None] = [None] * len(views)
-        if with_query:
-            queries = np.stack([q for i in with_query if (q := views[i].query) is not None])
-            # items x users: the item matrix is read once, row-major, for the whole batch
-            # (made row-major once: a user's row is then read contiguously)
-            content_all = np.ascontiguousarray(
-                np.maximum(self.pool.catalog.matrix @ queries.T, 0.0).T)
-            for j, i in enumerate(with_query):
-                out[i] = content_all[j]
-        return out
-
     def prior(self, content: NDArray[np.float64], collab: NDArray[np.float64],
-              shared: Shared) -> NDArray[np.float64]:
-        """The blend of the generators, over the whole catalogue."""
-        # the sums of content, collab, popularity and freshness terms in that order, with
-        # the terms every user shares computed once per batch by shared()
+              popularity: NDArray[np.float64], freshness: NDArray[np.float64]
+              ) -> NDArray[np.float64]:
+        """The blend of the generators: the score the first stage picks candidates by, and
+        lists are ranked by until the ranker is warm."""
         s = self.settings
+        # the terms added in the order features() adds them
         out = s.content_weight * content
         out += s.collab_weight * collab
-        out += shared.prior_terms[0]
-        out += shared.prior_terms[1]
+        out += s.popularity_weight * popularity
+        out += s.fresh_boost * freshness
         return out
 
     def _sentiment(self, items: NDArray[np.int64]) -> NDArray[np.float64]:
@@ -357,6 +286,25 @@ class Scorer:
             )
         return x
 
+    def candidate_features(self, items: NDArray[np.int64], rows: Rows, at: NDArray[np.intp],
+                           content: NDArray[np.float64], collab: NDArray[np.float64],
+                           prior: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The ranker's features of many (reader, item) pairs at once, whose generator
+        scores the first stage has: ``items`` are the distinct items, ``rows`` their terms,
+        and ``at`` the position in ``items`` of each pair's item. What :meth:`features`
+        gives each pair, with the per-item work (sentiment, click-through) done once per
+        item."""
+        x = np.empty((at.size, len(FEATURES)), dtype=np.float64)
+        x[:, F["content"]] = content
+        x[:, F["collab"]] = collab
+        x[:, F["popularity"]] = rows.popularity[at]
+        x[:, F["ctr"]] = self._ctr(rows)[at]
+        x[:, F["exposure"]] = np.log1p(rows.shown)[at]
+        x[:, F["freshness"]] = rows.freshness[at]
+        x[:, F["sentiment"]] = self._sentiment(items)[at]
+        x[:, F["prior"]] = prior
+        return x
+
     def final(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
         """The score lists are ranked by: the ranker's click probability once it is warm,
         the prior before."""
@@ -368,12 +316,11 @@ class Scorer:
     def score(self, user_id: str, item_ids: list[str], now: float) -> NDArray[np.float64]:
         """Scores of the candidates for the user (higher is better); unknown items get the
         score of an item nobody has read yet."""
-        shared = self.shared(now)
         user = self.user_view(self.users.index.get(user_id), now)
         known = [self.pool.catalog.index.get(i) for i in item_ids]
         idx = np.array([-1 if k is None else k for k in known], dtype=np.int64)
         items = np.maximum(idx, 0)
-        x = self.features(user, items, shared.rows(items))
+        x = self.features(user, items, self.rows(now, items))
         # an unknown item is scored as what it will be once seen: new, never shown or read
         x[idx < 0] = 0.0
         x[idx < 0, F["freshness"]] = 1.0

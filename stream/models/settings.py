@@ -100,6 +100,27 @@ class ModelSettings(BaseModel):
     candidates: int = Field(
         100, ge=1, description="Items the learned ranker re-scores per recommendation."
     )
+    # --- the first stage: where candidates come from (a cost per reader that does not grow
+    # with the catalogue: a few hundred items, of which the prior keeps ``candidates``) ----
+    retrieval_collab: int = Field(
+        200,
+        ge=0,
+        description="Most co-visited items per reader (those their recent reads were read "
+        "with, best first) among the candidates.",
+    )
+    retrieval_topics: int = Field(
+        3,
+        ge=0,
+        description="Topics (a tag in a language) of the reader's recent reads whose lists "
+        "are candidates, most read first; the lists of the reader's language and of the "
+        "whole catalogue always are.",
+    )
+    topic_list_size: int = Field(
+        50,
+        ge=1,
+        description="Items each topic's lists hold: this many of the most popular now and "
+        "this many of the newest, kept as items arrive and are read.",
+    )
     discovery_share: float = Field(
         1.0,
         ge=0,

@@ -99,7 +99,7 @@ def test_discovery_rows_are_those_with_a_trending_or_new_reason() -> None:
     ids = rec.pool.catalog.index
     view = rec.scorer.user_view(rec.users.index["u"], DAY + 10)
     items = np.array([ids[r.item_id] for r in recs], dtype=np.int64)
-    x = rec.scorer.features(view, items, rec.scorer.shared(DAY + 10).rows(items))
+    x = rec.scorer.features(view, items, rec.scorer.rows(DAY + 10, items))
     found = discovery_items(rec.settings, x).tolist()
     assert found == [r.reason.startswith(("trending", "popular")) or (
         r.reason.startswith("new") and not r.reason.endswith("a topic you follow"))

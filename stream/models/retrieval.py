@@ -1,0 +1,436 @@
+"""The first stage: for a batch of readers at once, a few hundred candidates each from
+co-visitation and from the lists of the topics they read, the prior on those alone, and the
+best ``candidates`` of them kept; a cost per reader that does not grow with the catalogue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from stream.models.arrays import distinct, group_starts, segment_positions
+from stream.models.candidates import EVERYTHING, TopicLists
+from stream.models.histories import UserHistories
+from stream.models.items import ItemPool
+from stream.models.languages import unread_language_pairs
+from stream.models.scoring import Scorer, UserView
+from stream.models.settings import ModelSettings
+
+__all__ = ["CoReads", "Retrieved", "Retriever"]
+
+
+@dataclass(slots=True)
+class CoReads:
+    """The co-visitation slots the first stage read for a batch, sorted by (reader, item):
+    which of a reader's recent reads (its position among them) each item was co-visited
+    with, and how strongly (stored units). What the reasons that name a read look up."""
+
+    #: ``reader * n + item`` of each slot, sorted
+    keys: NDArray[np.int64]
+    position: NDArray[np.intp]
+    weight: NDArray[np.float32]
+    n: int
+
+    @classmethod
+    def empty(cls, n: int) -> CoReads:
+        """No slots read."""
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.intp), np.zeros(0, np.float32), n)
+
+    def strongest(self, readers: NDArray[np.intp], items: NDArray[np.int64]
+                  ) -> tuple[NDArray[np.intp], NDArray[np.float32]]:
+        """For each (reader, item): the position of the reader's recent read most
+        co-visited with the item (the earliest of equals) and that weight; position -1 where
+        none was.
+
+        >>> reads = CoReads(np.array([7, 7, 9]), np.array([2, 0, 1]),
+        ...                 np.array([1.0, 1.0, 3.0], dtype=np.float32), n=5)
+        >>> reads.strongest(np.array([1, 1, 0]), np.array([2, 4, 2]))
+        (array([ 0,  1, -1]), array([1., 3., 0.], dtype=float32))
+        """
+        keys = readers.astype(np.int64) * self.n + items
+        lo = np.searchsorted(self.keys, keys, side="left")
+        hi = np.searchsorted(self.keys, keys, side="right")
+        count = hi - lo
+        best = np.full(keys.size, -1, dtype=np.intp)
+        weight = np.zeros(keys.size, dtype=np.float32)
+        if not count.any():
+            return best, weight
+        pair = np.repeat(np.arange(keys.size), count)
+        slot = np.arange(pair.size) - np.repeat(np.cumsum(count) - count, count) \
+            + np.repeat(lo, count)
+        # the strongest first, then the earliest read, within each pair
+        order = np.lexsort((self.position[slot], -self.weight[slot], pair))
+        first = order[group_starts(pair[order])]
+        best[pair[first]] = self.position[slot[first]]
+        weight[pair[first]] = self.weight[slot[first]]
+        return best, weight
+
+
+@dataclass(slots=True)
+class Retrieved:
+    """What the first stage found for a batch: per reader (a row), up to ``candidates``
+    items, best prior first, and their generator scores; item -1 pads a row."""
+
+    user_ids: list[str]
+    views: list[UserView]
+    now: float
+    items: NDArray[np.int64]
+    content: NDArray[np.float64]
+    collab: NDArray[np.float64]
+    prior: NDArray[np.float64]
+    co_reads: CoReads
+
+
+@dataclass(slots=True)
+class _Pairs:
+    """(reader, item) candidates with their content, co-visitation and prior scores."""
+
+    readers: NDArray[np.intp]
+    items: NDArray[np.int64]
+    content: NDArray[np.float64]
+    collab: NDArray[np.float64]
+    prior: NDArray[np.float64]
+
+    @classmethod
+    def empty(cls) -> _Pairs:
+        none = np.zeros(0)
+        return cls(np.zeros(0, np.intp), np.zeros(0, np.int64), none, none, none)
+
+    def where(self, keep: NDArray[np.bool_] | NDArray[np.intp]) -> _Pairs:
+        return _Pairs(self.readers[keep], self.items[keep], self.content[keep],
+                      self.collab[keep], self.prior[keep])
+
+    @classmethod
+    def join(cls, parts: list[_Pairs]) -> _Pairs:
+        if not parts:
+            return cls.empty()
+        return cls(*(np.concatenate([getattr(p, name) for p in parts])
+                     for name in ("readers", "items", "content", "collab", "prior")))
+
+
+class Retriever:
+    """Candidates for a batch of readers, from three sources, merged:
+
+    * **co-visitation**: the items the reader's recent reads were read with, scored exactly
+      (RP3beta-like, as the prior scores them), the best ``retrieval_collab``;
+    * **topics**: the lists (:class:`~stream.models.candidates.TopicLists`) of the
+      ``retrieval_topics`` topics (a tag in a language) the reader's recent reads weigh
+      most in, of the reader's language and of the whole catalogue: the most popular and
+      the newest items of each. Their content scores for all the topic's readers are one
+      matrix product over the topic's vectors;
+    * a new reader has the whole catalogue's lists alone: what is popular and new.
+
+    An item the reader read, one a list may not hold now (stale, excluded, withdrawn, a stub
+    unless the settings allow) and, with ``unread_language_evidence``, one in a language
+    they never read without that much co-visitation, is no candidate. The prior (content,
+    co-visitation, popularity, freshness) of each candidate picks the best ``candidates``.
+
+    Each reader costs what their recent reads' co-visitation slots and their topics' lists
+    hold, whatever the size of the catalogue; a co-visited item's content (a vector read from
+    the catalogue) is computed only where it could still place it among the best, given the
+    scores without it.
+    """
+
+    def __init__(self, settings: ModelSettings, pool: ItemPool, users: UserHistories,
+                 scorer: Scorer, lists: TopicLists) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.users = users
+        self.scorer = scorer
+        self.lists = lists
+
+    def retrieve(self, user_ids: list[str], k: int, now: float) -> Retrieved:
+        """The candidates of each reader of ``user_ids`` (distinct) at ``now``, at least
+        ``k`` where there are that many."""
+        scorer = self.scorer
+        views = [scorer.user_view(self.users.index.get(u), now) for u in user_ids]
+        n = len(self.pool.catalog)
+        width = max(self.settings.candidates, k)
+        if n == 0 or k <= 0 or not user_ids:
+            return self._empty(user_ids, views, now, n)
+        self.lists.refresh(now)
+        batch = _Batch(views, n, self.settings.collab_query_items)
+        collab, co_reads = self._co_visited(batch, width, now)
+        floor = self._floor(collab, len(views), width)
+        listed = self._listed(batch, self._topics(batch), floor, now)
+        # one copy of each (reader, item): the co-visited one where there are two (it has
+        # the co-visitation score), else the first of equal copies from several lists
+        pairs = _Pairs.join([collab, listed])
+        keys = pairs.readers.astype(np.int64) * n + pairs.items
+        order = np.argsort(keys, kind="stable")
+        pairs = pairs.where(order[group_starts(keys[order])])
+        return self._best(user_ids, views, now, pairs, width, co_reads)
+
+    def _empty(self, user_ids: list[str], views: list[UserView], now: float, n: int
+               ) -> Retrieved:
+        shape = (len(user_ids), 0)
+        return Retrieved(user_ids, views, now, np.zeros(shape, np.int64), np.zeros(shape),
+                         np.zeros(shape), np.zeros(shape), CoReads.empty(n))
+
+    # --- co-visitation ------------------------------------------------------------------------
+
+    def _co_visited(self, batch: _Batch, width: int, now: float) -> tuple[_Pairs, CoReads]:
+        """Each reader's co-visited items, scored as ``Scorer`` scores co-visitation (summed
+        over the recent reads' slots in their order, divided by the degrees, normalised by
+        the reader's largest score): the unread ones a list may hold, at most
+        ``retrieval_collab``, with their content where it may count."""
+        s = self.settings
+        scorer, n = self.scorer, batch.n
+        if not s.use_collab or batch.items.size == 0:
+            return _Pairs.empty(), CoReads.empty(n)
+        which, cols, weights = scorer.stats.covisit.held(batch.items)
+        inside = cols < n
+        if not inside.all():
+            which, cols, weights = which[inside], cols[inside], weights[inside]
+        row_weights = batch.weights * (1.0 / scorer._degree_at(batch.items, now))
+        values = weights.astype(np.float64) * row_weights[which]
+        keys = batch.readers[which].astype(np.int64) * n + cols
+        order = np.argsort(keys, kind="stable")
+        ordered = keys[order]
+        first = group_starts(ordered)
+        group = np.empty(keys.size, dtype=np.intp)
+        group[order] = np.cumsum(first) - 1
+        distinct_keys = ordered[first]
+        # summed in slot order, as the catalogue-wide bincount of Scorer adds them
+        sums = np.bincount(group, weights=values, minlength=distinct_keys.size)
+        co_reads = CoReads(ordered, batch.positions[which][order], weights[order], n)
+        if distinct_keys.size == 0:
+            return _Pairs.empty(), co_reads
+        readers = (distinct_keys // n).astype(np.intp)
+        items = distinct_keys - readers.astype(np.int64) * n
+        raw = sums * scorer._degree_at(items, now) ** -s.covisit_beta
+        starts = np.flatnonzero(group_starts(readers))
+        top = np.maximum(np.maximum.reduceat(raw, starts), 0.0)
+        top = np.repeat(top, np.diff(np.append(starts, raw.size)))
+        collab = np.divide(raw, top, out=raw, where=top > 0)
+        keep = ~batch.seen(distinct_keys) & self.pool.allowed(items, now)
+        if s.unread_language_evidence > 0:
+            keep &= ~unread_language_pairs(self.pool.catalog, batch.views, readers, items,
+                                           collab, s.unread_language_evidence)
+        readers, items, collab = readers[keep], items[keep], collab[keep]
+        popularity, freshness = scorer.trend_terms(now, items)
+        content = np.zeros(items.size)
+        # the prior without content: what the content may add to it is at most its weight
+        prior = scorer.prior(content, collab, popularity, freshness)
+        kept = self._bounded(batch, readers, prior, width)
+        pairs = _Pairs(readers, items, content, collab, prior).where(kept)
+        self._content(batch, pairs)
+        pairs.prior = scorer.prior(pairs.content, pairs.collab, popularity[kept],
+                                   freshness[kept])
+        return pairs, co_reads
+
+    def _bounded(self, batch: _Batch, readers: NDArray[np.intp], prior: NDArray[np.float64],
+                 width: int) -> NDArray[np.intp]:
+        """Which co-visited items to keep (positions, in order): at most
+        ``retrieval_collab`` per reader, those of best prior without content; of a reader
+        with more than ``width``, only those whose content could still lift them among the
+        best ``width`` (content adds at most ``content_weight``)."""
+        s = self.settings
+        cap = s.retrieval_collab
+        counts = np.bincount(readers, minlength=len(batch.views))
+        heavy = np.flatnonzero(counts > min(cap, width))
+        if heavy.size == 0:
+            return np.arange(readers.size)
+        starts = np.cumsum(counts) - counts
+        keep = np.ones(readers.size, dtype=bool)
+        for reader in heavy.tolist():
+            lo, m = int(starts[reader]), int(counts[reader])
+            seg = prior[lo:lo + m]
+            most = min(cap, m)
+            if m > width:
+                lift = s.content_weight if batch.views[reader].query is not None else 0.0
+                bar = np.partition(seg, m - width)[m - width] - lift
+                most = min(most, int(np.count_nonzero(seg >= bar)))
+            if most < m:
+                keep[lo:lo + m] = False
+                if most > 0:
+                    best = np.argpartition(-seg, most - 1)[:most]
+                    keep[lo + np.sort(best)] = True
+        return np.flatnonzero(keep)
+
+    def _content(self, batch: _Batch, pairs: _Pairs) -> None:
+        """The content scores of co-visited candidates: their vectors, gathered once, against
+        their reader's query."""
+        if pairs.items.size == 0 or not batch.queries_of.size:
+            return
+        vectors = np.take(self.pool.catalog.vectors, pairs.items, axis=0)
+        counts = np.bincount(pairs.readers, minlength=len(batch.views))
+        ends = np.cumsum(counts)
+        for reader in np.flatnonzero(counts).tolist():
+            query = batch.views[reader].query
+            if query is not None:
+                lo, hi = int(ends[reader] - counts[reader]), int(ends[reader])
+                pairs.content[lo:hi] = np.maximum(vectors[lo:hi] @ query, 0.0)
+
+    @staticmethod
+    def _floor(pairs: _Pairs, n_readers: int, width: int) -> NDArray[np.float64]:
+        """Per reader, the ``width``-th best prior of their co-visited candidates (-inf with
+        fewer): a listed item below it cannot be among the best ``width``."""
+        floor = np.full(n_readers, -np.inf)
+        counts = np.bincount(pairs.readers, minlength=n_readers)
+        full = np.flatnonzero(counts >= width)
+        if full.size == 0:
+            return floor
+        order, position, _ = segment_positions(pairs.readers, n_readers)
+        grid = np.full((n_readers, int(counts.max())), -np.inf)
+        grid[pairs.readers[order], position] = pairs.prior[order]
+        floor[full] = -np.partition(-grid[full], width - 1, axis=1)[:, width - 1]
+        return floor
+
+    # --- topics ---------------------------------------------------------------------------------
+
+    def _topics(self, batch: _Batch) -> list[list[int]]:
+        """Each reader's topics: the whole catalogue, the language their recent reads weigh
+        most in, and the ``retrieval_topics`` topics those reads weigh most in (a read's
+        weight shared among its topics)."""
+        lists = self.lists
+        out: list[list[int]] = [[EVERYTHING] for _ in batch.views]
+        if batch.items.size == 0:
+            return out
+        n_topics = len(lists.names)
+        language = lists.item_language[batch.items]
+        for reader, topic in self._heaviest(batch.readers, language, batch.weights,
+                                            n_topics, 1):
+            out[reader].append(topic)
+        topics = lists.item_topics[batch.items]
+        held = topics >= 0
+        share = batch.weights / np.maximum(np.count_nonzero(held, axis=1), 1)
+        readers = np.broadcast_to(batch.readers[:, None], topics.shape)[held]
+        weights = np.broadcast_to(share[:, None], topics.shape)[held]
+        for reader, topic in self._heaviest(readers, topics[held], weights, n_topics,
+                                            self.settings.retrieval_topics):
+            out[reader].append(topic)
+        return out
+
+    @staticmethod
+    def _heaviest(readers: NDArray[np.intp], topics: NDArray[np.int32],
+                  weights: NDArray[np.float64], n_topics: int, most: int
+                  ) -> list[tuple[int, int]]:
+        """(reader, topic) for each reader's ``most`` topics of the largest summed weight
+        (the lower topic id first among equals); topics -1 are none."""
+        held = topics >= 0
+        if most <= 0 or not held.any():
+            return []
+        keys = readers[held].astype(np.int64) * n_topics + topics[held]
+        uniq = distinct(keys)
+        sums = np.bincount(np.searchsorted(uniq, keys), weights=weights[held],
+                           minlength=uniq.size)
+        owner = uniq // n_topics
+        order = np.lexsort((uniq, -sums, owner))
+        rank = np.arange(order.size) - np.searchsorted(owner[order], owner[order])
+        chosen = uniq[order[rank < most]]
+        return list(zip((chosen // n_topics).tolist(), (chosen % n_topics).tolist(),
+                        strict=True))
+
+    def _listed(self, batch: _Batch, topics: list[list[int]], floor: NDArray[np.float64],
+                now: float) -> _Pairs:
+        """The members of each reader's topics' lists that a list may hold now, whose prior
+        reaches the reader's ``floor``, and that the reader has not read: per topic, one
+        product of its members' vectors with its readers' queries."""
+        lists, scorer = self.lists, self.scorer
+        readers_of: dict[int, list[int]] = {}
+        for reader, chosen in enumerate(topics):
+            for topic in chosen:
+                readers_of.setdefault(topic, []).append(reader)
+        listed = [t for t in readers_of if lists.members[t].size]
+        if not listed:
+            return _Pairs.empty()
+        # what every reader's prior adds alike, and whether a list may hold the item now,
+        # asked once for the batch
+        union = distinct(np.concatenate([lists.members[t] for t in listed]))
+        allowed = self.pool.allowed(union, now)
+        popularity, freshness = scorer.trend_terms(now, union)
+        s = self.settings
+        queries = batch.query_matrix(self.pool.catalog.dim)
+        parts: list[_Pairs] = []
+        for topic in listed:
+            members, vectors = lists.members[topic], lists.vectors[topic]
+            at = np.searchsorted(union, members)
+            ok = allowed[at]
+            if not ok.all():
+                members, vectors, at = members[ok], vectors[ok], at[ok]
+            who = np.array(readers_of[topic], dtype=np.intp)
+            content = np.maximum(queries[who] @ vectors.T, 0.0).astype(np.float64)
+            # Scorer.prior's terms in its order (with no co-visitation)
+            prior = s.content_weight * content
+            prior += s.popularity_weight * popularity[at]
+            prior += s.fresh_boost * freshness[at]
+            row, col = np.nonzero(prior >= floor[who][:, None])
+            parts.append(_Pairs(who[row], members[col], content[row, col],
+                                np.zeros(row.size), prior[row, col]))
+        pairs = _Pairs.join(parts)
+        keep = ~batch.seen(pairs.readers.astype(np.int64) * batch.n + pairs.items)
+        if s.unread_language_evidence > 0:
+            keep &= ~unread_language_pairs(self.pool.catalog, batch.views, pairs.readers,
+                                           pairs.items, pairs.collab,
+                                           s.unread_language_evidence)
+        return pairs.where(keep)
+
+    # --- the best by the prior ------------------------------------------------------------------
+
+    def _best(self, user_ids: list[str], views: list[UserView], now: float, pairs: _Pairs,
+              width: int, co_reads: CoReads) -> Retrieved:
+        """The ``width`` candidates of best prior per reader, best first (the lower index
+        first among equals), in rows."""
+        n_readers = len(views)
+        order, position, counts = segment_positions(pairs.readers, n_readers)
+        wide = max(int(counts.max()) if counts.size else 0, 1)
+        grid = np.full((n_readers, wide), -np.inf)
+        slot = np.full((n_readers, wide), -1, dtype=np.intp)
+        rows = pairs.readers[order]
+        grid[rows, position] = pairs.prior[order]
+        slot[rows, position] = order
+        if wide > width:
+            kept = np.argpartition(-grid, width - 1, axis=1)[:, :width]
+            grid = np.take_along_axis(grid, kept, axis=1)
+            slot = np.take_along_axis(slot, kept, axis=1)
+        items = np.where(slot >= 0, pairs.items[slot], -1)
+        ranked = np.lexsort((items, -grid), axis=1)
+        slot = np.take_along_axis(slot, ranked, axis=1)
+        held = slot >= 0
+        items = np.where(held, pairs.items[slot], -1)
+        content = np.where(held, pairs.content[slot], 0.0)
+        collab = np.where(held, pairs.collab[slot], 0.0)
+        best = np.where(held, pairs.prior[slot], -np.inf)
+        return Retrieved(user_ids, views, now, items, content, collab, best, co_reads)
+
+
+class _Batch:
+    """The recent reads of a batch's readers, laid end to end, and what they have read."""
+
+    def __init__(self, views: list[UserView], n: int, recent: int) -> None:
+        self.views = views
+        self.n = n
+        parts = [v.items[-recent:] for v in views]
+        sizes = np.array([p.size for p in parts], dtype=np.intp)
+        #: the recent reads, their reader (row of the batch), position and weight
+        self.items: NDArray[np.int64] = (np.concatenate(parts).astype(np.int64) if parts
+                                         else np.zeros(0, np.int64))
+        self.readers: NDArray[np.intp] = np.repeat(np.arange(len(views)), sizes)
+        self.positions: NDArray[np.intp] = np.arange(self.items.size) - np.repeat(
+            np.cumsum(sizes) - sizes, sizes)
+        self.weights: NDArray[np.float64] = (
+            np.concatenate([v.weights[-recent:] for v in views]) if views
+            else np.zeros(0))
+        seen = [v.seen.astype(np.int64) + reader * n for reader, v in enumerate(views)]
+        self._seen = np.sort(np.concatenate(seen)) if seen else np.zeros(0, np.int64)
+        self.queries_of = np.array([i for i, v in enumerate(views) if v.query is not None],
+                                   dtype=np.intp)
+
+    def seen(self, keys: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """Whether each ``reader * n + item`` was read by that reader."""
+        if self._seen.size == 0:
+            return np.zeros(keys.size, dtype=bool)
+        at = np.minimum(np.searchsorted(self._seen, keys), self._seen.size - 1)
+        out: NDArray[np.bool_] = self._seen[at] == keys
+        return out
+
+    def query_matrix(self, dim: int) -> NDArray[np.float32]:
+        """Each reader's content query, a row of zeros for a reader without one."""
+        out = np.zeros((len(self.views), dim), dtype=np.float32)
+        for i in self.queries_of.tolist():
+            query = self.views[i].query
+            if query is not None:
+                out[i] = query
+        return out

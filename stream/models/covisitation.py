@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,6 +47,8 @@ class CoVisitation:
         self.nbr: NDArray[np.int32] = np.full((capacity, neighbors), -1, dtype=np.int32)
         self.weight: NDArray[np.float32] = np.zeros((capacity, neighbors), dtype=np.float32)
         self.t_ref: float | None = None
+        #: zeros between calls: where :meth:`scores_at` sums the slots it reads
+        self._scratch: NDArray[np.float64] = np.zeros(capacity, dtype=np.float64)
 
     # --- time reference ---------------------------------------------------------------------
 
@@ -202,6 +205,45 @@ class CoVisitation:
         valid = nbr >= 0
         which = np.repeat(at, np.count_nonzero(valid, axis=1))
         return which, nbr[valid].astype(np.int64), self.weight[held][valid]
+
+    def scores_at(self, rows: NDArray[np.int64], row_weights: NDArray[np.float64], n: int,
+                  items: NDArray[np.int64],
+                  column_scale: Callable[[NDArray[np.int64]], NDArray[np.float64]]
+                  ) -> tuple[NDArray[np.float64], float]:
+        """``(scores(rows, row_weights, n) * column_scale)`` at ``items``, and its maximum
+        over every column (0 at least), bit for bit, at a cost that follows the slots read:
+        the sums go into a scratch array that only the touched columns are read from and
+        reset in (a pass over ``n`` items only where they are not many more than the
+        slots).
+
+        >>> cv = CoVisitation(neighbors=4, half_life=86400.0)
+        >>> cv.add(2, np.array([0, 1]), weight=1.0, ts=0.0)
+        >>> at, top = cv.scores_at(np.array([0, 1]), np.array([1.0, 0.5]), 3,
+        ...                        np.array([2, 0]), lambda cols: np.ones(cols.size))
+        >>> at.tolist(), top
+        ([1.5, 0.0], 1.5)
+        """
+        rows = rows[rows < self.nbr.shape[0]]
+        nbr = self.nbr[rows]
+        weights = self.weight[rows] * row_weights[: rows.size, None]
+        valid = (nbr >= 0) & (nbr < n)
+        cols = nbr[valid].astype(np.int64)
+        if cols.size == 0:
+            return np.zeros(items.size, dtype=np.float64), 0.0
+        if 2 * cols.size >= n:  # a pass over the catalogue costs less than the scratch
+            sums = np.bincount(cols, weights=weights[valid], minlength=n)[:n]
+            scaled = sums * column_scale(np.arange(n, dtype=np.int64))
+            return scaled[items], max(float(scaled.max()), 0.0)
+        if self._scratch.shape[0] < n:
+            self._scratch = np.zeros(max(n, 2 * self._scratch.shape[0]), dtype=np.float64)
+        acc = self._scratch
+        np.add.at(acc, cols, weights[valid])
+        try:
+            top = float((acc[cols] * column_scale(cols)).max())
+            at: NDArray[np.float64] = acc[items] * column_scale(items)
+        finally:
+            acc[cols] = 0.0
+        return at, max(top, 0.0)
 
     def row(self, item: int, now: float) -> dict[int, float]:
         """The neighbours of ``item`` and their weights as of ``now``."""

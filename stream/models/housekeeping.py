@@ -44,8 +44,13 @@ class Housekeeper:
             self.clock = ts
         if self.last_sweep is None:
             self.last_sweep = ts
-        elif ts - self.last_sweep >= self.settings.housekeeping_interval_seconds:
+        elif self.sweep_due(ts):
             self.evicted.extend(self.sweep(ts)[1])
+
+    def sweep_due(self, ts: float) -> bool:
+        """Whether :meth:`tick` at ``ts`` will sweep."""
+        return (self.last_sweep is not None
+                and ts - self.last_sweep >= self.settings.housekeeping_interval_seconds)
 
     def drain_evicted(self) -> list[str]:
         """The users evicted since the last call."""
@@ -61,6 +66,7 @@ class Housekeeper:
         """Expire items and evict users as of ``now``; returns their ids. Evicted users lose
         their history, not their anonymous contributions to item statistics."""
         self.last_sweep = now
+        self.learner.catalogue_changed()
         expired = self.pool.expiring(now)
         expired_ids: list[str] = []
         if expired.size:

@@ -12,8 +12,9 @@ from numpy.typing import NDArray
 
 __all__ = ["Impression", "features_from_text", "features_to_text"]
 
-#: the head of a packed impression: its time, positions, and features per position (0: none)
-_HEAD = struct.Struct("<dii")
+#: the head of a packed impression: its time, positions, features per position (0: none),
+#: and whether the reader's columns of the features are taken yet (1) or not (0)
+_HEAD = struct.Struct("<diiB")
 
 #: marks deflated float16 features in a checkpoint
 _DEFLATED16 = "zlib16:"
@@ -42,6 +43,11 @@ def features_from_text(text: str) -> NDArray[np.float32]:
 class Impression:
     """The last list served to a user: which positions are labelled or clicked, and the
     ranker features each position had when the list was served (``None`` without a ranker).
+    The catalogue's columns of the features (popularity, click-through rate, exposure,
+    freshness, sentiment) are taken when the list is served; the reader's (content,
+    co-visitation, and their terms of the prior) at its first click (``user_columns``
+    false until then): they change only with the reader's own reads, and most lists are
+    never clicked.
 
     Held packed (:meth:`pack`): one ``bytes`` per user instead of five objects and four
     arrays. The features are kept as float16 (three significant digits, far finer than what
@@ -53,6 +59,7 @@ class Impression:
     clicked: NDArray[np.bool_]
     ts: float
     features: NDArray[np.float32] | None
+    user_columns: bool = True
 
     def pack(self) -> bytes:
         """The impression as bytes: head, item indexes (int32), the labelled and clicked
@@ -60,8 +67,9 @@ class Impression:
         by every position."""
         n = int(self.items.size)
         width = 0 if self.features is None else int(self.features.shape[1])
-        parts = [_HEAD.pack(self.ts, n, width), self.items.astype(np.int32).tobytes(),
-                 self.labelled.astype(np.bool_).tobytes(), self.clicked.astype(np.bool_).tobytes()]
+        parts = [_HEAD.pack(self.ts, n, width, self.user_columns),
+                 self.items.astype(np.int32).tobytes(), self.labelled.astype(np.bool_).tobytes(),
+                 self.clicked.astype(np.bool_).tobytes()]
         if self.features is not None:
             parts.append(zlib.compress(self.features.astype(np.float16).tobytes()))
         return b"".join(parts)
@@ -69,7 +77,7 @@ class Impression:
     @classmethod
     def unpack(cls, raw: bytes) -> Impression:
         """The impression :meth:`pack` packed, in arrays of its own."""
-        ts, n, width = _HEAD.unpack_from(raw)
+        ts, n, width, user_columns = _HEAD.unpack_from(raw)
         at = _HEAD.size
         items = np.frombuffer(raw, np.int32, n, at).astype(np.int64)
         labelled = np.frombuffer(raw, np.bool_, n, at + 4 * n).copy()
@@ -79,7 +87,7 @@ class Impression:
         if deflated is not None:
             features = np.frombuffer(zlib.decompress(deflated), np.float16).reshape(
                 n, width).astype(np.float32)
-        return cls(items, labelled, clicked, ts, features)
+        return cls(items, labelled, clicked, ts, features, bool(user_columns))
 
     @staticmethod
     def time_of(raw: bytes) -> float:
@@ -100,7 +108,7 @@ class Impression:
     @staticmethod
     def deflated_features(raw: bytes) -> bytes | None:
         """The deflated float16 features of a packed impression (``None`` without)."""
-        _, n, width = _HEAD.unpack_from(raw)
+        _, n, width, _ = _HEAD.unpack_from(raw)
         return raw[_HEAD.size + 6 * n:] if width else None
 
     @staticmethod

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from stream.events import Forget, Interaction
 from stream.models.histories import UserHistories
@@ -19,6 +20,10 @@ __all__ = ["InteractionLearner"]
 #: a position served longer ago than this starts a new list rather than extending one
 _LIST_SECONDS = 1800.0
 
+#: event seconds for which the catalogue's columns of an item's features, once taken, serve
+#: every impression showing it, while no item statistics change
+_SNAPSHOT_SECONDS = 60.0
+
 
 class InteractionLearner:
     """Learns a user's events into their history and pending list, and writes what they
@@ -28,9 +33,12 @@ class InteractionLearner:
     * a **click or read** is appended to the user's history once (a later read of the same
       item only strengthens it, by dwell) and co-visits the user's last ``covisit_window``
       reads, weighted ``1 / sqrt(items the user has read)``;
-    * an **impression** keeps the list as served, with the ranker features of each position
-      taken when it was served; a click on it labels it for the ranker (the clicked position
-      a positive, the unclicked ones above it negatives: skip-above);
+    * an **impression** keeps the list as served, with the catalogue's columns of the ranker
+      features of each position taken when it was served, and the reader's (content,
+      co-visitation: by far the dearest) at its first click, when the list first teaches
+      the ranker something (most lists are never clicked); a click labels it for the
+      ranker (the clicked position a positive, the unclicked ones above it negatives:
+      skip-above);
     * a **forget** takes the user's contributions back, as far as the history holds them.
     """
 
@@ -44,6 +52,34 @@ class InteractionLearner:
         self.impressions: dict[int, bytes] = {}
         #: the item facts written since the model last drained them
         self.outbox: list[list[Any]] = []
+        #: item -> the catalogue's columns of its features, taken since the statistics last
+        #: changed (see :meth:`catalogue_changed`), at most ``_SNAPSHOT_SECONDS`` ago
+        self._snapshot: dict[int, NDArray[np.float32]] = {}
+        self._snapshot_at: float | None = None
+
+    def catalogue_changed(self) -> None:
+        """Item statistics or metadata changed (facts applied, an item learned, a sweep):
+        the catalogue's features are taken again. A worker applies facts once a batch,
+        so an item shown many times in a batch has them taken once; a model that applies
+        every event's facts at once takes them for every impression, exactly."""
+        self._snapshot.clear()
+        self._snapshot_at = None
+
+    def _catalogue_features(self, items: NDArray[np.int64], now: float) -> NDArray[np.float32]:
+        """The catalogue's columns of the features of ``items`` at ``now``, from the snapshot
+        where it has them."""
+        if self._snapshot_at is None or not 0.0 <= now - self._snapshot_at <= _SNAPSHOT_SECONDS:
+            self._snapshot.clear()
+            self._snapshot_at = now
+        snapshot = self._snapshot
+        keys = items.tolist()
+        missing = [i for i in dict.fromkeys(keys) if i not in snapshot]
+        if missing:
+            taken = np.array(missing, dtype=np.int64)
+            scorer = self.scorer
+            rows = scorer.catalogue_features(taken, scorer.rows(now, taken)).astype(np.float32)
+            snapshot.update(zip(missing, rows, strict=True))
+        return np.stack([snapshot[i] for i in keys])
 
     def weight(self, event: Interaction) -> float:
         """How much an event says about interest: 1 for a click, 1 to 2 for a read by dwell."""
@@ -85,30 +121,38 @@ class InteractionLearner:
         row = self.users.ensure(event.user_id, event.ts)
         ids = event.item_ids or (event.item_id,)
         items = self.pool.indexes(ids, event.ts)
-        # what the ranker learns from is what the list was served with: features taken now,
-        # before this impression counts as exposure and before any of its clicks
-        scorer = self.scorer
-        features = (scorer.features(scorer.user_view(row, event.ts), items,
-                                    scorer.rows(event.ts, items)).astype(np.float32)
+        # what the ranker learns from is what the list was served with: the catalogue's
+        # features taken now, before this impression counts as exposure and before any of
+        # its clicks
+        features = (self._catalogue_features(items, event.ts)
                     if self.settings.use_ranker else None)
         self.outbox.append(["shown", list(ids), event.ts])
         raw = self.impressions.get(row)
         if event.item_ids or raw is None or not event.position \
                 or event.ts - Impression.time_of(raw) > _LIST_SECONDS:
             pending = Impression(items, np.zeros(items.size, dtype=bool),
-                                 np.zeros(items.size, dtype=bool), event.ts, features)
+                                 np.zeros(items.size, dtype=bool), event.ts, features,
+                                 user_columns=features is None)
         else:  # one more position of the list being served
             pending = Impression.unpack(raw)
             pending.items = np.concatenate([pending.items, items])
             pending.labelled = np.concatenate([pending.labelled, np.zeros(1, dtype=bool)])
             pending.clicked = np.concatenate([pending.clicked, np.zeros(1, dtype=bool)])
             if pending.features is not None and features is not None:
+                if pending.user_columns:  # a list clicked already: this position's too
+                    self._add_user_columns(row, items, features, event.ts)
                 pending.features = np.concatenate([pending.features, features])
         self.impressions[row] = pending.pack()
 
+    def _add_user_columns(self, row: int, items: NDArray[np.int64],
+                          features: NDArray[np.float32], now: float) -> None:
+        scorer = self.scorer
+        scorer.add_user_columns(scorer.user_view(row, now), items, features, now)
+
     def _learn_click(self, row: int, item: int, item_id: str, ts: float) -> None:
         """A click or read on an item of the user's last list: count it once for the item's
-        click-through rate, and teach the ranker (skip-above labels)."""
+        click-through rate, and teach the ranker (skip-above labels), with the reader's
+        columns of the list's features taken at its first click (before the click counts)."""
         raw = self.impressions.get(row)
         if raw is None:
             return
@@ -120,20 +164,27 @@ class InteractionLearner:
         if not pending.clicked[pos]:
             pending.clicked[pos] = True
             self.outbox.append(["click", item_id, ts])
+        label_pos: list[int] = []
+        if self.settings.use_ranker and pending.features is not None:
+            above = np.flatnonzero(~pending.labelled[:pos] & (pending.items[:pos] != item))
+            label_pos = above.tolist() + ([pos] if not pending.labelled[pos] else [])
+        if not label_pos or pending.features is None:
             self.impressions[row] = Impression.with_flags(raw, pending.labelled,
                                                           pending.clicked)
-        if not self.settings.use_ranker or pending.features is None:
-            return
-        above = np.flatnonzero(~pending.labelled[:pos] & (pending.items[:pos] != item))
-        label_pos = above.tolist() + ([pos] if not pending.labelled[pos] else [])
-        if not label_pos:
             return
         pending.labelled[label_pos] = True
-        self.impressions[row] = Impression.with_flags(raw, pending.labelled, pending.clicked)
+        if not pending.user_columns:
+            self._add_user_columns(row, pending.items, pending.features, ts)
+            pending.user_columns = True
+            self.impressions[row] = pending.pack()
+        else:
+            self.impressions[row] = Impression.with_flags(raw, pending.labelled,
+                                                          pending.clicked)
         labels = np.zeros(len(label_pos), dtype=bool)
         labels[-1] = label_pos[-1] == pos
-        self.outbox.append(["rank", pending.features[label_pos].ravel().tolist(),
-                            labels.tolist()])
+        # as packed: the ranker learns the float16 features every process holds alike
+        features = pending.features[label_pos].astype(np.float16).astype(np.float32)
+        self.outbox.append(["rank", features.ravel().tolist(), labels.tolist()])
 
     def forget(self, event: Forget) -> int | None:
         """Write the facts that take a user's reads back from co-visitation, item degrees and

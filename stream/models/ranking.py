@@ -16,7 +16,7 @@ from stream.models.explanations import Explainer
 from stream.models.histories import UserHistories
 from stream.models.items import ItemPool
 from stream.models.retrieval import Retrieved, Retriever
-from stream.models.scoring import Scorer
+from stream.models.scoring import F, Scorer
 from stream.models.settings import ModelSettings
 
 __all__ = ["ListRanker"]
@@ -59,10 +59,12 @@ class ListRanker:
         scorer = self.scorer
         items = found.items[held]
         distinct_items = distinct(items)
-        x = scorer.candidate_features(
-            distinct_items, scorer.rows(found.now, distinct_items),
-            np.searchsorted(distinct_items, items), found.content[held], found.collab[held],
-            found.prior[held])
+        # the catalogue's columns once per item, the reader's from the first stage
+        x = scorer.catalogue_features(distinct_items, scorer.rows(found.now, distinct_items))[
+            np.searchsorted(distinct_items, items)]
+        x[:, F["content"]] = found.content[held]
+        x[:, F["collab"]] = found.collab[held]
+        x[:, F["prior"]] = found.prior[held]
         # per reader, positions into x, best final score first (-1: none)
         final = np.full(held.shape, -np.inf)
         final[held] = scorer.final(x)

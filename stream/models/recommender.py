@@ -86,6 +86,7 @@ class StreamRecommender:
     def learn_item(self, item: Item) -> None:
         """Add or update an item (no clock tick: publication times may lie anywhere)."""
         self.pool.learn(item, self.clock)
+        self.learner.catalogue_changed()
 
     def withdraw(self, item_id: str) -> bool:
         """Take an item out of every list until its next item event (:meth:`learn_item`
@@ -141,10 +142,17 @@ class StreamRecommender:
     def apply_facts(self, facts: Iterable[Sequence[Any]]) -> None:
         """Apply item facts, from this model or another, in the order given; the clock
         moves with them."""
+        batch = self.stats.batch()
+        housekeeper = self.housekeeper
         for fact in facts:
             if fact[0] != "rank":
-                self.housekeeper.tick(float(fact[2]))
-            self.stats.apply(fact)
+                ts = float(fact[2])
+                if housekeeper.sweep_due(ts):  # a sweep reads and drops counts
+                    batch.flush()
+                housekeeper.tick(ts)
+            batch.apply(fact)
+        batch.flush()
+        self.learner.catalogue_changed()
 
     # --- users in memory and housekeeping ---------------------------------------------------
 
@@ -258,6 +266,7 @@ class StreamRecommender:
 
     def import_state(self, state: Mapping[str, Any]) -> None:
         """Restore :meth:`export_state` into an empty model."""
+        self.learner.catalogue_changed()
         for item in state["items"]:
             self.codec.import_item(item)
         for user in state["users"]:

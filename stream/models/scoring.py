@@ -186,32 +186,20 @@ class Scorer:
 
     def _collab_at(self, user: UserView, items: NDArray[np.int64], now: float
                    ) -> NDArray[np.float64]:
-        """:meth:`collab` at ``items`` alone, bit for bit: from the columns the user's
-        recent reads co-visit (a cost that follows the slots read) where they are fewer
-        than the catalogue's items, else from the whole array."""
+        """:meth:`collab` at ``items`` alone, bit for bit, at a cost that follows the slots
+        the user's recent reads hold (see :meth:`CoVisitation.scores_at`), not the
+        catalogue."""
         s = self.settings
         n = len(self.pool.catalog)
-        out = np.zeros(items.size, dtype=np.float64)
         if not s.use_collab or user.items.size == 0:
-            return out
+            return np.zeros(items.size, dtype=np.float64)
         recent = user.items[-s.collab_query_items:].astype(np.int64)
-        slots = recent.size * self.stats.covisit.neighbors
-        # sorting a slot costs about as much as sixty items of a pass over the catalogue
-        if slots * 64 >= n:
-            raw, top = self._collab_raw(user, n, now)
-            return raw[items] / top if top > 0 else raw[items]
         weights = user.weights[-s.collab_query_items:]
-        cols, sums = self.stats.covisit.sparse_scores(
-            recent, weights * (1.0 / self._degree_at(recent, now)), n)
-        if cols.size == 0:
-            return out
-        sums *= self._degree_at(cols, now) ** -s.covisit_beta
-        # the whole array's maximum: the non-zero columns', or 0 where some column is not held
-        top = float(sums.max()) if cols.size == n else max(float(sums.max()), 0.0)
-        pos = np.minimum(np.searchsorted(cols, items), cols.size - 1)
-        held = cols[pos] == items
-        out[held] = sums[pos[held]] / top if top > 0 else sums[pos[held]]
-        return out
+        beta = s.covisit_beta
+        at, top = self.stats.covisit.scores_at(
+            recent, weights * (1.0 / self._degree_at(recent, now)), n, items,
+            lambda cols: self._degree_at(cols, now) ** -beta)
+        return at / top if top > 0 else at
 
     def prior(self, content: NDArray[np.float64], collab: NDArray[np.float64],
               popularity: NDArray[np.float64], freshness: NDArray[np.float64]
@@ -257,53 +245,45 @@ class Scorer:
         """The ranker's features (:data:`~stream.models.FEATURES`) of ``items`` for a user;
         ``columns``: their content, co-visitation and prior scores where the first stage
         has them already, else computed for these rows."""
-        content_at, collab_at, prior_at = columns if columns is not None else (None, None, None)
+        x = self.catalogue_features(items, rows)
+        if columns is not None:
+            content_at, collab_at, prior_at = columns
+            x[:, F["content"]] = content_at
+            x[:, F["collab"]] = collab_at
+            x[:, F["prior"]] = prior_at
+            return x
+        self.add_user_columns(user, items, x, rows.now)
+        return x
+
+    def catalogue_features(self, items: NDArray[np.int64], rows: Rows) -> NDArray[np.float64]:
+        """The ranker's features of ``items`` that do not depend on the reader: popularity,
+        click-through rate, exposure, freshness and sentiment; content and co-visitation 0,
+        and the prior their terms of it (:meth:`add_user_columns` adds the reader's)."""
         s = self.settings
         x = np.zeros((items.size, len(FEATURES)), dtype=np.float64)
-        # the content score of a few items needs only their rows, not the whole catalogue
-        # (an impression's features would otherwise cost a full scoring pass)
-        if content_at is not None:
-            x[:, F["content"]] = content_at
-        elif user.query is not None:
-            x[:, F["content"]] = np.maximum(self.pool.catalog.matrix[items] @ user.query, 0.0)
-        if collab_at is None:
-            x[:, F["collab"]] = self._collab_at(user, items, rows.now)
-        else:
-            x[:, F["collab"]] = collab_at
         x[:, F["popularity"]] = rows.popularity
         x[:, F["ctr"]] = self._ctr(rows)
         x[:, F["exposure"]] = np.log1p(rows.shown)
         x[:, F["freshness"]] = rows.freshness
         x[:, F["sentiment"]] = self._sentiment(items)
-        if prior_at is not None:
-            x[:, F["prior"]] = prior_at
-        else:  # prior() on the rows of these items
-            x[:, F["prior"]] = (
-                s.content_weight * x[:, F["content"]]
-                + s.collab_weight * x[:, F["collab"]]
-                + s.popularity_weight * x[:, F["popularity"]]
-                + s.fresh_boost * x[:, F["freshness"]]
-            )
+        x[:, F["prior"]] = (s.popularity_weight * x[:, F["popularity"]]
+                            + s.fresh_boost * x[:, F["freshness"]])
         return x
 
-    def candidate_features(self, items: NDArray[np.int64], rows: Rows, at: NDArray[np.intp],
-                           content: NDArray[np.float64], collab: NDArray[np.float64],
-                           prior: NDArray[np.float64]) -> NDArray[np.float64]:
-        """The ranker's features of many (reader, item) pairs at once, whose generator
-        scores the first stage has: ``items`` are the distinct items, ``rows`` their terms,
-        and ``at`` the position in ``items`` of each pair's item. What :meth:`features`
-        gives each pair, with the per-item work (sentiment, click-through) done once per
-        item."""
-        x = np.empty((at.size, len(FEATURES)), dtype=np.float64)
-        x[:, F["content"]] = content
-        x[:, F["collab"]] = collab
-        x[:, F["popularity"]] = rows.popularity[at]
-        x[:, F["ctr"]] = self._ctr(rows)[at]
-        x[:, F["exposure"]] = np.log1p(rows.shown)[at]
-        x[:, F["freshness"]] = rows.freshness[at]
-        x[:, F["sentiment"]] = self._sentiment(items)[at]
-        x[:, F["prior"]] = prior
-        return x
+    def add_user_columns(self, user: UserView, items: NDArray[np.int64],
+                         x: NDArray[np.float64] | NDArray[np.float32], now: float) -> None:
+        """Fill in the reader's columns of ``x`` (:meth:`catalogue_features` of ``items``):
+        content and co-visitation at ``now``, and the prior of every generator."""
+        s = self.settings
+        # the content score of a few items needs only their rows, not the whole catalogue
+        # (an impression's features would otherwise cost a full scoring pass)
+        if user.query is not None:
+            x[:, F["content"]] = np.maximum(self.pool.catalog.matrix[items] @ user.query, 0.0)
+        x[:, F["collab"]] = self._collab_at(user, items, now)
+        x[:, F["prior"]] = (s.content_weight * x[:, F["content"]]
+                            + s.collab_weight * x[:, F["collab"]]
+                            + s.popularity_weight * x[:, F["popularity"]]
+                            + s.fresh_boost * x[:, F["freshness"]])
 
     def final(self, features: NDArray[np.float64]) -> NDArray[np.float64]:
         """The score lists are ranked by: the ranker's click probability once it is warm,

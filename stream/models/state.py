@@ -70,6 +70,8 @@ class StateCodec:
                 # the features each position was served with: float16 bytes, deflated
                 # (many are 0) and base64
                 "features": None if deflated is None else features_to_text(deflated),
+                # whether the reader's columns of them are taken (at the first click)
+                "user_columns": pending.user_columns,
             },
         }
 
@@ -93,7 +95,8 @@ class StateCodec:
                 features = flat.reshape(items.size, len(FEATURES)).copy()
             self.learner.impressions[row] = Impression(
                 items, np.array(pending["labelled"], dtype=bool),
-                np.array(pending["clicked"], dtype=bool), ts, features).pack()
+                np.array(pending["clicked"], dtype=bool), ts, features,
+                bool(pending.get("user_columns", True))).pack()
         return row
 
     def export_item(self, item_id: str, now: float) -> dict[str, Any] | None:

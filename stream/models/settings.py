@@ -116,7 +116,7 @@ class ModelSettings(BaseModel):
         "whole catalogue always are.",
     )
     topic_list_size: int = Field(
-        50,
+        100,
         ge=1,
         description="Items each topic's lists hold: this many of the most popular now and "
         "this many of the newest, kept as items arrive and are read.",

@@ -165,27 +165,6 @@ class CoVisitation:
         out += np.bincount(nbr[valid], weights=weights[valid], minlength=n)[:n]
         return out
 
-    def sparse_scores(self, rows: NDArray[np.int64], row_weights: NDArray[np.float64], n: int
-                      ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        """:meth:`scores` where they can be non-zero: the columns held in ``rows`` (sorted)
-        and their sums, bit for bit (each sum adds the same terms in the same order), at a
-        cost that follows the slots read, not ``n``.
-
-        >>> cv = CoVisitation(neighbors=4, half_life=86400.0)
-        >>> cv.add(2, np.array([0, 1]), weight=1.0, ts=0.0)
-        >>> cols, sums = cv.sparse_scores(np.array([0, 1]), np.array([1.0, 0.5]), 3)
-        >>> cols.tolist(), sums.tolist()
-        ([2], [1.5])
-        """
-        rows = rows[rows < self.nbr.shape[0]]
-        nbr = self.nbr[rows]
-        weights = self.weight[rows] * row_weights[: rows.size, None]
-        valid = (nbr >= 0) & (nbr < n)
-        cols, where = np.unique(nbr[valid], return_inverse=True)
-        sums: NDArray[np.float64] = np.bincount(where, weights=weights[valid],
-                                                minlength=cols.size).astype(np.float64)
-        return cols.astype(np.int64), sums
-
     def held(self, rows: NDArray[np.int64]
              ) -> tuple[NDArray[np.intp], NDArray[np.int64], NDArray[np.float32]]:
         """The slots ``rows`` hold, row by row and in slot order (the order :meth:`scores`

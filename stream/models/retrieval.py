@@ -109,6 +109,17 @@ class _Pairs:
                      for name in ("readers", "items", "content", "collab", "prior")))
 
 
+@dataclass(slots=True)
+class _TopicScores:
+    """One topic's list scored for the batch's readers of it (rows ``who``, columns
+    ``members``)."""
+
+    who: NDArray[np.intp]
+    members: NDArray[np.int64]
+    content: NDArray[np.float64]
+    prior: NDArray[np.float64]
+
+
 class Retriever:
     """Candidates for a batch of readers, from three sources, merged:
 
@@ -144,16 +155,25 @@ class Retriever:
         """The candidates of each reader of ``user_ids`` (distinct) at ``now``, at least
         ``k`` where there are that many."""
         scorer = self.scorer
-        views = [scorer.user_view(self.users.index.get(u), now) for u in user_ids]
+        index = self.users.index
+        views = scorer.user_views([index.get(u) for u in user_ids], now)
         n = len(self.pool.catalog)
         width = max(self.settings.candidates, k)
         if n == 0 or k <= 0 or not user_ids:
             return self._empty(user_ids, views, now, n)
         self.lists.refresh(now)
         batch = _Batch(views, n, self.settings.collab_query_items)
-        collab, co_reads = self._co_visited(batch, width, now)
-        floor = self._floor(collab, len(views), width)
-        listed = self._listed(batch, self._topics(batch), floor, now)
+        # Each reader needs their best ``width`` by the prior. Any ``width`` distinct
+        # candidates bound it from below (a floor): the best of one topic's list, the best
+        # co-visited ones without content. What cannot reach the floor is dropped before
+        # it costs more (a co-visited item's content, a listed item's place in the merge).
+        collab, co_reads = self._co_visited(batch, now)
+        topics = self._score_topics(batch, self._topics(batch), now)
+        floor = np.maximum(self._floor(collab, len(views), width),
+                           self._topic_floor(topics, len(views), width))
+        collab = self._with_content(batch, collab, floor, now)
+        floor = np.maximum(floor, self._floor(collab, len(views), width))
+        listed = self._listed(batch, topics, floor)
         # one copy of each (reader, item): the co-visited one where there are two (it has
         # the co-visitation score), else the first of equal copies from several lists
         pairs = _Pairs.join([collab, listed])
@@ -170,11 +190,11 @@ class Retriever:
 
     # --- co-visitation ------------------------------------------------------------------------
 
-    def _co_visited(self, batch: _Batch, width: int, now: float) -> tuple[_Pairs, CoReads]:
+    def _co_visited(self, batch: _Batch, now: float) -> tuple[_Pairs, CoReads]:
         """Each reader's co-visited items, scored as ``Scorer`` scores co-visitation (summed
         over the recent reads' slots in their order, divided by the degrees, normalised by
-        the reader's largest score): the unread ones a list may hold, at most
-        ``retrieval_collab``, with their content where it may count."""
+        the reader's largest score): the unread ones a list may hold, with the prior
+        without content (:meth:`_with_content` adds it), sorted by reader."""
         s = self.settings
         scorer, n = self.scorer, batch.n
         if not s.use_collab or batch.items.size == 0:
@@ -213,41 +233,33 @@ class Retriever:
         content = np.zeros(items.size)
         # the prior without content: what the content may add to it is at most its weight
         prior = scorer.prior(content, collab, popularity, freshness)
-        kept = self._bounded(batch, readers, prior, width)
-        pairs = _Pairs(readers, items, content, collab, prior).where(kept)
-        self._content(batch, pairs)
-        pairs.prior = scorer.prior(pairs.content, pairs.collab, popularity[kept],
-                                   freshness[kept])
-        return pairs, co_reads
+        return _Pairs(readers, items, content, collab, prior), co_reads
 
-    def _bounded(self, batch: _Batch, readers: NDArray[np.intp], prior: NDArray[np.float64],
-                 width: int) -> NDArray[np.intp]:
-        """Which co-visited items to keep (positions, in order): at most
-        ``retrieval_collab`` per reader, those of best prior without content; of a reader
-        with more than ``width``, only those whose content could still lift them among the
-        best ``width`` (content adds at most ``content_weight``)."""
+    def _with_content(self, batch: _Batch, pairs: _Pairs, floor: NDArray[np.float64],
+                      now: float) -> _Pairs:
+        """The co-visited items whose content could lift them to the reader's ``floor``
+        (content adds at most ``content_weight``), at most ``retrieval_collab`` per reader
+        (the best without content), with their content and prior."""
         s = self.settings
+        lift = np.where([v.query is not None for v in batch.views], s.content_weight, 0.0)
+        pairs = pairs.where(pairs.prior + lift[pairs.readers] >= floor[pairs.readers])
         cap = s.retrieval_collab
-        counts = np.bincount(readers, minlength=len(batch.views))
-        heavy = np.flatnonzero(counts > min(cap, width))
-        if heavy.size == 0:
-            return np.arange(readers.size)
-        starts = np.cumsum(counts) - counts
-        keep = np.ones(readers.size, dtype=bool)
-        for reader in heavy.tolist():
-            lo, m = int(starts[reader]), int(counts[reader])
-            seg = prior[lo:lo + m]
-            most = min(cap, m)
-            if m > width:
-                lift = s.content_weight if batch.views[reader].query is not None else 0.0
-                bar = np.partition(seg, m - width)[m - width] - lift
-                most = min(most, int(np.count_nonzero(seg >= bar)))
-            if most < m:
+        counts = np.bincount(pairs.readers, minlength=len(batch.views))
+        over = np.flatnonzero(counts > cap)
+        if over.size:
+            starts = np.cumsum(counts) - counts
+            keep = np.ones(pairs.items.size, dtype=bool)
+            for reader in over.tolist():
+                lo, m = int(starts[reader]), int(counts[reader])
                 keep[lo:lo + m] = False
-                if most > 0:
-                    best = np.argpartition(-seg, most - 1)[:most]
+                if cap > 0:
+                    best = np.argpartition(-pairs.prior[lo:lo + m], cap - 1)[:cap]
                     keep[lo + np.sort(best)] = True
-        return np.flatnonzero(keep)
+            pairs = pairs.where(keep)
+        self._content(batch, pairs)
+        popularity, freshness = self.scorer.trend_terms(now, pairs.items)
+        pairs.prior = self.scorer.prior(pairs.content, pairs.collab, popularity, freshness)
+        return pairs
 
     def _content(self, batch: _Batch, pairs: _Pairs) -> None:
         """The content scores of co-visited candidates: their vectors, gathered once, against
@@ -323,11 +335,11 @@ class Retriever:
         return list(zip((chosen // n_topics).tolist(), (chosen % n_topics).tolist(),
                         strict=True))
 
-    def _listed(self, batch: _Batch, topics: list[list[int]], floor: NDArray[np.float64],
-                now: float) -> _Pairs:
-        """The members of each reader's topics' lists that a list may hold now, whose prior
-        reaches the reader's ``floor``, and that the reader has not read: per topic, one
-        product of its members' vectors with its readers' queries."""
+    def _score_topics(self, batch: _Batch, topics: list[list[int]], now: float
+                      ) -> list[_TopicScores]:
+        """Per topic of the batch's readers, the prior of each member a list may hold now
+        for each of its readers (-inf where the reader read it): one product of the
+        members' vectors with the readers' queries."""
         lists, scorer = self.lists, self.scorer
         readers_of: dict[int, list[int]] = {}
         for reader, chosen in enumerate(topics):
@@ -335,7 +347,7 @@ class Retriever:
                 readers_of.setdefault(topic, []).append(reader)
         listed = [t for t in readers_of if lists.members[t].size]
         if not listed:
-            return _Pairs.empty()
+            return []
         # what every reader's prior adds alike, and whether a list may hold the item now,
         # asked once for the batch
         union = distinct(np.concatenate([lists.members[t] for t in listed]))
@@ -343,29 +355,55 @@ class Retriever:
         popularity, freshness = scorer.trend_terms(now, union)
         s = self.settings
         queries = batch.query_matrix(self.pool.catalog.dim)
-        parts: list[_Pairs] = []
+        out: list[_TopicScores] = []
         for topic in listed:
             members, vectors = lists.members[topic], lists.vectors[topic]
             at = np.searchsorted(union, members)
             ok = allowed[at]
             if not ok.all():
                 members, vectors, at = members[ok], vectors[ok], at[ok]
+            if members.size == 0:
+                continue
             who = np.array(readers_of[topic], dtype=np.intp)
             content = np.maximum(queries[who] @ vectors.T, 0.0).astype(np.float64)
             # Scorer.prior's terms in its order (with no co-visitation)
             prior = s.content_weight * content
             prior += s.popularity_weight * popularity[at]
             prior += s.fresh_boost * freshness[at]
-            row, col = np.nonzero(prior >= floor[who][:, None])
-            parts.append(_Pairs(who[row], members[col], content[row, col],
-                                np.zeros(row.size), prior[row, col]))
+            row, col = batch.read_among(who, members)
+            prior[row, col] = -np.inf
+            out.append(_TopicScores(who, members, content, prior))
+        return out
+
+    @staticmethod
+    def _topic_floor(topics: list[_TopicScores], n_readers: int, width: int
+                     ) -> NDArray[np.float64]:
+        """Per reader, the best ``width``-th prior in any one of their topics' lists (-inf
+        where none holds that many)."""
+        floor = np.full(n_readers, -np.inf)
+        for scores in topics:
+            if scores.members.size >= width:
+                nth = -np.partition(-scores.prior, width - 1, axis=1)[:, width - 1]
+                floor[scores.who] = np.maximum(floor[scores.who], nth)
+        return floor
+
+    def _listed(self, batch: _Batch, topics: list[_TopicScores], floor: NDArray[np.float64]
+                ) -> _Pairs:
+        """The listed items that reach their reader's ``floor``."""
+        # an item read (prior -inf) never reaches a floor, even one of -inf
+        floor = np.maximum(floor, np.finfo(np.float64).min)
+        parts: list[_Pairs] = []
+        for scores in topics:
+            row, col = np.nonzero(scores.prior >= floor[scores.who][:, None])
+            parts.append(_Pairs(scores.who[row], scores.members[col], scores.content[row, col],
+                                np.zeros(row.size), scores.prior[row, col]))
         pairs = _Pairs.join(parts)
-        keep = ~batch.seen(pairs.readers.astype(np.int64) * batch.n + pairs.items)
-        if s.unread_language_evidence > 0:
-            keep &= ~unread_language_pairs(self.pool.catalog, batch.views, pairs.readers,
-                                           pairs.items, pairs.collab,
-                                           s.unread_language_evidence)
-        return pairs.where(keep)
+        s = self.settings
+        if s.unread_language_evidence > 0 and pairs.items.size:
+            pairs = pairs.where(~unread_language_pairs(
+                self.pool.catalog, batch.views, pairs.readers, pairs.items, pairs.collab,
+                s.unread_language_evidence))
+        return pairs
 
     # --- the best by the prior ------------------------------------------------------------------
 
@@ -413,8 +451,13 @@ class _Batch:
         self.weights: NDArray[np.float64] = (
             np.concatenate([v.weights[-recent:] for v in views]) if views
             else np.zeros(0))
-        seen = [v.seen.astype(np.int64) + reader * n for reader, v in enumerate(views)]
-        self._seen = np.sort(np.concatenate(seen)) if seen else np.zeros(0, np.int64)
+        seen_sizes = np.array([v.seen.size for v in views], dtype=np.intp)
+        #: every reader's history (the seen filter), reader by reader
+        self._seen_readers: NDArray[np.intp] = np.repeat(np.arange(len(views)), seen_sizes)
+        self._seen_items: NDArray[np.int64] = (
+            np.concatenate([v.seen for v in views]).astype(np.int64) if views
+            else np.zeros(0, np.int64))
+        self._seen = np.sort(self._seen_readers.astype(np.int64) * n + self._seen_items)
         self.queries_of = np.array([i for i, v in enumerate(views) if v.query is not None],
                                    dtype=np.intp)
 
@@ -425,6 +468,22 @@ class _Batch:
         at = np.minimum(np.searchsorted(self._seen, keys), self._seen.size - 1)
         out: NDArray[np.bool_] = self._seen[at] == keys
         return out
+
+    def read_among(self, who: NDArray[np.intp], members: NDArray[np.int64]
+                   ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+        """The (row, column) cells of a readers x items grid, readers ``who`` (distinct)
+        and items ``members`` (sorted), where the reader read the item: a look-up per
+        item read, not per cell."""
+        row_of = np.full(len(self.views), -1, dtype=np.intp)
+        row_of[who] = np.arange(who.size)
+        rows = row_of[self._seen_readers]
+        mine = rows >= 0
+        rows, items = rows[mine], self._seen_items[mine]
+        if items.size == 0 or members.size == 0:
+            return rows[:0], rows[:0]
+        cols = np.minimum(np.searchsorted(members, items), members.size - 1)
+        hit = members[cols] == items
+        return rows[hit], cols[hit]
 
     def query_matrix(self, dim: int) -> NDArray[np.float32]:
         """Each reader's content query, a row of zeros for a reader without one."""

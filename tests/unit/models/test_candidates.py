@@ -168,3 +168,19 @@ def test_the_discovery_limit_of_rows_is_that_of_each_list() -> None:
         want = ranked if kept is None else ranked[kept]
         got = rows[r][order[r]][~dropped[r]]
         assert got.tolist() == want.tolist()
+
+
+def test_the_batchs_views_are_each_readers_view(
+        traffic: tuple[StreamRecommender, list[str], float]) -> None:
+    rec, users, now = traffic
+    rows = [rec.users.index.get(u) for u in users]
+    for row, view in zip(rows, rec.scorer.user_views(rows, now), strict=True):
+        alone = rec.scorer.user_view(row, now)
+        assert view.row == alone.row
+        assert np.array_equal(view.items, alone.items) and np.array_equal(view.seen, alone.seen)
+        assert np.array_equal(view.weights, alone.weights)
+        if alone.query is None:
+            assert view.query is None
+        else:
+            assert view.query is not None
+            np.testing.assert_allclose(view.query, alone.query, rtol=1e-5, atol=1e-7)

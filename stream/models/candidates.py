@@ -26,9 +26,11 @@ Topic = tuple[str, str]
 
 
 class TopicLists:
-    """For each topic, the ``topic_list_size`` most popular items now and as many of the
-    newest: the first stage's candidates beside co-visitation, whose size does not grow with
-    the catalogue.
+    """For each topic, the ``topic_list_size`` newest items and the most popular ones now,
+    as many as fill twice that size: the first stage's candidates beside co-visitation,
+    whose size does not grow with the catalogue. Items of unknown age (no trusted
+    publication time, loaded before any event named them) are never among the newest, so
+    where no item's age is known the popular fill both halves.
 
     A *topic* is one of an item's first :data:`TOPIC_TAGS` tags (lower-cased), its language,
     or the whole catalogue (:data:`EVERYTHING`, every reader's). A tag's topic holds its items
@@ -190,14 +192,14 @@ class TopicLists:
         pool = distinct(np.concatenate([self.members[t], added]))
         pool = pool[self._holds(t, pool)]
         size = self.size
-        if pool.size > size:
-            # best first; the lower index first among equals, so that lists do not depend on
-            # the order changes came in
-            trending = pool[np.lexsort((pool, -self.popularity.at(pool, now)))[:size]]
-            fresh = pool[np.lexsort((pool, -self.pool.born(pool)))[:size]]
-            members = distinct(np.concatenate([trending, fresh]))
-        else:
-            trending = fresh = members = pool
+        # best first; the lower index first among equals, so that lists do not depend on the
+        # order changes came in
+        born = self.pool.born(pool)
+        known = pool[np.isfinite(born)]
+        fresh = known[np.lexsort((known, -born[np.isfinite(born)]))[:size]]
+        popular = pool[np.lexsort((pool, -self.popularity.at(pool, now)))]
+        trending = popular[~np.isin(popular, fresh)][: 2 * size - fresh.size]
+        members = distinct(np.concatenate([trending, fresh]))
         self.trending[t], self.fresh[t] = trending, fresh
         self.members[t] = members
         self.vectors[t] = np.take(self.pool.catalog.vectors, members, axis=0)

@@ -116,10 +116,10 @@ class ModelSettings(BaseModel):
         "whole catalogue always are.",
     )
     topic_list_size: int = Field(
-        100,
+        200,
         ge=1,
-        description="Items each topic's lists hold: this many of the most popular now and "
-        "this many of the newest, kept as items arrive and are read.",
+        description="Items each topic's lists hold: this many of the newest and the most "
+        "popular now up to twice as many, kept as items arrive and are read.",
     )
     discovery_share: float = Field(
         1.0,

@@ -214,7 +214,7 @@ class CoVisitation:
             return np.zeros(items.size, dtype=np.float64), 0.0
         if 2 * cols.size >= n:  # a pass over the catalogue costs less than the scratch
             sums: NDArray[np.float64] = np.bincount(cols, weights=weights[valid],
-                                                    minlength=n)[:n].astype(np.float64)
+                                                    minlength=n)[:n].astype(np.float64, copy=False)
             hit = np.flatnonzero(sums)  # (only co-visited columns need scaling)
             sums[hit] *= column_scale(hit)
             return sums[items], max(float(sums.max()), 0.0)

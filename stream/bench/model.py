@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stream.bench.memory import peak_rss_bytes, reset_peak_rss, rss_bytes
+from stream.bench.model_report import facts_cost_model
 from stream.bench.workload import Workload
 from stream.events import Interaction, Item
 from stream.models import StreamRecommender
@@ -27,8 +28,10 @@ if TYPE_CHECKING:
 
 __all__ = ["STAGES", "measure_model"]
 
-#: the stages of the worker's model path, in the order a batch runs them
-STAGES = ("learning", "retrieval", "ranking")
+#: the stages of the worker's model path, in the order a batch runs them: the events
+#: learned, the batch's item facts applied (what every worker of a cluster does with every
+#: other worker's batches too), the candidates found, the lists ranked
+STAGES = ("learning", "facts", "retrieval", "ranking")
 
 #: items generated and learned at a time while a catalogue is built (only the learning is
 #: timed, and a million generated items are never held at once)
@@ -58,10 +61,10 @@ def _funk_targets(e: Interaction, dwell_full: float) -> list[tuple[str, float]]:
 def _worker_batches(rec: StreamRecommender, events: list[Interaction], batch: int, k: int,
                    split: _Split | None = None) -> int:
     """The worker's model path over ``events`` in batches of ``batch``; returns the lists
-    made. Per batch: each event learned with ``learn_one_sharing`` and the batch's item
-    facts applied once (*learning*), then the top ``k`` of every user with a click or read
-    in it, in the ranker's two stages (*retrieval*, *ranking*). With ``split``, each stage
-    is timed into it."""
+    made. Per batch: each event learned with ``learn_one_sharing`` (*learning*), the
+    batch's item facts applied once (*facts*), then the top ``k`` of every user with a
+    click or read in it, in the ranker's two stages (*retrieval*, *ranking*). With
+    ``split``, each stage is timed into it."""
     clock = time.perf_counter
     lists = 0
     for b in range(0, len(events), batch):
@@ -69,17 +72,20 @@ def _worker_batches(rec: StreamRecommender, events: list[Interaction], batch: in
         t0 = clock()
         for e in chunk:
             rec.learn_one_sharing(e)
-        rec.apply_facts(rec.drain_facts())
+        facts = rec.drain_facts()
         t1 = clock()
+        rec.apply_facts(facts)
+        t2 = clock()
         users = [e.user_id for e in chunk if e.type != "impression"]
         retrieved = rec.lists.retrieve(users, k, chunk[-1].ts)
-        t2 = clock()
+        t3 = clock()
         lists += len(rec.lists.rank(retrieved, k))
         if split is not None:
             seconds = split.seconds
             seconds["learning"] += t1 - t0
-            seconds["retrieval"] += t2 - t1
-            seconds["ranking"] += clock() - t2
+            seconds["facts"] += t2 - t1
+            seconds["retrieval"] += t3 - t2
+            seconds["ranking"] += clock() - t3
     if split is not None:
         split.lists += lists
     return lists
@@ -255,4 +261,5 @@ def measure_model(cfg: BenchConfig, work: Path, say: Say) -> dict[str, Any]:
             out.update(_profile(rec, profiled, batch, k, work))
         del rec
         gc.collect()
+    out["facts_cost"] = facts_cost_model(out["sizes"][0], n)
     return out

@@ -7,7 +7,8 @@ from typing import Any
 
 from stream.bench.formatting import Row, number
 
-__all__ = ["MODEL_TARGETS", "STAGE_COLOURS", "model_markdown", "model_plot", "model_rows"]
+__all__ = ["MODEL_TARGETS", "STAGE_COLOURS", "facts_cost_model", "model_markdown", "model_plot",
+           "model_rows"]
 
 #: the targets of the issue for the model path, shown next to the figures
 MODEL_TARGETS = {
@@ -16,7 +17,39 @@ MODEL_TARGETS = {
 }
 
 #: the stages of the model path (:data:`stream.bench.model.STAGES`) and their plot colours
-STAGE_COLOURS = {"learning": "#2ca02c", "retrieval": "#1f77b4", "ranking": "#ff7f0e"}
+STAGE_COLOURS = {"learning": "#2ca02c", "facts": "#8c564b", "retrieval": "#1f77b4",
+                 "ranking": "#ff7f0e"}
+
+#: cluster sizes of the cost model of item facts (:func:`facts_cost_model`)
+CLUSTER_SIZES = (1, 2, 3, 10, 100)
+
+
+def facts_cost_model(size: dict[str, Any], events: int) -> dict[str, Any]:
+    """What the item facts cost a cluster, from one catalogue size's stage times.
+
+    A worker spends ``p`` per event it owns (learning, retrieval, ranking) and ``a`` per
+    event of the whole cluster whose facts it applies (every worker applies every
+    worker's, its own included). With ``n`` workers each owning ``r`` events/s,
+    ``r (p + n a) = 1``: the cluster handles ``n / (p + n a)`` events/s, never more than
+    ``1 / a`` however many workers are added. This is the model path alone; the worker's
+    own cost per event (Faust, parsing, checkpoints) adds to ``p``.
+
+    >>> size = {"stage_seconds": {"learning": 0.5, "facts": 0.1, "retrieval": 0.2,
+    ...                           "ranking": 0.2}}
+    >>> model = facts_cost_model(size, 1000)
+    >>> model["cap_events_per_second"], round(model["cluster_events_per_second"]["10"])
+    (10000.0, 5263)
+    """
+    sec = size["stage_seconds"]
+    a = sec["facts"] / events
+    p = (sec["learning"] + sec["retrieval"] + sec["ranking"]) / events
+    return {
+        "own_us_per_event": round(p * 1e6, 1),
+        "facts_us_per_event": round(a * 1e6, 1),
+        "cap_events_per_second": round(1 / a, 1) if a > 0 else None,
+        "cluster_events_per_second": {str(n): round(n / (p + n * a), 1)
+                                      for n in CLUSTER_SIZES},
+    }
 
 
 def model_rows(model: dict[str, Any]) -> list[Row]:
@@ -48,7 +81,8 @@ def model_markdown(model: dict[str, Any]) -> list[str]:
     lines = [
         "", "## Pure model path (no broker)", "",
         f"The worker's model path in batches of {model['batch']:,}: each event learned "
-        "(`learn_one_sharing`) and the batch's item facts applied once (*learning*), then "
+        "(`learn_one_sharing`, *learning*), the batch's item facts applied once (*facts*), "
+        "then "
         f"the top-{model['k']} of every user with a click or read in the batch, candidates "
         "first (`ListRanker.retrieve`, *retrieval*), then the lists (`ListRanker.rank`, "
         f"*ranking*). The same {model['events']:,} events at every size, after "
@@ -68,6 +102,21 @@ def model_markdown(model: dict[str, Any]) -> list[str]:
               + " | ".join(f"{m['stage_seconds'][s]:,.3f}" for s in stages) + " | "
               + " | ".join(f"{m['stage_shares'][s]:.0%}" for s in stages) + " |"
               for m in sizes]
+    base = sizes[0]
+    cost = facts_cost_model(base, model["events"])
+    lines += [
+        "", f"### Item facts in a cluster (model path at {base['items']:,} items)", "",
+        f"Every worker applies every worker's item facts: here {cost['facts_us_per_event']:,} "
+        f"µs per event, against {cost['own_us_per_event']:,} µs for what only the event's "
+        f"owner does (learning, retrieval, ranking). With n workers a worker owns r events/s "
+        f"and r (p + n a) = 1, so the cluster handles n / (p + n a) events/s, at most "
+        f"1 / a = {number(cost['cap_events_per_second'])} however many workers; the worker's "
+        "own cost per event (Faust, parsing, checkpoints) adds to p.", "",
+        "| workers | " + " | ".join(str(n) for n in CLUSTER_SIZES) + " |",
+        "|---" + "|---:" * len(CLUSTER_SIZES) + "|",
+        "| model path, events/s | " + " | ".join(
+            number(cost["cluster_events_per_second"][str(n)]) for n in CLUSTER_SIZES) + " |",
+    ]
     lines += [
         "", "### The catalogues", "",
         "Each item learned through `learn_item` (hashed TF-IDF of title and tags, jieba for "

@@ -49,6 +49,8 @@ class CoVisitation:
         self.t_ref: float | None = None
         #: zeros between calls: where :meth:`scores_at` sums the slots it reads
         self._scratch: NDArray[np.float64] = np.zeros(capacity, dtype=np.float64)
+        #: scratch of :meth:`scores_at` too: a position in the slots read, per column
+        self._last: NDArray[np.int64] = np.zeros(capacity, dtype=np.int64)
 
     # --- time reference ---------------------------------------------------------------------
 
@@ -210,18 +212,27 @@ class CoVisitation:
         if cols.size == 0:
             return np.zeros(items.size, dtype=np.float64), 0.0
         if 2 * cols.size >= n:  # a pass over the catalogue costs less than the scratch
-            sums = np.bincount(cols, weights=weights[valid], minlength=n)[:n]
-            scaled = sums * column_scale(np.arange(n, dtype=np.int64))
-            return scaled[items], max(float(scaled.max()), 0.0)
+            sums: NDArray[np.float64] = np.bincount(cols, weights=weights[valid],
+                                                    minlength=n)[:n].astype(np.float64, copy=False)
+            hit = np.flatnonzero(sums)  # (only co-visited columns need scaling)
+            sums[hit] *= column_scale(hit)
+            return sums[items], max(float(sums.max()), 0.0)
         if self._scratch.shape[0] < n:
-            self._scratch = np.zeros(max(n, 2 * self._scratch.shape[0]), dtype=np.float64)
-        acc = self._scratch
+            size = max(n, 2 * self._scratch.shape[0])
+            self._scratch = np.zeros(size, dtype=np.float64)
+            self._last = np.zeros(size, dtype=np.int64)
+        acc, last = self._scratch, self._last
         np.add.at(acc, cols, weights[valid])
+        # each column once, without sorting: where a column occurs last (an assignment to
+        # a repeated index leaves the last value)
+        order = np.arange(cols.size)
+        last[cols] = order
+        touched = cols[last[cols] == order]
         try:
-            top = float((acc[cols] * column_scale(cols)).max())
+            top = float((acc[touched] * column_scale(touched)).max())
             at: NDArray[np.float64] = acc[items] * column_scale(items)
         finally:
-            acc[cols] = 0.0
+            acc[touched] = 0.0
         return at, max(top, 0.0)
 
     def row(self, item: int, now: float) -> dict[int, float]:

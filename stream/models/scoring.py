@@ -273,7 +273,8 @@ class Scorer:
         out += s.fresh_boost * freshness
         return out
 
-    def _sentiment(self, items: NDArray[np.int64]) -> NDArray[np.float64]:
+    def sentiment_of(self, items: NDArray[np.int64]) -> NDArray[np.float64]:
+        """The comments' sentiment of each item, shrunk towards 0 by its comment count."""
         out = np.zeros(items.size, dtype=np.float64)
         source = self.sentiment
         if source is None:
@@ -314,17 +315,20 @@ class Scorer:
         self.add_user_columns(user, items, x, rows.now)
         return x
 
-    def catalogue_features(self, items: NDArray[np.int64], rows: Rows) -> NDArray[np.float64]:
+    def catalogue_features(self, items: NDArray[np.int64], rows: Rows,
+                           sentiment: bool = True) -> NDArray[np.float64]:
         """The ranker's features of ``items`` that do not depend on the reader: popularity,
-        click-through rate, exposure, freshness and sentiment; content and co-visitation 0,
-        and the prior their terms of it (:meth:`add_user_columns` adds the reader's)."""
+        click-through rate, exposure, freshness and (unless ``sentiment`` is false: asked of
+        the comments one item at a time) sentiment; content and co-visitation 0, and the
+        prior their terms of it (:meth:`add_user_columns` adds the reader's)."""
         s = self.settings
         x = np.zeros((items.size, len(FEATURES)), dtype=np.float64)
         x[:, F["popularity"]] = rows.popularity
         x[:, F["ctr"]] = self._ctr(rows)
         x[:, F["exposure"]] = np.log1p(rows.shown)
         x[:, F["freshness"]] = rows.freshness
-        x[:, F["sentiment"]] = self._sentiment(items)
+        if sentiment:
+            x[:, F["sentiment"]] = self.sentiment_of(items)
         x[:, F["prior"]] = (s.popularity_weight * x[:, F["popularity"]]
                             + s.fresh_boost * x[:, F["freshness"]])
         return x

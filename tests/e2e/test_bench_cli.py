@@ -81,15 +81,20 @@ def test_bench_runs_every_measurement_and_cleans_up(tmp_path: Path) -> None:
     assert [m["items"] for m in model["sizes"]] == [60, 120] and model["items"] == 60
     for m in model["sizes"]:
         assert m["recommendations"] > 0 and m["events_per_second"] > 0
-        assert set(m["stage_seconds"]) == {"learning", "retrieval", "ranking"}
+        assert set(m["stage_seconds"]) == {"learning", "facts", "retrieval", "ranking"}
         assert all(v > 0 for v in m["stage_seconds"].values())
         assert m["item_learn_per_second"] > 0 and m["rss_after_catalogue_mib"] > 0
     assert model["sizes"][0]["recommendations"] == model["sizes"][1]["recommendations"]
     assert model["funkmf"]["updates"] > model["events"]  # impressions update every shown item
     assert model["profile"]
+    cost = model["facts_cost"]  # every worker applies every worker's facts
+    assert cost["facts_us_per_event"] > 0 and cost["cap_events_per_second"] > 0
+    cluster = cost["cluster_events_per_second"]
+    assert cluster["1"] < cluster["2"] < cluster["100"] < cost["cap_events_per_second"]
 
     md = (out / "bench.md").read_text()
     assert "| measure | figure | target |" in md
+    assert "### Item facts in a cluster" in md
     for name in ("throughput.png", "latency.png", "memory.png", "memory-capped.png", "model.png",
                  "model.prof"):
         assert (out / name).stat().st_size > 0, name

@@ -96,26 +96,42 @@ def test_a_listed_impression_learns_the_features_it_was_served_with() -> None:
 
 
 def test_the_catalogue_columns_are_taken_once_while_statistics_stand_still() -> None:
-    rec, workload = _model()
+    """Items' columns are taken as impressions miss them, then, once enough impressions
+    did (one per 1,024 catalogue items), the rest of the catalogue's in one pass; applied
+    facts start again."""
+    workload = Workload(2100, 80, seed=5)
+    rec = StreamRecommender(ModelSettings())
+    for item in workload.items(T0):
+        rec.learn_item(item)
     events = [e.to_interaction(T0 + 60 + i * 3.0) for i, e in enumerate(workload.events(400))]
     for e in events:
         rec.learn_one(e)
-    calls = 0
+    n = len(rec.pool.catalog)
+    assert 2 * 1024 < n < 3 * 1024  # a pass after three impressions that missed
+    taken: list[int] = []
     catalogue_features = rec.scorer.catalogue_features
 
-    def counted(items: Any, rows: Any) -> Any:
-        nonlocal calls
-        calls += int(items.size)
-        return catalogue_features(items, rows)
+    def counted(items: Any, rows: Any, sentiment: bool = True) -> Any:
+        taken.append(int(items.size))
+        return catalogue_features(items, rows, sentiment)
 
     rec.scorer.catalogue_features = counted  # type: ignore[method-assign]
     ids = rec.pool.catalog.ids
     now = events[-1].ts
-    for n, user in enumerate(("a", "b", "c")):
-        rec.learn_one_sharing(Interaction(f"i{n}", "impression", user, "", now + n,
-                                          item_ids=tuple(ids[:4])))
-    assert calls == 4  # the same four items: taken once
+
+    def show(n: int, shown: list[str]) -> None:
+        rec.learn_one_sharing(Interaction(f"i{n}", "impression", f"r{n}", "", now + n,
+                                          item_ids=tuple(shown)))
+
+    show(0, ids[:4])
+    show(1, ids[:4])  # the same four items: taken once
+    assert taken == [4]
+    show(2, ids[2:6])  # two new ones
+    assert taken == [4, 2]
+    show(3, ids[10:14])  # the third impression to miss: the rest of the catalogue
+    assert taken == [4, 2, n - 6]
+    show(4, ids[100:110])
+    assert len(taken) == 3
     rec.apply_facts(rec.drain_facts())  # the statistics changed: taken again
-    rec.learn_one_sharing(Interaction("i9", "impression", "d", "", now + 5,
-                                      item_ids=tuple(ids[:4])))
-    assert calls == 8
+    show(5, ids[:4])
+    assert taken[3:] == [4]

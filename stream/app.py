@@ -15,10 +15,11 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from stream import __version__
 from stream.agents.comments import register_comment_agents
-from stream.agents.common import Health, OutputProducer, publish, raw_table
+from stream.agents.common import Health, InFlight, OutputProducer, publish, raw_table
 from stream.agents.faust_fixes import (
     QuietWorker,
     fetch_only_active_partitions,
+    never_commit_past_unacked,
     resume_streams_after_seek,
     use_fetch_wait,
 )
@@ -82,6 +83,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     use_fetch_wait(settings.fetch_max_wait_ms)
     resume_streams_after_seek()
     fetch_only_active_partitions()
+    never_commit_past_unacked()
     app = faust.App(
         settings.app_id,
         broker=settings.broker,
@@ -141,11 +143,13 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             await output.stop()
 
     health = Health()
-    # the lists a retraction or a block makes due go out as the agents' output does, and
-    # after any batch of lists ranked before it (see republisher)
-    order = asyncio.Lock()
     send = publisher if publisher is not None else (lambda out: publish(app, out))
-    due = republisher(pipeline, send, health, order)
+    # the interactions agent's batches in flight; the lists a retraction or a block makes
+    # due are handed over to them too, behind any batch of lists ranked before (see
+    # republisher)
+    deliveries = InFlight(settings.batches_in_flight, send, metrics, health, "interactions",
+                          write_state=users.write)
+    due = republisher(pipeline, deliveries)
     # every worker reads the whole of these topics, from the beginning: item-level state,
     # the rules and the scorer are the same on every worker whichever users and comments it
     # owns
@@ -161,7 +165,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
 
     interactions_topic = register_feed_agents(
         app, settings, pipeline, processed, health, publisher, users,
-        after_ready=[catalog.caught_up, facts.caught_up, rules.caught_up], order=order,
+        after_ready=[catalog.caught_up, facts.caught_up, rules.caught_up],
+        deliveries=deliveries,
     )
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ import faust
 __all__ = [
     "QuietWorker",
     "fetch_only_active_partitions",
+    "never_commit_past_unacked",
     "resume_streams_after_seek",
     "use_fetch_wait",
 ]
@@ -94,6 +95,44 @@ def fetch_only_active_partitions() -> None:
         return fetch
 
     _replace(driver.AIOKafkaConsumerThread, "_fetch_records", build)
+
+
+def _new_offset_below_unacked(original: Any) -> Any:
+    """Faust's ``Consumer._new_offset`` kept from committing past a message still being
+    processed.
+
+    Faust commits the end of the first run of consecutive acknowledged offsets of a
+    partition, and withholds it only when that run starts more than one offset past the
+    last commit, or not at all when nothing was committed yet: with the message at the
+    committed offset still in flight and the next ones acknowledged, it commits past it
+    (faust-streaming issue #606, fix proposed in PR #707). Our agents acknowledge in input
+    order, but Faust acknowledges by itself the messages it skips during a rebalance,
+    ahead of batches still in flight. Here the run is cut at the lowest offset of the
+    partition that was taken by a stream and not acknowledged yet: only offsets below it
+    are handed to Faust's computation, the others stay for the next commit.
+    """
+
+    def new_offset(self: Any, tp: Any) -> Any:
+        acked: list[int] = self._acked[tp]
+        floor = min((m.offset for m in self._unacked_messages
+                     if m.tp == tp and not m.acked), default=None)
+        held = [offset for offset in acked if floor is not None and offset >= floor]
+        if not held:
+            return original(self, tp)
+        acked[:] = [offset for offset in acked if offset < floor]  # type: ignore[operator]
+        try:
+            return original(self, tp) if acked else None
+        finally:
+            acked.extend(held)
+
+    return new_offset
+
+
+def never_commit_past_unacked() -> None:
+    """Replace ``Consumer._new_offset`` by :func:`_new_offset_below_unacked`."""
+    from faust.transport.consumer import Consumer
+
+    _replace(Consumer, "_new_offset", _new_offset_below_unacked)
 
 
 async def _on_recovery_completed(self: Any, generation_id: int = 0) -> None:

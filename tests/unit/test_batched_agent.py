@@ -1,0 +1,153 @@
+"""The agent body: Faust acknowledges nothing by itself; a batch's events are acknowledged
+once its output and its checkpoints are on the broker, and the agent handles the next batch
+meanwhile, checkpointing each batch's state as it was after that batch."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from stream.agents.common import DurableTable, Health, batched_agent
+from stream.messages import Outgoing, RawMessage
+from stream.metrics import Metrics
+from stream.settings import Settings
+
+
+@dataclass
+class FakeMessage:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None = b"u1"
+    value: bytes | None = b"{}"
+    timestamp: float | None = 0.0
+
+
+@dataclass
+class FakeEvent:
+    message: FakeMessage
+
+
+class FakeStream:
+    """A Faust stream as the agent uses it: ``noack_take`` hands the batches over and
+    acknowledges nothing; ``ack`` records what the agent acknowledges."""
+
+    def __init__(self, batches: list[list[FakeEvent]]) -> None:
+        self.batches = batches
+        self.acked: list[int] = []
+        self.taken = 0
+
+    async def noack_take(self, max_: int, within: float) -> AsyncIterator[list[FakeEvent]]:
+        for batch in self.batches:
+            self.taken += 1
+            yield batch
+        await asyncio.Event().wait()  # the stream stays open
+
+    async def ack(self, event: FakeEvent) -> bool:
+        self.acked.append(event.message.offset)
+        return True
+
+
+class FakeTable:
+    def __init__(self) -> None:
+        self.data: dict[bytes, bytes] = {}
+        self.sent: list[tuple[bytes, bytes | None]] = []
+        self.landed = asyncio.Event()
+
+    def get(self, key: bytes, default: None = None) -> bytes | None:
+        return self.data.get(key, default)
+
+    def send_changelog(self, partition: int | None, key: bytes, value: bytes | None,
+                       value_serializer: str | None = None) -> Any:
+        self.sent.append((key, value))
+
+        async def wait() -> None:
+            await self.landed.wait()
+
+        return asyncio.ensure_future(wait())
+
+
+def batches(*sizes: int) -> list[list[FakeEvent]]:
+    out, offset = [], 0
+    for size in sizes:
+        out.append([FakeEvent(FakeMessage("in", 0, offset + i)) for i in range(size)])
+        offset += size
+    return out
+
+
+async def settle() -> None:
+    for _ in range(30):
+        await asyncio.sleep(0)
+
+
+def test_events_are_acknowledged_once_output_and_checkpoints_are_on_the_broker() -> None:
+    async def scenario() -> None:
+        stream = FakeStream(batches(2, 3))
+        table = FakeTable()
+        store = DurableTable(table, "users-changelog")
+        handled: list[int] = []
+        output_lands = asyncio.Event()
+        sent: list[list[bytes | None]] = []
+
+        def handle(batch: Sequence[RawMessage]) -> list[Outgoing]:
+            handled.extend(m.offset for m in batch)
+            return [Outgoing("out", b"u1", f"after {m.offset}".encode()) for m in batch]
+
+        def checkpoint() -> None:
+            store[b"u1"] = f"{len(handled)} events".encode()
+
+        async def publish(out: Sequence[Outgoing]) -> None:
+            sent.append([m.value for m in out])
+            await output_lands.wait()
+
+        processed: dict[Any, int] = {}
+        agent = batched_agent(None, Settings(batches_in_flight=2),  # type: ignore[arg-type]
+                              Metrics(CollectorRegistry()), "interactions", handle,
+                              processed, Health(), checkpoint=checkpoint, publisher=publish,
+                              store=store)
+        task = asyncio.ensure_future(agent(stream))
+        await settle()
+        # both batches taken and handled, the second while the first is in flight
+        assert handled == [0, 1, 2, 3, 4] and stream.taken == 2
+        assert sent == [[b"after 0", b"after 1"]] and stream.acked == [] and processed == {}
+        output_lands.set()
+        await settle()
+        # the first batch's checkpoint is its state, not the state after the second batch
+        assert table.sent[0] == (b"u1", b"2 events")
+        assert stream.acked == []  # the checkpoints are not on the broker yet
+        table.landed.set()
+        await settle()
+        assert table.sent == [(b"u1", b"2 events"), (b"u1", b"5 events")]
+        assert stream.acked == [0, 1, 2, 3, 4] and processed == {("in", 0): 4}
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+
+
+def test_a_handler_that_raises_acknowledges_nothing_and_fails_health(
+        caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        stream = FakeStream(batches(2))
+        health = Health()
+
+        def handle(batch: Sequence[RawMessage]) -> list[Outgoing]:
+            raise RuntimeError("a bug")
+
+        async def publish(out: Sequence[Outgoing]) -> None:
+            pass
+
+        agent = batched_agent(None, Settings(), Metrics(CollectorRegistry()),  # type: ignore[arg-type]
+                              "items", handle, {}, health, publisher=publish)
+        with pytest.raises(RuntimeError, match="a bug"):
+            await agent(stream)
+        assert stream.acked == [] and not health.live
+        assert "items agent stopped" in (health.failure or "")
+
+    asyncio.run(scenario())

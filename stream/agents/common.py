@@ -10,6 +10,7 @@ from typing import Any
 
 import faust
 
+from stream.agents.batcher import Batcher
 from stream.agents.delivery import Health, Publisher, deliver, retriable
 from stream.agents.in_flight import InFlight
 from stream.messages import Outgoing, RawMessage
@@ -137,36 +138,38 @@ def batched_agent(
     after_ready: Sequence[asyncio.Event] = (),
     deliveries: InFlight | None = None,
 ) -> Callable[[Any], Any]:
-    """An agent body: take batches (``batch_max`` within ``batch_within`` s), hand their raw
-    messages to ``handle``, call ``checkpoint`` (which stages the batch's state writes in
-    ``store``), and hand what ``handle`` returned and the staged writes over to
+    """An agent body: read the stream into batches (at most ``batch_max`` events, within
+    ``batch_within`` s of the first, :class:`~stream.agents.batcher.Batcher`), hand their
+    raw messages to ``handle``, call ``checkpoint`` (which stages the batch's state writes
+    in ``store``), and hand what ``handle`` returned and the staged writes over to
     ``deliveries`` (an :class:`~stream.agents.in_flight.InFlight` of ``batches_in_flight``
-    batches, sending through ``publisher`` or the app's producer, unless one is given):
-    the agent takes its next batch while they go to the broker.
+    batches, sending through ``publisher`` or the app's producer, unless one is given).
+    The stream is read into the next batch while the last ones go to the broker.
 
-    Faust does not acknowledge these events by itself (``noack_take``): ``deliveries``
+    Faust acknowledges none of these events by itself (``Stream.noack``): ``deliveries``
     acknowledges a batch once its output and its state writes are on the broker, and those
     of every batch before it: at-least-once, and an offset is never committed ahead of the
     state that includes its event. The first batch waits for every event of ``after_ready``
     (e.g. the labels read again after a restart, so no comment is scored by a scorer that
-    has not relearned them yet). A batch whose output cannot be delivered, ever, is held
-    and the agent takes no more once ``batches_in_flight`` are held (see
-    :func:`~stream.agents.delivery.deliver`). An exception that escapes ``handle`` (a bug:
-    handlers dead-letter what they cannot use) reports the worker not live: its batch is
-    never acknowledged, so a restarted worker processes it again.
+    has not relearned them yet) while the stream is read. A batch whose output cannot be
+    delivered, ever, is held, and the agent handles no more once ``batches_in_flight`` are
+    held (see :func:`~stream.agents.delivery.deliver`). An exception that escapes
+    ``handle`` (a bug: handlers dead-letter what they cannot use) stops the handling and
+    reports the worker not live: its batch is never acknowledged, so a restarted worker
+    processes it again.
     """
     send: Publisher = publisher if publisher is not None else lambda out: publish(app, out)
     in_flight = deliveries if deliveries is not None else InFlight(
         settings.batches_in_flight, send, metrics, health, name,
         write_state=store.write if store is not None else None)
 
-    async def agent(stream: Any) -> None:
+    async def process(stream: Any, batcher: Batcher[Any]) -> None:
         try:
-            async for events in stream.noack_take(settings.batch_max, settings.batch_within):
-                # wait while holding the batch, iterating already: a stream that is not
-                # being iterated yet does not keep what the consumer fetches for it
-                for ready in after_ready:
-                    await ready.wait()
+            for ready in after_ready:
+                await ready.wait()
+            while True:
+                await in_flight.room()  # the stream is read into the batcher meanwhile
+                events = await batcher.take()
                 start = time.perf_counter()
                 try:
                     out = handle([to_raw(e) for e in events])
@@ -178,12 +181,22 @@ def batched_agent(
                     metrics.batch_size.labels(name).observe(len(events))
                 # no await between ranking and handing over: the lists a retraction makes
                 # due are handed to the same deliveries, after every list ranked before
-                await in_flight.hand_over(out, state, _acknowledger(stream, events, processed))
-        except Exception as exc:
-            log.exception("the %s agent stopped", name)
-            health.fail(f"{name} agent stopped: {type(exc).__name__}: {exc}")
+                in_flight.submit(out, state, _acknowledger(stream, events, processed))
+        except asyncio.CancelledError:
             raise
+        except Exception as exc:
+            log.exception("the %s agent stopped handling batches", name)
+            health.fail(f"{name} agent stopped: {type(exc).__name__}: {exc}")
+
+    async def agent(stream: Any) -> None:
+        manual = stream.noack()
+        batcher: Batcher[Any] = Batcher(settings.batch_max, settings.batch_within)
+        processing = asyncio.ensure_future(process(manual, batcher))
+        try:
+            async for event in manual.events():
+                await batcher.put(event)
         finally:
+            processing.cancel()
             in_flight.close()
 
     return agent

@@ -40,7 +40,7 @@ from stream.dev.measure import percentile, scrape
 from stream.dev.processes import stop_process
 from stream.settings import Settings
 
-__all__ = ["MEASUREMENTS", "BenchConfig", "run_bench"]
+__all__ = ["MEASUREMENTS", "THROUGHPUT_SHARES", "BenchConfig", "run_bench"]
 
 log = logging.getLogger(__name__)
 
@@ -367,14 +367,21 @@ def measure_latency_step(cfg: BenchConfig, broker: _Broker, work: Path, rate: fl
     return result
 
 
+#: the shares of the measured throughput whose rates the latency steps add: half of it
+#: (where the issue's latency targets are set), and the highest we expect sustained
+THROUGHPUT_SHARES = (0.5, 0.8)
+
+
 def measure_latency(cfg: BenchConfig, broker: _Broker, work: Path, sustained_hint: float | None,
                     say: Say) -> list[dict[str, Any]]:
-    """Each rate of ``cfg.rates``, plus 80% of the measured throughput (the highest rate we
-    expect it to sustain), lowest first. A worker that kept up serves the next step too; one
+    """Each rate of ``cfg.rates``, plus each share of :data:`THROUGHPUT_SHARES` of the
+    measured throughput, lowest first. A worker that kept up serves the next step too; one
     that fell behind is replaced by a fresh one (new topics), so no backlog carries over."""
-    rates = set(cfg.rates)
+    shares: dict[float, float] = {}
     if sustained_hint:
-        rates.add(float(f"{0.8 * sustained_hint:.2g}"))
+        for share in THROUGHPUT_SHARES:
+            shares.setdefault(float(f"{share * sustained_hint:.2g}"), share)
+    rates = set(cfg.rates) | set(shares)
     steps = []
     worker: _LatencyWorker | None = None
     try:
@@ -385,7 +392,11 @@ def measure_latency(cfg: BenchConfig, broker: _Broker, work: Path, sustained_hin
                 steps.append({"rate": rate, "error": "the worker did not learn the catalogue"})
                 continue
             step = measure_latency_step(cfg, broker, work, rate, worker, say)
-            step["kind"] = "near throughput" if rate not in cfg.rates else "fixed"
+            if rate in shares:
+                step["kind"] = "share of throughput"
+                step["share_of_throughput"] = shares[rate]
+            else:
+                step["kind"] = "fixed"
             steps.append(step)
             if not step["sustained"]:
                 stop_process(worker.proc)

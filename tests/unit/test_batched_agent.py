@@ -34,18 +34,23 @@ class FakeEvent:
 
 
 class FakeStream:
-    """A Faust stream as the agent uses it: ``noack_take`` hands the batches over and
-    acknowledges nothing; ``ack`` records what the agent acknowledges."""
+    """A Faust stream as the agent uses it: ``noack().events()`` yields the events and
+    acknowledges none; ``ack`` records what the agent acknowledges."""
 
     def __init__(self, batches: list[list[FakeEvent]]) -> None:
         self.batches = batches
         self.acked: list[int] = []
-        self.taken = 0
+        self.read = 0
 
-    async def noack_take(self, max_: int, within: float) -> AsyncIterator[list[FakeEvent]]:
+    def noack(self) -> FakeStream:
+        return self
+
+    async def events(self) -> AsyncIterator[FakeEvent]:
         for batch in self.batches:
-            self.taken += 1
-            yield batch
+            for event in batch:
+                self.read += 1
+                yield event
+            await asyncio.sleep(0.05)  # the next batch's events come later
         await asyncio.Event().wait()  # the stream stays open
 
     async def ack(self, event: FakeEvent) -> bool:
@@ -81,8 +86,7 @@ def batches(*sizes: int) -> list[list[FakeEvent]]:
 
 
 async def settle() -> None:
-    for _ in range(30):
-        await asyncio.sleep(0)
+    await asyncio.sleep(0.2)  # past the batch window and the gaps between batches
 
 
 def test_events_are_acknowledged_once_output_and_checkpoints_are_on_the_broker() -> None:
@@ -106,14 +110,14 @@ def test_events_are_acknowledged_once_output_and_checkpoints_are_on_the_broker()
             await output_lands.wait()
 
         processed: dict[Any, int] = {}
-        agent = batched_agent(None, Settings(batches_in_flight=2),  # type: ignore[arg-type]
+        agent = batched_agent(None, Settings(batches_in_flight=2, batch_within=0.01),  # type: ignore[arg-type]
                               Metrics(CollectorRegistry()), "interactions", handle,
                               processed, Health(), checkpoint=checkpoint, publisher=publish,
                               store=store)
         task = asyncio.ensure_future(agent(stream))
         await settle()
         # both batches taken and handled, the second while the first is in flight
-        assert handled == [0, 1, 2, 3, 4] and stream.taken == 2
+        assert handled == [0, 1, 2, 3, 4] and stream.read == 5
         assert sent == [[b"after 0", b"after 1"]] and stream.acked == [] and processed == {}
         output_lands.set()
         await settle()
@@ -134,7 +138,7 @@ def test_events_are_acknowledged_once_output_and_checkpoints_are_on_the_broker()
 def test_a_handler_that_raises_acknowledges_nothing_and_fails_health(
         caplog: pytest.LogCaptureFixture) -> None:
     async def scenario() -> None:
-        stream = FakeStream(batches(2))
+        stream = FakeStream(batches(2, 2))
         health = Health()
 
         def handle(batch: Sequence[RawMessage]) -> list[Outgoing]:
@@ -143,11 +147,47 @@ def test_a_handler_that_raises_acknowledges_nothing_and_fails_health(
         async def publish(out: Sequence[Outgoing]) -> None:
             pass
 
-        agent = batched_agent(None, Settings(), Metrics(CollectorRegistry()),  # type: ignore[arg-type]
-                              "items", handle, {}, health, publisher=publish)
-        with pytest.raises(RuntimeError, match="a bug"):
-            await agent(stream)
+        agent = batched_agent(None, Settings(batch_within=0.01),  # type: ignore[arg-type]
+                              Metrics(CollectorRegistry()), "items", handle, {}, health,
+                              publisher=publish)
+        task = asyncio.ensure_future(agent(stream))
+        await settle()
         assert stream.acked == [] and not health.live
         assert "items agent stopped" in (health.failure or "")
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+
+
+def test_the_stream_is_read_while_batches_are_in_flight() -> None:
+    """Faust's take reads nothing while the body waits for the broker; here the next batch
+    gathers what arrived meanwhile."""
+
+    async def scenario() -> None:
+        stream = FakeStream(batches(1, 1, 1, 1))
+        lands = asyncio.Event()
+        sizes: list[int] = []
+
+        def handle(batch: Sequence[RawMessage]) -> list[Outgoing]:
+            sizes.append(len(batch))
+            return []
+
+        async def publish(out: Sequence[Outgoing]) -> None:
+            await lands.wait()
+
+        agent = batched_agent(None, Settings(batches_in_flight=1, batch_within=0.01),  # type: ignore[arg-type]
+                              Metrics(CollectorRegistry()), "items", handle, {}, Health(),
+                              publisher=publish)
+        task = asyncio.ensure_future(agent(stream))
+        await settle()
+        assert sizes == [1] and stream.read == 4  # the first batch in flight, all read
+        lands.set()
+        await settle()
+        assert sizes == [1, 3] and stream.acked == [0, 1, 2, 3]
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
 
     asyncio.run(scenario())

@@ -1,0 +1,77 @@
+"""Events gathered into batches while the agent is busy: Faust's ``take`` gathers nothing
+while the agent body runs, so a body that waits for the broker waits with an empty buffer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Generic, TypeVar
+
+__all__ = ["Batcher"]
+
+T = TypeVar("T")
+
+
+class Batcher(Generic[T]):
+    """A buffer between a stream and the agent's batches: :meth:`put` adds one item as the
+    stream yields it, and waits only while ``max_size`` items are waiting already;
+    :meth:`take` returns the items gathered once ``max_size`` are there or ``within``
+    seconds have passed since the first of them arrived.
+
+    Unlike ``Stream.take`` (``add_to_buffer`` waits for the body to hand control back), the
+    stream is read while the agent waits for room among its batches in flight, so the
+    batches grow with the time the broker takes instead of being cut to the window after
+    every wait.
+
+    >>> async def demo():
+    ...     batcher = Batcher(max_size=2, within=0.01)
+    ...     for n in (1, 2, 3):
+    ...         asyncio.ensure_future(batcher.put(n))
+    ...     return [await batcher.take(), await batcher.take()]
+    >>> asyncio.run(demo())
+    [[1, 2], [3]]
+    """
+
+    def __init__(self, max_size: int, within: float) -> None:
+        if max_size < 1:
+            raise ValueError(f"batches of at least one item, not {max_size}")
+        self.max_size = max_size
+        self.within = within
+        self._items: list[T] = []
+        self._first_at = 0.0
+        self._arrived = asyncio.Event()
+        self._full = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+
+    def __len__(self) -> int:
+        """Items waiting to be taken."""
+        return len(self._items)
+
+    async def put(self, item: T) -> None:
+        """Add ``item``; waits first while ``max_size`` items wait to be taken."""
+        while not self._room.is_set():
+            await self._room.wait()
+        if not self._items:
+            self._first_at = time.monotonic()
+            self._arrived.set()
+        self._items.append(item)
+        if len(self._items) >= self.max_size:
+            self._full.set()
+            self._room.clear()
+
+    async def take(self) -> list[T]:
+        """The next batch: waits for a first item, then until ``max_size`` items are there
+        or ``within`` seconds have passed since the first arrived."""
+        while not self._items:
+            self._arrived.clear()
+            await self._arrived.wait()
+        remaining = self.within - (time.monotonic() - self._first_at)
+        if remaining > 0 and not self._full.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._full.wait(), remaining)
+        batch, self._items = self._items, []  # never more than max_size: put waits
+        self._full.clear()
+        self._room.set()
+        return batch

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 __all__ = ["Batcher"]
@@ -16,13 +17,16 @@ T = TypeVar("T")
 class Batcher(Generic[T]):
     """A buffer between a stream and the agent's batches: :meth:`put` adds one item as the
     stream yields it, and waits only while ``max_size`` items are waiting already;
-    :meth:`take` returns the items gathered once ``max_size`` are there or ``within``
-    seconds have passed since the first of them arrived.
+    :meth:`take` returns the items gathered once ``max_size`` are there, or once ``within``
+    seconds have passed since the first of them arrived and ``backlog()`` says no more are
+    waiting to be read.
 
     Unlike ``Stream.take`` (``add_to_buffer`` waits for the body to hand control back), the
     stream is read while the agent waits for room among its batches in flight, so the
     batches grow with the time the broker takes instead of being cut to the window after
-    every wait.
+    every wait. And the window bounds the wait for events still to come, not the reading of
+    events already fetched: behind on its input, the agent handles full batches, which cost
+    far less per event than the few events one window of reading brings.
 
     >>> async def demo():
     ...     batcher = Batcher(max_size=2, within=0.01)
@@ -33,14 +37,18 @@ class Batcher(Generic[T]):
     [[1, 2], [3]]
     """
 
-    def __init__(self, max_size: int, within: float) -> None:
+    def __init__(self, max_size: int, within: float,
+                 backlog: Callable[[], bool] = lambda: False) -> None:
         if max_size < 1:
             raise ValueError(f"batches of at least one item, not {max_size}")
         self.max_size = max_size
         self.within = within
+        #: whether more items are waiting to be read already (the stream's queue)
+        self.backlog = backlog
         self._items: list[T] = []
         self._first_at = 0.0
         self._arrived = asyncio.Event()
+        self._added = asyncio.Event()
         self._full = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
@@ -57,13 +65,15 @@ class Batcher(Generic[T]):
             self._first_at = time.monotonic()
             self._arrived.set()
         self._items.append(item)
+        self._added.set()
         if len(self._items) >= self.max_size:
             self._full.set()
             self._room.clear()
 
     async def take(self) -> list[T]:
-        """The next batch: waits for a first item, then until ``max_size`` items are there
-        or ``within`` seconds have passed since the first arrived."""
+        """The next batch: waits for a first item, then until ``max_size`` items are there,
+        or ``within`` seconds have passed since the first arrived and no more are waiting
+        to be read."""
         while not self._items:
             self._arrived.clear()
             await self._arrived.wait()
@@ -71,6 +81,12 @@ class Batcher(Generic[T]):
         if remaining > 0 and not self._full.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._full.wait(), remaining)
+        while len(self._items) < self.max_size and self.backlog():
+            self._added.clear()
+            try:  # the next item should come at once; if not, what waits is not for us
+                await asyncio.wait_for(self._added.wait(), self.within)
+            except TimeoutError:
+                break
         batch, self._items = self._items, []  # never more than max_size: put waits
         self._full.clear()
         self._room.set()

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import faust
+from faust.types import ChannelT
 
 from stream.agents.batcher import Batcher
 from stream.agents.delivery import Health, Publisher, deliver, retriable
@@ -190,7 +191,8 @@ def batched_agent(
 
     async def agent(stream: Any) -> None:
         manual = stream.noack()
-        batcher: Batcher[Any] = Batcher(settings.batch_max, settings.batch_within)
+        batcher: Batcher[Any] = Batcher(settings.batch_max, settings.batch_within,
+                                        _backlog(manual))
         processing = asyncio.ensure_future(process(manual, batcher))
         try:
             async for event in manual.events():
@@ -200,6 +202,14 @@ def batched_agent(
             in_flight.close()
 
     return agent
+
+
+def _backlog(stream: Any) -> Callable[[], bool]:
+    """Whether events the consumer fetched for ``stream`` wait in its queue, to be read."""
+    channel = stream.channel
+    if not isinstance(channel, ChannelT):
+        return lambda: False
+    return lambda: not channel.queue.empty()
 
 
 def _acknowledger(stream: Any, events: Sequence[Any], processed: dict[Any, int]

@@ -130,6 +130,9 @@ def measure_throughput(cfg: BenchConfig, broker: _Broker, work: Path, say: Say
     proc, port = start_worker(topics, work, "worker-throughput")
     profiler = None
     try:
+        # the worker's CPU time per event, from the catalogue learned to the end
+        _, seen_before = consumed_events(port, cfg.items, 120, proc=proc)
+        cpu_before = _cpu_seconds(proc.pid)
         if cfg.profile:
             # sample the busy middle of the run, after start-up and the catalogue
             consumed_events(port, cfg.items + min(1000, len(messages) // 10), 120, proc=proc)
@@ -141,7 +144,8 @@ def measure_throughput(cfg: BenchConfig, broker: _Broker, work: Path, say: Say
             port, wanted, cfg.timeout,
             _progress(say, "worker consumed", wanted), proc, interval=1.0,
         )
-        metrics = scrape(port)
+        metrics = scrape(port, ("agent",))
+        cpu = _cpu_seconds(proc.pid)
     finally:
         stop_process(profiler, 30, signal.SIGINT)
         stop_process(proc)
@@ -153,9 +157,20 @@ def measure_throughput(cfg: BenchConfig, broker: _Broker, work: Path, say: Say
         first, last = _span(records)
         worker["seconds"] = round(last - first, 3)
         worker["events_per_second"] = round(len(messages) / max(last - first, 1e-3), 1)
-    count = metrics.get("stream_batch_size_events_count", 0.0)
+    if cpu is not None and cpu_before is not None and seen > seen_before:
+        worker["cpu_ms_per_event"] = round(1000 * (cpu - cpu_before) / (seen - seen_before), 3)
+    agent = "{agent=interactions}"
+    count = metrics.get(f"stream_batch_size_events_count{agent}", 0.0)
     if count:
-        worker["mean_batch"] = round(metrics.get("stream_batch_size_events_sum", 0.0) / count, 1)
+        worker["mean_batch"] = round(metrics.get(f"stream_batch_size_events_sum{agent}", 0.0)
+                                     / count, 1)
+        worker["handling_seconds"] = round(
+            metrics.get(f"stream_batch_processing_seconds_sum{agent}", 0.0), 2)
+        completed = metrics.get(f"stream_batch_completion_seconds_count{agent}", 0.0)
+        if completed:
+            worker["mean_batch_completion_ms"] = round(
+                1000 * metrics.get(f"stream_batch_completion_seconds_sum{agent}", 0.0)
+                / completed, 1)
     result["worker"] = worker
     if profiler is not None and (work / "worker.pyspy").exists():
         result["worker_profile"] = top_frames(work / "worker.pyspy")
@@ -225,6 +240,17 @@ def _measure_reference(kind: str, topics: BenchTopics, events: list[BenchEvent],
         out["seconds"] = round(last - first, 3)
         out["events_per_second"] = round(wanted / max(last - first, 1e-3), 1)
     return out
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User and system CPU time of process ``pid`` so far (Linux ``/proc``; else None)."""
+    import os
+
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _progress(say: Say, what: str, wanted: int) -> Callable[[float], None]:

@@ -37,6 +37,9 @@ class FakeStream:
     """A Faust stream as the agent uses it: ``noack().events()`` yields the events and
     acknowledges none; ``ack`` records what the agent acknowledges."""
 
+    #: not a Faust channel: no queue to tell a backlog by
+    channel = None
+
     def __init__(self, batches: list[list[FakeEvent]]) -> None:
         self.batches = batches
         self.acked: list[int] = []

@@ -47,9 +47,10 @@ class Batcher(Generic[T]):
         self.backlog = backlog
         self._items: list[T] = []
         self._first_at = 0.0
+        #: set by take() while it reads a backlog into the batch past the window
+        self._draining = False
         self._arrived = asyncio.Event()
-        self._added = asyncio.Event()
-        self._full = asyncio.Event()
+        self._ready = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
 
@@ -65,10 +66,11 @@ class Batcher(Generic[T]):
             self._first_at = time.monotonic()
             self._arrived.set()
         self._items.append(item)
-        self._added.set()
         if len(self._items) >= self.max_size:
-            self._full.set()
+            self._ready.set()
             self._room.clear()
+        elif self._draining and not self.backlog():
+            self._ready.set()
 
     async def take(self) -> list[T]:
         """The next batch: waits for a first item, then until ``max_size`` items are there,
@@ -78,16 +80,21 @@ class Batcher(Generic[T]):
             self._arrived.clear()
             await self._arrived.wait()
         remaining = self.within - (time.monotonic() - self._first_at)
-        if remaining > 0 and not self._full.is_set():
+        if remaining > 0 and len(self._items) < self.max_size:
+            self._ready.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._full.wait(), remaining)
+                await asyncio.wait_for(self._ready.wait(), remaining)
         while len(self._items) < self.max_size and self.backlog():
-            self._added.clear()
-            try:  # the next item should come at once; if not, what waits is not for us
-                await asyncio.wait_for(self._added.wait(), self.within)
-            except TimeoutError:
+            self._draining = True
+            self._ready.clear()
+            before = len(self._items)
+            try:  # the backlog is read at the stream's pace; if nothing comes, it is not ours
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._ready.wait(), self.within)
+            finally:
+                self._draining = False
+            if len(self._items) == before:
                 break
         batch, self._items = self._items, []  # never more than max_size: put waits
-        self._full.clear()
         self._room.set()
         return batch

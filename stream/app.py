@@ -20,6 +20,7 @@ from stream.agents.faust_fixes import (
     QuietWorker,
     fetch_only_active_partitions,
     never_commit_past_unacked,
+    recover_to_the_end,
     resume_streams_after_seek,
     use_fetch_wait,
 )
@@ -84,6 +85,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     resume_streams_after_seek()
     fetch_only_active_partitions()
     never_commit_past_unacked()
+    recover_to_the_end(settings.bootstrap_servers, settings.kafka_client_options(),
+                       settings.fetch_max_wait_ms)
     app = faust.App(
         settings.app_id,
         broker=settings.broker,
@@ -121,16 +124,6 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     feature: SentimentSource | None = None
     if comments is not None and settings.sentiment_use in ("feature", "both"):
         feature = comments.item_sentiment
-    # user state follows the user's partition: a table co-partitioned with interactions
-    users = raw_table(app, settings, "users")
-    pipeline = FeedPipeline(
-        settings,
-        build_variants(settings, feature),
-        metrics,
-        sentiment=comments.item_sentiment if comments is not None else None,
-        user_store=users,
-    )
-    processed: dict[Any, int] = {}
     publisher = None
     if settings.processing_guarantee == "at_least_once":
         # output through a batching producer, flushed before each batch is acknowledged;
@@ -142,6 +135,18 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         async def stop_output(app: faust.App, **kwargs: Any) -> None:
             await output.stop()
 
+    # user state follows the user's partition: a table co-partitioned with interactions,
+    # its checkpoints written through the batching producer too (recovery reads a changelog
+    # to its end however it was written: recover_to_the_end)
+    users = raw_table(app, settings, "users", publisher)
+    pipeline = FeedPipeline(
+        settings,
+        build_variants(settings, feature),
+        metrics,
+        sentiment=comments.item_sentiment if comments is not None else None,
+        user_store=users,
+    )
+    processed: dict[Any, int] = {}
     health = Health()
     send = publisher if publisher is not None else (lambda out: publish(app, out))
     # the interactions agent's batches in flight; the lists a retraction or a block makes

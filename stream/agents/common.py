@@ -13,7 +13,7 @@ from faust.types import ChannelT
 
 from stream.agents.batcher import Batcher
 from stream.agents.delivery import Health, Publisher, deliver, retriable
-from stream.agents.in_flight import InFlight
+from stream.agents.in_flight import Acknowledge, InFlight
 from stream.messages import Outgoing, RawMessage
 from stream.metrics import Metrics
 from stream.settings import Settings
@@ -213,7 +213,7 @@ def _backlog(stream: Any) -> Callable[[], bool]:
 
 
 def _acknowledger(stream: Any, events: Sequence[Any], processed: dict[Any, int]
-                  ) -> Callable[[], Any]:
+                  ) -> Acknowledge:
     """Acknowledges ``events`` on ``stream`` and records their offsets in ``processed``."""
 
     async def acknowledge() -> None:
@@ -252,10 +252,12 @@ class DurableTable:
     acknowledged (Faust waits for that before it gives partitions up).
     """
 
-    def __init__(self, table: Any, topic: str) -> None:
+    def __init__(self, table: Any, topic: str, send: Publisher | None = None) -> None:
         self.table = table
         #: the changelog topic, as the staged writes name it
         self.topic = topic
+        #: a batching producer's delivery, or None: the table's own (Faust's producer)
+        self.send = send
         self._staged: list[Outgoing] = []
 
     def get(self, key: bytes, default: None = None) -> bytes | None:
@@ -295,7 +297,11 @@ class DurableTable:
 
     async def write(self, writes: Sequence[Outgoing]) -> None:
         """Send ``writes`` to the changelog, in order, and wait until the broker has every
-        one (raises if one failed)."""
+        one (raises if one failed): through ``send`` where there is one, else through the
+        table (Faust's producer, which writes one record per request on Tansu)."""
+        if self.send is not None:
+            await self.send(writes)
+            return
         send = self.table.send_changelog
         futures = [send(None, w.key, w.value) if w.value is not None
                    else send(None, w.key, None, value_serializer="raw") for w in writes]
@@ -306,10 +312,13 @@ class DurableTable:
         await self.write(self.take_staged())
 
 
-def raw_table(app: faust.App, settings: Settings, name: str) -> DurableTable:
+def raw_table(app: faust.App, settings: Settings, name: str,
+              send: Publisher | None = None) -> DurableTable:
     """A table of raw bytes (JSON we encode ourselves, never pickles) with its changelog topic
     (``Settings.changelog(name)``, compacted); keys go to partitions by the Kafka partitioner,
-    like producers' keys."""
+    like producers' keys. Its writes go through ``send`` where it is given (a batching
+    producer: Faust's recovery reads the changelog to its end however it was written, see
+    :func:`~stream.agents.faust_fixes.recover_to_the_end`)."""
     changelog = raw_topic(app, settings, settings.changelog(name))
     table = app.Table(
         name,
@@ -321,4 +330,4 @@ def raw_table(app: faust.App, settings: Settings, name: str) -> DurableTable:
     )
     table.key_serializer = "raw"  # type: ignore[attr-defined]
     table.value_serializer = "raw"  # type: ignore[attr-defined]
-    return DurableTable(table, settings.changelog(name))
+    return DurableTable(table, settings.changelog(name), send)

@@ -4,11 +4,13 @@ worker says (once the batch's output is on the broker, before it is acknowledged
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 from stream.agents.common import DurableTable
+from stream.messages import Outgoing
 
 
 class FakeTable:
@@ -98,5 +100,23 @@ def test_a_write_drops_the_recovered_copy_of_its_key() -> None:
         # pipeline lets go meanwhile is not restored from the older checkpoint
         assert [(w.key, w.value) for w in store.take_staged()] == [(b"u1", b"new"),
                                                                     (b"u3", None)]
+
+    asyncio.run(scenario())
+
+
+def test_writes_can_go_through_a_batching_producer() -> None:
+    async def scenario() -> None:
+        table = FakeTable()
+        sent: list[list[tuple[str, bytes | None, bytes | None]]] = []
+
+        async def send(out: Sequence[Outgoing]) -> None:
+            sent.append([(o.topic, o.key, o.value) for o in out])
+
+        store = DurableTable(table, "users-changelog", send)
+        store[b"u1"] = b"a"
+        assert store.pop(b"u2") is None
+        await store.flush()
+        assert sent == [[("users-changelog", b"u1", b"a"), ("users-changelog", b"u2", None)]]
+        assert table.sent == []  # not through the table's own producer
 
     asyncio.run(scenario())

@@ -18,14 +18,14 @@ class Batcher(Generic[T]):
     """A buffer between a stream and the agent's batches: :meth:`put` adds one item as the
     stream yields it, and waits only while ``max_size`` items are waiting already;
     :meth:`take` returns the items gathered once ``max_size`` are there, or once ``within``
-    seconds have passed since the first of them arrived and ``backlog()`` says no more are
-    waiting to be read.
+    seconds have passed since the first of them arrived and ``backlog(last item)`` says no
+    more are waiting behind the last one.
 
     Unlike ``Stream.take`` (``add_to_buffer`` waits for the body to hand control back), the
     stream is read while the agent waits for room among its batches in flight, so the
     batches grow with the time the broker takes instead of being cut to the window after
     every wait. And the window bounds the wait for events still to come, not the reading of
-    events already fetched: behind on its input, the agent handles full batches, which cost
+    events already there: behind on its input, the agent handles full batches, which cost
     far less per event than the few events one window of reading brings.
 
     >>> async def demo():
@@ -38,12 +38,13 @@ class Batcher(Generic[T]):
     """
 
     def __init__(self, max_size: int, within: float,
-                 backlog: Callable[[], bool] = lambda: False) -> None:
+                 backlog: Callable[[T], bool] = lambda item: False) -> None:
         if max_size < 1:
             raise ValueError(f"batches of at least one item, not {max_size}")
         self.max_size = max_size
         self.within = within
-        #: whether more items are waiting to be read already (the stream's queue)
+        #: whether more items wait behind this one already (in the stream's queue, or on
+        #: the broker)
         self.backlog = backlog
         self._items: list[T] = []
         self._first_at = 0.0
@@ -69,7 +70,7 @@ class Batcher(Generic[T]):
         if len(self._items) >= self.max_size:
             self._ready.set()
             self._room.clear()
-        elif self._draining and not self.backlog():
+        elif self._draining and not self.backlog(item):
             self._ready.set()
 
     async def take(self) -> list[T]:
@@ -84,7 +85,7 @@ class Batcher(Generic[T]):
             self._ready.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._ready.wait(), remaining)
-        while len(self._items) < self.max_size and self.backlog():
+        while len(self._items) < self.max_size and self.backlog(self._items[-1]):
             self._draining = True
             self._ready.clear()
             before = len(self._items)

@@ -192,7 +192,7 @@ def batched_agent(
     async def agent(stream: Any) -> None:
         manual = stream.noack()
         batcher: Batcher[Any] = Batcher(settings.batch_max, settings.batch_within,
-                                        _backlog(manual))
+                                        _behind(manual))
         processing = asyncio.ensure_future(process(manual, batcher))
         try:
             async for event in manual.events():
@@ -204,12 +204,27 @@ def batched_agent(
     return agent
 
 
-def _backlog(stream: Any) -> Callable[[], bool]:
-    """Whether events the consumer fetched for ``stream`` wait in its queue, to be read."""
+def _behind(stream: Any) -> Callable[[Any], bool]:
+    """Whether more events wait behind ``event``: in ``stream``'s queue, or on the broker
+    (the high watermark of the event's partition, as the consumer's last fetch saw it, is
+    past the event). The queue alone rarely tells: the consumer hands records over on the
+    worker's one thread, between two batches, so the queue is short even when the worker is
+    far behind."""
     channel = stream.channel
-    if not isinstance(channel, ChannelT):
-        return lambda: False
-    return lambda: not channel.queue.empty()
+    queue = channel.queue if isinstance(channel, ChannelT) else None
+    consumer = stream.app.consumer
+
+    def behind(event: Any) -> bool:
+        if queue is not None and not queue.empty():
+            return True
+        message = event.message
+        try:
+            highwater = consumer.highwater(message.tp)
+        except Exception:  # e.g. the partition was revoked meanwhile: nothing to wait for
+            return False
+        return highwater is not None and highwater > message.offset + 1
+
+    return behind
 
 
 def _acknowledger(stream: Any, events: Sequence[Any], processed: dict[Any, int]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -27,6 +28,10 @@ class FakeMessage:
     value: bytes | None = b"{}"
     timestamp: float | None = 0.0
 
+    @property
+    def tp(self) -> tuple[str, int]:
+        return (self.topic, self.partition)
+
 
 @dataclass
 class FakeEvent:
@@ -39,6 +44,8 @@ class FakeStream:
 
     #: not a Faust channel: no queue to tell a backlog by
     channel = None
+    #: a consumer that has fetched nothing yet: no high watermark
+    app = SimpleNamespace(consumer=SimpleNamespace(highwater=lambda tp: None))
 
     def __init__(self, batches: list[list[FakeEvent]]) -> None:
         self.batches = batches
@@ -194,3 +201,22 @@ def test_the_stream_is_read_while_batches_are_in_flight() -> None:
             await task
 
     asyncio.run(scenario())
+
+
+def test_an_agent_behind_on_its_partition_reads_on() -> None:
+    from stream.agents.common import _behind
+
+    highwaters = {("in", 0): 10}
+
+    def highwater(tp: tuple[str, int]) -> int | None:
+        if tp == ("in", 9):
+            raise AssertionError("Partition is not assigned")  # as aiokafka says it
+        return highwaters.get(tp)
+
+    stream = SimpleNamespace(channel=None,
+                             app=SimpleNamespace(consumer=SimpleNamespace(highwater=highwater)))
+    behind = _behind(stream)
+    assert behind(FakeEvent(FakeMessage("in", 0, 5)))  # offsets 6 to 9 are on the broker
+    assert not behind(FakeEvent(FakeMessage("in", 0, 9)))  # the last one
+    assert not behind(FakeEvent(FakeMessage("in", 1, 3)))  # nothing fetched there yet
+    assert not behind(FakeEvent(FakeMessage("in", 9, 3)))  # revoked meanwhile

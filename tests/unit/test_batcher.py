@@ -30,7 +30,7 @@ def test_events_already_fetched_are_read_into_the_batch_past_its_window() -> Non
     async def scenario() -> None:
         queued = list(range(50))  # what the consumer fetched: a backlog
         batcher: Batcher[int] = Batcher(max_size=40, within=0.02,
-                                        backlog=lambda: bool(queued))
+                                        backlog=lambda last: bool(queued))
 
         async def stream() -> None:  # reads slowly: a window holds a few events only
             while queued:

@@ -15,10 +15,12 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from stream import __version__
 from stream.agents.comments import register_comment_agents
-from stream.agents.common import Health, OutputProducer, publish, raw_table
+from stream.agents.common import Health, InFlight, OutputProducer, publish, raw_table
 from stream.agents.faust_fixes import (
     QuietWorker,
     fetch_only_active_partitions,
+    never_commit_past_unacked,
+    recover_to_the_end,
     resume_streams_after_seek,
     use_fetch_wait,
 )
@@ -82,6 +84,9 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     use_fetch_wait(settings.fetch_max_wait_ms)
     resume_streams_after_seek()
     fetch_only_active_partitions()
+    never_commit_past_unacked()
+    recover_to_the_end(settings.bootstrap_servers, settings.kafka_client_options(),
+                       settings.fetch_max_wait_ms)
     app = faust.App(
         settings.app_id,
         broker=settings.broker,
@@ -119,16 +124,6 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     feature: SentimentSource | None = None
     if comments is not None and settings.sentiment_use in ("feature", "both"):
         feature = comments.item_sentiment
-    # user state follows the user's partition: a table co-partitioned with interactions
-    users = raw_table(app, settings, "users")
-    pipeline = FeedPipeline(
-        settings,
-        build_variants(settings, feature),
-        metrics,
-        sentiment=comments.item_sentiment if comments is not None else None,
-        user_store=users,
-    )
-    processed: dict[Any, int] = {}
     publisher = None
     if settings.processing_guarantee == "at_least_once":
         # output through a batching producer, flushed before each batch is acknowledged;
@@ -140,12 +135,26 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         async def stop_output(app: faust.App, **kwargs: Any) -> None:
             await output.stop()
 
+    # user state follows the user's partition: a table co-partitioned with interactions,
+    # its checkpoints written through the batching producer too (recovery reads a changelog
+    # to its end however it was written: recover_to_the_end)
+    users = raw_table(app, settings, "users", publisher)
+    pipeline = FeedPipeline(
+        settings,
+        build_variants(settings, feature),
+        metrics,
+        sentiment=comments.item_sentiment if comments is not None else None,
+        user_store=users,
+    )
+    processed: dict[Any, int] = {}
     health = Health()
-    # the lists a retraction or a block makes due go out as the agents' output does, and
-    # after any batch of lists ranked before it (see republisher)
-    order = asyncio.Lock()
     send = publisher if publisher is not None else (lambda out: publish(app, out))
-    due = republisher(pipeline, send, health, order)
+    # the interactions agent's batches in flight; the lists a retraction or a block makes
+    # due are handed over to them too, behind any batch of lists ranked before (see
+    # republisher)
+    deliveries = InFlight(settings.batches_in_flight, send, metrics, health, "interactions",
+                          write_state=users.write)
+    due = republisher(pipeline, deliveries)
     # every worker reads the whole of these topics, from the beginning: item-level state,
     # the rules and the scorer are the same on every worker whichever users and comments it
     # owns
@@ -161,7 +170,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
 
     interactions_topic = register_feed_agents(
         app, settings, pipeline, processed, health, publisher, users,
-        after_ready=[catalog.caught_up, facts.caught_up, rules.caught_up], order=order,
+        after_ready=[catalog.caught_up, facts.caught_up, rules.caught_up],
+        deliveries=deliveries,
     )
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]

@@ -129,6 +129,14 @@ class Metrics:
             buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000),
             registry=r,
         )
+        self.batch_completion = Histogram(
+            "stream_batch_completion_seconds",
+            "From handing a batch over to acknowledging it (its output and state writes on "
+            "the broker, and those of every batch before it), by agent.",
+            ["agent"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.users_in_state = Gauge(
             "stream_users_in_state", "Users with state on this worker.", registry=r
         )

@@ -132,6 +132,15 @@ class Settings(BaseSettings):
     batch_within: float = Field(
         0.005, gt=0, description="Longest wait, s, to fill a batch: latency against throughput."
     )
+    batches_in_flight: int = Field(
+        2,
+        ge=1,
+        description="Batches an agent has taken and not yet acknowledged, at most: it hands a "
+        "batch's output and state writes to the producers and takes the next batch while "
+        "they go to the broker; a batch is acknowledged once all it produced, and all every "
+        "earlier batch produced, is on the broker. 1: each batch is delivered before the "
+        "next is taken.",
+    )
     max_event_bytes: int = Field(65536, ge=64, description="Longer messages are dead-lettered.")
     max_id_chars: int = Field(256, ge=1, description="Longest accepted id.")
     max_list_items: int = Field(1000, ge=1, description="Longest accepted tags/item_ids list.")

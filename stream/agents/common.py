@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import faust
-from aiokafka.errors import KafkaError, KafkaTimeoutError
+from faust.types import ChannelT
 
+from stream.agents.batcher import Batcher
+from stream.agents.delivery import Health, Publisher, deliver, retriable
+from stream.agents.in_flight import Acknowledge, InFlight
 from stream.messages import Outgoing, RawMessage
 from stream.metrics import Metrics
 from stream.settings import Settings
@@ -20,19 +22,20 @@ from stream.topics import topic_spec
 __all__ = [
     "DurableTable",
     "Health",
+    "InFlight",
     "OutputProducer",
+    "Publisher",
     "batched_agent",
     "deliver",
     "publish",
     "raw_table",
     "raw_topic",
+    "retriable",
     "to_raw",
 ]
 
 
 log = logging.getLogger(__name__)
-
-Publisher = Callable[[Sequence[Outgoing]], Awaitable[None]]
 
 
 def to_raw(event: Any) -> RawMessage:
@@ -122,66 +125,6 @@ def raw_topic(app: faust.App, settings: Settings, name: str) -> Any:
     )
 
 
-class Health:
-    """What the worker's liveness probe reports: alive until a batch's output cannot be
-    delivered, ever (:func:`retriable` says no); then the reason, so that the orchestrator
-    restarts the worker and the batch, never acknowledged, is processed again."""
-
-    def __init__(self) -> None:
-        self.failure: str | None = None
-
-    @property
-    def live(self) -> bool:
-        """Whether the worker still makes progress."""
-        return self.failure is None
-
-    def fail(self, reason: str) -> None:
-        """The worker can go no further: say why (the first reason is kept)."""
-        if self.failure is None:
-            self.failure = reason
-
-
-def retriable(exc: BaseException) -> bool:
-    """Whether sending again may succeed: aiokafka's errors say so themselves (the
-    ``retriable`` attribute); a timeout and a lost connection may pass; anything else (an
-    oversized record, a missing authorisation, a closed producer, a bug) will not."""
-    if isinstance(exc, KafkaError):
-        return exc.retriable or isinstance(exc, KafkaTimeoutError)
-    return isinstance(exc, OSError | TimeoutError)
-
-
-async def deliver(send: Publisher, out: Sequence[Outgoing], metrics: Metrics,
-                  health: Health) -> bool:
-    """Send a batch's output until the broker has all of it: the batch is held (not
-    acknowledged, its state not checkpointed) meanwhile, as Kafka Streams blocks on a failed
-    send. What was delivered before a failure is sent again; readers take duplicates (item
-    facts are applied once per input offset, a list replaces the last one).
-
-    An error that sending again cannot mend (see :func:`retriable`) is not retried: it is
-    logged with its reason, counted, and reported by :class:`Health`; returns False, and
-    the batch stays unacknowledged."""
-    pause = 0.1
-    while True:
-        try:
-            await send(out)
-            return True
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            if not retriable(exc):
-                reason = f"{type(exc).__name__}: {exc}"
-                log.error("delivering %d messages to %s failed for good, the batch is held "
-                          "and the worker reports itself not live: %s", len(out),
-                          sorted({m.topic for m in out}), reason)
-                metrics.output_failures.inc()
-                health.fail(f"output not delivered: {reason}")
-                return False
-            log.exception("delivering %d messages failed; again in %.1f s", len(out), pause)
-            metrics.output_retries.inc()
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 5.0)
-
-
 def batched_agent(
     app: faust.App,
     settings: Settings,
@@ -190,60 +133,121 @@ def batched_agent(
     handle: Callable[[Sequence[RawMessage]], list[Outgoing]],
     processed: dict[Any, int],
     health: Health,
-    after: Callable[[], None] | None = None,
+    checkpoint: Callable[[], None] | None = None,
     publisher: Publisher | None = None,
-    stores: Sequence[DurableTable] = (),
+    store: DurableTable | None = None,
     after_ready: Sequence[asyncio.Event] = (),
-    order: asyncio.Lock | None = None,
+    deliveries: InFlight | None = None,
 ) -> Callable[[Any], Any]:
-    """An agent body: take batches (``batch_max`` within ``batch_within`` s), hand their raw
-    messages to ``handle``, produce what it returns, then call ``after``, wait for the
-    writes to ``stores``, and record offsets.
+    """An agent body: read the stream into batches (at most ``batch_max`` events, within
+    ``batch_within`` s of the first, :class:`~stream.agents.batcher.Batcher`), hand their
+    raw messages to ``handle``, call ``checkpoint`` (which stages the batch's state writes
+    in ``store``), and hand what ``handle`` returned and the staged writes over to
+    ``deliveries`` (an :class:`~stream.agents.in_flight.InFlight` of ``batches_in_flight``
+    batches, sending through ``publisher`` or the app's producer, unless one is given).
+    The stream is read into the next batch while the last ones go to the broker.
 
-    The batch is acked when the next one is taken, after its output was handed to the
-    producer (``publisher``, or the app's producer, which Faust flushes before it commits)
-    and every state change it made to ``stores`` is on the broker: at-least-once, and an
-    offset is never committed ahead of the state that includes its event. The first batch
-    waits for every event of ``after_ready`` (e.g. the labels read again after a restart, so
-    no comment is scored by a scorer that has not relearned them yet). A batch whose output
-    cannot be delivered, ever, is held and the agent takes no more (see :func:`deliver`).
-
-    ``order`` is held from handling a batch until its output is delivered: whoever else
-    publishes the same kind of output (the lists a retraction makes due again) waits for it,
-    so a list ranked before a retraction never lands on the topic after the list that
-    replaces it.
+    Faust acknowledges none of these events by itself (``Stream.noack``): ``deliveries``
+    acknowledges a batch once its output and its state writes are on the broker, and those
+    of every batch before it: at-least-once, and an offset is never committed ahead of the
+    state that includes its event. The first batch waits for every event of ``after_ready``
+    (e.g. the labels read again after a restart, so no comment is scored by a scorer that
+    has not relearned them yet) while the stream is read. A batch whose output cannot be
+    delivered, ever, is held, and the agent handles no more once ``batches_in_flight`` are
+    held (see :func:`~stream.agents.delivery.deliver`). An exception that escapes
+    ``handle`` (a bug: handlers dead-letter what they cannot use) stops the handling and
+    reports the worker not live: its batch is never acknowledged, so a restarted worker
+    processes it again.
     """
     send: Publisher = publisher if publisher is not None else lambda out: publish(app, out)
+    in_flight = deliveries if deliveries is not None else InFlight(
+        settings.batches_in_flight, send, metrics, health, name,
+        write_state=store.write if store is not None else None)
 
-    async def agent(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_max, settings.batch_within):
-            # wait while holding the batch, iterating already: a stream that is not being
-            # iterated yet does not keep what the consumer fetches for it
+    async def process(stream: Any, batcher: Batcher[Any]) -> None:
+        try:
             for ready in after_ready:
                 await ready.wait()
-            async with order if order is not None else contextlib.nullcontext():
+            while True:
+                await in_flight.room()  # the stream is read into the batcher meanwhile
+                events = await batcher.take()
                 start = time.perf_counter()
                 try:
                     out = handle([to_raw(e) for e in events])
+                    if checkpoint is not None:
+                        checkpoint()  # e.g. user checkpoints, written once `out` is delivered
+                    state = store.take_staged() if store is not None else []
                 finally:
                     metrics.batch_processing.labels(name).observe(time.perf_counter() - start)
                     metrics.batch_size.labels(name).observe(len(events))
-                if not await deliver(send, out, metrics, health):
-                    await asyncio.Event().wait()  # held until the worker is stopped
-            if after is not None:
-                after()  # e.g. state checkpoints: written once the output is delivered
-            for store in stores:
-                await store.delivered()
-            for e in events:
-                processed[(e.message.topic, e.message.partition)] = e.message.offset
+                # no await between ranking and handing over: the lists a retraction makes
+                # due are handed to the same deliveries, after every list ranked before
+                in_flight.submit(out, state, _acknowledger(stream, events, processed))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("the %s agent stopped handling batches", name)
+            health.fail(f"{name} agent stopped: {type(exc).__name__}: {exc}")
+
+    async def agent(stream: Any) -> None:
+        manual = stream.noack()
+        batcher: Batcher[Any] = Batcher(settings.batch_max, settings.batch_within,
+                                        _behind(manual))
+        processing = asyncio.ensure_future(process(manual, batcher))
+        try:
+            async for event in manual.events():
+                await batcher.put(event)
+        finally:
+            processing.cancel()
+            in_flight.close()
 
     return agent
 
 
+def _behind(stream: Any) -> Callable[[Any], bool]:
+    """Whether more events wait behind ``event``: in ``stream``'s queue, or on the broker
+    (the high watermark of the event's partition, as the consumer's last fetch saw it, is
+    past the event). The queue alone rarely tells: the consumer hands records over on the
+    worker's one thread, between two batches, so the queue is short even when the worker is
+    far behind."""
+    channel = stream.channel
+    queue = channel.queue if isinstance(channel, ChannelT) else None
+    consumer = stream.app.consumer
+
+    def behind(event: Any) -> bool:
+        if queue is not None and not queue.empty():
+            return True
+        message = event.message
+        try:
+            highwater = consumer.highwater(message.tp)
+        except Exception:  # e.g. the partition was revoked meanwhile: nothing to wait for
+            return False
+        return highwater is not None and highwater > message.offset + 1
+
+    return behind
+
+
+def _acknowledger(stream: Any, events: Sequence[Any], processed: dict[Any, int]
+                  ) -> Acknowledge:
+    """Acknowledges ``events`` on ``stream`` and records their offsets in ``processed``."""
+
+    async def acknowledge() -> None:
+        for e in events:
+            await stream.ack(e)
+            processed[(e.message.topic, e.message.partition)] = e.message.offset
+
+    return acknowledge
+
+
 class DurableTable:
-    """A Faust table whose writes can be awaited, and whose local store holds only what the
-    writer does not: every set or delete goes to the changelog, and :meth:`delivered` waits
-    until the broker has them.
+    """A Faust table whose writes are staged, then sent when the caller says and awaited,
+    and whose local store holds only what the writer does not.
+
+    A set or a delete is staged (:meth:`take_staged` hands the staged writes over, as
+    messages to the changelog topic), and :meth:`write` sends writes to the changelog and
+    waits until the broker has them. The worker stages a batch's checkpoints as soon as the
+    batch is handled, and writes them once the batch's output is on the broker
+    (:class:`~stream.agents.in_flight.InFlight`), while it handles the next batches.
 
     Faust's own commit path flushes its producer buffer with a 0.1 s patience per message
     (``ProducerBuffer.flush_atmost``) and then commits offsets even if changelog writes are
@@ -255,16 +259,21 @@ class DurableTable:
     in memory already (the pipeline writes the checkpoint of a user it holds), so a second
     copy would only double the memory per user. The local store keeps what recovery read
     from the changelog, for the keys not written since, and a write drops the recovered
-    copy of its key. Nothing is lost: the changelog has every write, and at every
-    assignment Faust's recovery reads a partition's changelog from where its last recovery
-    of that partition stopped, or from the start (the memory store persists no offset of
-    the worker's own writes), so it reads them back; the pipeline has let that partition's
-    users go at the revocation before.
+    copy of its key when it is staged. Nothing is lost: the changelog has every write, and
+    at every assignment Faust's recovery reads a partition's changelog from where its last
+    recovery of that partition stopped, or from the start (the memory store persists no
+    offset of the worker's own writes), so it reads them back; the pipeline has let that
+    partition's users go at the revocation before, once every batch in flight was
+    acknowledged (Faust waits for that before it gives partitions up).
     """
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, topic: str, send: Publisher | None = None) -> None:
         self.table = table
-        self._pending: list[Any] = []
+        #: the changelog topic, as the staged writes name it
+        self.topic = topic
+        #: a batching producer's delivery, or None: the table's own (Faust's producer)
+        self.send = send
+        self._staged: list[Outgoing] = []
 
     def get(self, key: bytes, default: None = None) -> bytes | None:
         """The value recovered from the changelog at assignment and not written since."""
@@ -282,32 +291,49 @@ class DurableTable:
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
         self._drop_local(key)
-        self._pending.append(self.table.send_changelog(None, key, value))
+        self._staged.append(Outgoing(self.topic, key, value))
 
     def pop(self, key: bytes, default: None = None) -> bytes | None:
-        """Tombstone ``key`` in the changelog (also when this worker has no local copy: an
-        erasure must reach every reader of the changelog) and drop any local copy."""
+        """Stage a tombstone of ``key`` (also when this worker has no local copy: an erasure
+        must reach every reader of the changelog) and drop any local copy."""
         value = self._drop_local(key)
-        self._pending.append(self.table.send_changelog(None, key, None, value_serializer="raw"))
+        self._staged.append(Outgoing(self.topic, key, None))
         return value if value is None else bytes(value)
 
     @property
-    def pending(self) -> int:
-        """Writes handed to the producer and not yet awaited."""
-        return len(self._pending)
+    def staged(self) -> int:
+        """Writes staged and not yet handed over."""
+        return len(self._staged)
 
-    async def delivered(self) -> None:
-        """Wait until every write so far is acknowledged by the broker (raises if one failed:
-        the batch is then not acknowledged and is processed again)."""
-        while self._pending:
-            futures, self._pending = self._pending, []
-            await asyncio.gather(*futures)
+    def take_staged(self) -> list[Outgoing]:
+        """The writes staged so far, in order, to :meth:`write` (no longer staged here)."""
+        staged, self._staged = self._staged, []
+        return staged
+
+    async def write(self, writes: Sequence[Outgoing]) -> None:
+        """Send ``writes`` to the changelog, in order, and wait until the broker has every
+        one (raises if one failed): through ``send`` where there is one, else through the
+        table (Faust's producer, which writes one record per request on Tansu)."""
+        if self.send is not None:
+            await self.send(writes)
+            return
+        send = self.table.send_changelog
+        futures = [send(None, w.key, w.value) if w.value is not None
+                   else send(None, w.key, None, value_serializer="raw") for w in writes]
+        await asyncio.gather(*futures)
+
+    async def flush(self) -> None:
+        """Write everything staged so far and wait for it."""
+        await self.write(self.take_staged())
 
 
-def raw_table(app: faust.App, settings: Settings, name: str) -> DurableTable:
+def raw_table(app: faust.App, settings: Settings, name: str,
+              send: Publisher | None = None) -> DurableTable:
     """A table of raw bytes (JSON we encode ourselves, never pickles) with its changelog topic
     (``Settings.changelog(name)``, compacted); keys go to partitions by the Kafka partitioner,
-    like producers' keys."""
+    like producers' keys. Its writes go through ``send`` where it is given (a batching
+    producer: Faust's recovery reads the changelog to its end however it was written, see
+    :func:`~stream.agents.faust_fixes.recover_to_the_end`)."""
     changelog = raw_topic(app, settings, settings.changelog(name))
     table = app.Table(
         name,
@@ -319,4 +345,4 @@ def raw_table(app: faust.App, settings: Settings, name: str) -> DurableTable:
     )
     table.key_serializer = "raw"  # type: ignore[attr-defined]
     table.value_serializer = "raw"  # type: ignore[attr-defined]
-    return DurableTable(table)
+    return DurableTable(table, settings.changelog(name), send)

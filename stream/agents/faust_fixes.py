@@ -7,7 +7,7 @@ Each was found by the crash-recovery test against the embedded broker; each is i
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import faust
@@ -15,6 +15,8 @@ import faust
 __all__ = [
     "QuietWorker",
     "fetch_only_active_partitions",
+    "never_commit_past_unacked",
+    "recover_to_the_end",
     "resume_streams_after_seek",
     "use_fetch_wait",
 ]
@@ -94,6 +96,108 @@ def fetch_only_active_partitions() -> None:
         return fetch
 
     _replace(driver.AIOKafkaConsumerThread, "_fetch_records", build)
+
+
+def _new_offset_below_unacked(original: Any) -> Any:
+    """Faust's ``Consumer._new_offset`` kept from committing past a message still being
+    processed.
+
+    Faust commits the end of the first run of consecutive acknowledged offsets of a
+    partition, and withholds it only when that run starts more than one offset past the
+    last commit, or not at all when nothing was committed yet: with the message at the
+    committed offset still in flight and the next ones acknowledged, it commits past it
+    (faust-streaming issue #606, fix proposed in PR #707). Our agents acknowledge in input
+    order, but Faust acknowledges by itself the messages it skips during a rebalance,
+    ahead of batches still in flight. Here the run is cut at the lowest offset of the
+    partition that was taken by a stream and not acknowledged yet: only offsets below it
+    are handed to Faust's computation, the others stay for the next commit.
+    """
+
+    def new_offset(self: Any, tp: Any) -> Any:
+        acked: list[int] = self._acked[tp]
+        floor = min((m.offset for m in self._unacked_messages
+                     if m.tp == tp and not m.acked), default=None)
+        held = [offset for offset in acked if floor is not None and offset >= floor]
+        if not held:
+            return original(self, tp)
+        acked[:] = [offset for offset in acked if offset < floor]  # type: ignore[operator]
+        try:
+            return original(self, tp) if acked else None
+        finally:
+            acked.extend(held)
+
+    return new_offset
+
+
+def never_commit_past_unacked() -> None:
+    """Replace ``Consumer._new_offset`` by :func:`_new_offset_below_unacked`."""
+    from faust.transport.consumer import Consumer
+
+    _replace(Consumer, "_new_offset", _new_offset_below_unacked)
+
+
+async def _fetched_ends(bootstrap: list[str], options: dict[str, object], fetch_wait_ms: int,
+                       ends: Mapping[Any, int]) -> dict[Any, int]:
+    """``ends`` (end offsets by partition, as ListOffsets gave them) where a fetch does not
+    report a higher one.
+
+    Tansu answers ListOffsets with the base offset of a partition's last record batch plus
+    one, not its last offset plus one: after a batching producer wrote 30 records in three
+    batches of ten, ListOffsets says 21 and a fetch response's high watermark says 30. A fetch
+    from the last offset ListOffsets knows of (``end - 1``, in the last batch) reports the
+    real end on Tansu and the same end on Kafka.
+    """
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    probe = {TopicPartition(tp.topic, tp.partition): tp for tp, end in ends.items() if end}
+    if not probe:
+        return dict(ends)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="latest", fetch_max_wait_ms=fetch_wait_ms,
+                                **options)
+    await consumer.start()
+    try:
+        consumer.assign(list(probe))
+        for tp, original in probe.items():
+            consumer.seek(tp, ends[original] - 1)
+        waiting = set(probe)
+        for _ in range(50):  # each fetch waits fetch_wait_ms at most on Tansu
+            if not waiting:
+                break
+            await consumer.getmany(*waiting, timeout_ms=200)
+            waiting = {tp for tp in waiting if consumer.highwater(tp) is None}
+        if waiting:
+            log.warning("no fetch reported the end of %s: ListOffsets' ends kept",
+                        sorted(waiting))
+        out = dict(ends)
+        for tp, original in probe.items():
+            highwater = consumer.highwater(tp)
+            if highwater is not None and highwater > out[original]:
+                out[original] = highwater
+        return out
+    finally:
+        await consumer.stop()
+
+
+def recover_to_the_end(bootstrap: list[str], options: dict[str, object],
+                       fetch_wait_ms: int) -> None:
+    """Faust's table recovery reads a changelog partition up to the end offset ListOffsets
+    gives (``AIOKafkaConsumerThread._highwaters``); on Tansu that stops before the last
+    records of the partition's last batch, and their state is lost (this is why the app's
+    producer writes one record per batch on Tansu). Recovery here reads to the end a fetch
+    reports (:func:`_fetched_ends`), so changelogs can be written by a batching producer."""
+    from faust.transport.drivers import aiokafka as driver
+
+    def build(original: Any) -> Any:
+        async def highwaters(self: Any, partitions: Any) -> Any:
+            ends = await original(self, partitions)
+            if self.consumer.in_transaction:  # Faust's last stable offsets, not ListOffsets
+                return ends
+            return await _fetched_ends(bootstrap, options, fetch_wait_ms, ends)
+
+        return highwaters
+
+    _replace(driver.AIOKafkaConsumerThread, "_highwaters", build)
 
 
 async def _on_recovery_completed(self: Any, generation_id: int = 0) -> None:

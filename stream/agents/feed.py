@@ -9,7 +9,14 @@ from typing import Any
 
 import faust
 
-from stream.agents.common import DurableTable, Health, Publisher, batched_agent, raw_topic
+from stream.agents.common import (
+    DurableTable,
+    Health,
+    InFlight,
+    Publisher,
+    batched_agent,
+    raw_topic,
+)
 from stream.feed import FeedPipeline
 from stream.settings import Settings
 
@@ -25,7 +32,7 @@ def register_feed_agents(
     publisher: Publisher | None = None,
     users: DurableTable | None = None,
     after_ready: Sequence[asyncio.Event] = (),
-    order: asyncio.Lock | None = None,
+    deliveries: InFlight | None = None,
 ) -> Any:
     """Declare the item, rule and interaction agents on ``app``; returns the interactions
     topic.
@@ -34,7 +41,7 @@ def register_feed_agents(
     the consumer-lag gauge; ``users`` is the table of user checkpoints, whose writes are
     delivered before a batch of interactions is acknowledged; interactions wait for every
     event of ``after_ready`` (the catalogue, the item facts and the rules read at start),
-    and hold ``order`` from ranking a batch until its lists are delivered (see
+    and hand their batches to ``deliveries``, which the retraction republisher shares (see
     :func:`~stream.agents.followers.republisher`).
     """
     m = pipeline.metrics
@@ -63,11 +70,11 @@ def register_feed_agents(
             pipeline.handle_interactions,
             processed,
             health,
-            after=pipeline.write_checkpoints,
+            checkpoint=pipeline.write_checkpoints,
             publisher=publisher,
-            stores=[users] if users is not None else (),
+            store=users,
             after_ready=after_ready,
-            order=order,
+            deliveries=deliveries,
         )
     )
     # validation and dead letters only: every worker applies every rule (rules_reader)

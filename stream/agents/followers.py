@@ -11,14 +11,14 @@ letters stay with the group's items agent, so a bad item is dead-lettered once, 
 worker.
 
 A retraction, or a rule that blocks an item, makes the lists this worker published with the
-item due again. The reader that applied it publishes them (:func:`republisher`) through the
-worker's output producer with the agents' delivery (:func:`~stream.agents.common.deliver`:
-sent again until the broker has them, the worker reported not live if it never will), and
-under the lock the interactions agent holds from ranking a batch until its lists are
-delivered: so no list ranked before the retraction reaches the topic after the list that
-replaces it. The reader, not an agent, publishes them because only the readers see every
-retraction on every worker, and each worker holds the lists of its own users; it reads on
-once they are delivered. What no worker keeps is the lists a worker published before it
+item due again. The reader that applied it ranks them at once and hands them to the
+interactions agent's deliveries (:class:`~stream.agents.in_flight.InFlight`), behind every
+batch the agent handed over before: the deliveries send one batch's output at a time, in
+the order handed over, each sent again until the broker has it (the worker reported not
+live if it never will), so no list ranked before the retraction reaches the topic after the
+list that replaces it. The reader, not an agent, publishes them because only the readers see
+every retraction on every worker, and each worker holds the lists of its own users; it reads
+on once they are delivered. What no worker keeps is the lists a worker published before it
 stopped: a worker that starts (or takes users over) knows only the lists it publishes itself.
 """
 
@@ -31,7 +31,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from stream.agents.common import Health, Publisher, deliver
+from stream.agents.in_flight import InFlight
 from stream.comments import CommentPipeline
 from stream.feed import FeedPipeline
 from stream.messages import RawMessage
@@ -109,19 +109,21 @@ class TopicFollower:
             await consumer.stop()
 
 
-def republisher(pipeline: FeedPipeline, send: Publisher, health: Health,
-                order: asyncio.Lock) -> Callable[[], Awaitable[None]]:
+def republisher(pipeline: FeedPipeline, deliveries: InFlight
+                ) -> Callable[[], Awaitable[None]]:
     """What a reader awaits after each batch: the lists the batch made due (a retraction, a
-    block), ranked and delivered under ``order`` (see the module's docstring)."""
+    block), ranked and handed to ``deliveries`` (see the module's docstring), and
+    delivered."""
     editorial = pipeline.editorial
 
     async def publish_due() -> None:
         if not editorial.due:
             return
-        async with order:
-            out = editorial.drain()
-            if out and not await deliver(send, out, pipeline.metrics, health):
-                await asyncio.Event().wait()  # held, as an agent's batch, until stopped
+        out = editorial.drain()
+        if out:
+            # no await between ranking and handing over: lists the interactions agent
+            # ranks afterwards are handed over afterwards
+            await asyncio.shield(deliveries.submit(out))
 
     return publish_due
 

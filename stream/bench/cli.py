@@ -120,7 +120,7 @@ def register(sub: Any) -> None:
                    help="readers in the traffic (default: %(default)s)")
     p.add_argument("--rates", type=_floats, default=d.rates,
                    help="open-loop rates of the latency steps, events/s (default: 1000,5000); "
-                   "80%% of the measured throughput is added")
+                   "50%% and 80%% of the measured throughput are added")
     p.add_argument("--seconds", type=float, default=d.seconds,
                    help="length of each latency step (default: %(default)s)")
     p.add_argument("--memory-users", type=_ints, default=d.memory_users,

@@ -183,7 +183,7 @@ def worker_memory(n_users: int, n_items: int, events_per_user: float, seed: int,
     delivered: asyncio.Future[None] = loop.create_future()
     delivered.set_result(None)
     changelog = _CountedChangelog(delivered)
-    users_table = DurableTable(changelog)
+    users_table = DurableTable(changelog, settings.changelog("users"))
     now = [T0]
     models = _models(settings)
     pipeline = FeedPipeline(settings, dict(models), Metrics(CollectorRegistry()),
@@ -218,7 +218,7 @@ def worker_memory(n_users: int, n_items: int, events_per_user: float, seed: int,
         facts_offset += len(facts)
         pipeline.learn_facts(facts)
         pipeline.write_checkpoints()
-        loop.run_until_complete(users_table.delivered())
+        loop.run_until_complete(users_table.flush())
 
     start = time.perf_counter()
     for i, e in enumerate(workload.events(n_events, users=n_users)):

@@ -24,6 +24,7 @@ TARGETS = {
     "p50": "≤ 10 ms at 5,000/s",
     "p99": "≤ 50 ms at 5,000/s",
     "memory": "≤ 1,024 B at 1M users",
+    "half": "p50 ≤ 20 ms, p99 ≤ 100 ms at 50% of throughput",
 }
 
 
@@ -70,8 +71,11 @@ def summary_rows(result: dict[str, Any]) -> list[Row]:
         cens = step.get("censored", 0)
         lower = "≥ " if cens else ""
         kept = "sustained" if step.get("sustained") else "NOT sustained"
+        share = step.get("share_of_throughput")
         target = f"{TARGETS['p50']}, {TARGETS['p99']}" if step["rate"] == 5000 else ""
-        near = ", ~80% of throughput" if step.get("kind") == "near throughput" else ""
+        if share == 0.5:
+            target = TARGETS["half"]
+        near = f", ~{share:.0%} of throughput" if share else ""
         rows.append((
             f"latency at {step['rate']:,.0f}/s ({kept}{near}), p50 / p95 / p99",
             f"{lower}{_num(step.get('p50_ms'), ',.1f')} / {lower}{_num(step.get('p95_ms'), ',.1f')}"

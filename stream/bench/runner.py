@@ -40,7 +40,7 @@ from stream.dev.measure import percentile, scrape
 from stream.dev.processes import stop_process
 from stream.settings import Settings
 
-__all__ = ["MEASUREMENTS", "BenchConfig", "run_bench"]
+__all__ = ["MEASUREMENTS", "THROUGHPUT_SHARES", "BenchConfig", "run_bench"]
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,9 @@ def measure_throughput(cfg: BenchConfig, broker: _Broker, work: Path, say: Say
     proc, port = start_worker(topics, work, "worker-throughput")
     profiler = None
     try:
+        # the worker's CPU time per event, from the catalogue learned to the end
+        _, seen_before = consumed_events(port, cfg.items, 120, proc=proc)
+        cpu_before = _cpu_seconds(proc.pid)
         if cfg.profile:
             # sample the busy middle of the run, after start-up and the catalogue
             consumed_events(port, cfg.items + min(1000, len(messages) // 10), 120, proc=proc)
@@ -141,7 +144,8 @@ def measure_throughput(cfg: BenchConfig, broker: _Broker, work: Path, say: Say
             port, wanted, cfg.timeout,
             _progress(say, "worker consumed", wanted), proc, interval=1.0,
         )
-        metrics = scrape(port)
+        metrics = scrape(port, ("agent",))
+        cpu = _cpu_seconds(proc.pid)
     finally:
         stop_process(profiler, 30, signal.SIGINT)
         stop_process(proc)
@@ -153,9 +157,20 @@ def measure_throughput(cfg: BenchConfig, broker: _Broker, work: Path, say: Say
         first, last = _span(records)
         worker["seconds"] = round(last - first, 3)
         worker["events_per_second"] = round(len(messages) / max(last - first, 1e-3), 1)
-    count = metrics.get("stream_batch_size_events_count", 0.0)
+    if cpu is not None and cpu_before is not None and seen > seen_before:
+        worker["cpu_ms_per_event"] = round(1000 * (cpu - cpu_before) / (seen - seen_before), 3)
+    agent = "{agent=interactions}"
+    count = metrics.get(f"stream_batch_size_events_count{agent}", 0.0)
     if count:
-        worker["mean_batch"] = round(metrics.get("stream_batch_size_events_sum", 0.0) / count, 1)
+        worker["mean_batch"] = round(metrics.get(f"stream_batch_size_events_sum{agent}", 0.0)
+                                     / count, 1)
+        worker["handling_seconds"] = round(
+            metrics.get(f"stream_batch_processing_seconds_sum{agent}", 0.0), 2)
+        completed = metrics.get(f"stream_batch_completion_seconds_count{agent}", 0.0)
+        if completed:
+            worker["mean_batch_completion_ms"] = round(
+                1000 * metrics.get(f"stream_batch_completion_seconds_sum{agent}", 0.0)
+                / completed, 1)
     result["worker"] = worker
     if profiler is not None and (work / "worker.pyspy").exists():
         result["worker_profile"] = top_frames(work / "worker.pyspy")
@@ -225,6 +240,17 @@ def _measure_reference(kind: str, topics: BenchTopics, events: list[BenchEvent],
         out["seconds"] = round(last - first, 3)
         out["events_per_second"] = round(wanted / max(last - first, 1e-3), 1)
     return out
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User and system CPU time of process ``pid`` so far (Linux ``/proc``; else None)."""
+    import os
+
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _progress(say: Say, what: str, wanted: int) -> Callable[[float], None]:
@@ -367,14 +393,21 @@ def measure_latency_step(cfg: BenchConfig, broker: _Broker, work: Path, rate: fl
     return result
 
 
+#: the shares of the measured throughput whose rates the latency steps add: half of it
+#: (where the issue's latency targets are set), and the highest we expect sustained
+THROUGHPUT_SHARES = (0.5, 0.8)
+
+
 def measure_latency(cfg: BenchConfig, broker: _Broker, work: Path, sustained_hint: float | None,
                     say: Say) -> list[dict[str, Any]]:
-    """Each rate of ``cfg.rates``, plus 80% of the measured throughput (the highest rate we
-    expect it to sustain), lowest first. A worker that kept up serves the next step too; one
+    """Each rate of ``cfg.rates``, plus each share of :data:`THROUGHPUT_SHARES` of the
+    measured throughput, lowest first. A worker that kept up serves the next step too; one
     that fell behind is replaced by a fresh one (new topics), so no backlog carries over."""
-    rates = set(cfg.rates)
+    shares: dict[float, float] = {}
     if sustained_hint:
-        rates.add(float(f"{0.8 * sustained_hint:.2g}"))
+        for share in THROUGHPUT_SHARES:
+            shares.setdefault(float(f"{share * sustained_hint:.2g}"), share)
+    rates = set(cfg.rates) | set(shares)
     steps = []
     worker: _LatencyWorker | None = None
     try:
@@ -385,7 +418,11 @@ def measure_latency(cfg: BenchConfig, broker: _Broker, work: Path, sustained_hin
                 steps.append({"rate": rate, "error": "the worker did not learn the catalogue"})
                 continue
             step = measure_latency_step(cfg, broker, work, rate, worker, say)
-            step["kind"] = "near throughput" if rate not in cfg.rates else "fixed"
+            if rate in shares:
+                step["kind"] = "share of throughput"
+                step["share_of_throughput"] = shares[rate]
+            else:
+                step["kind"] = "fixed"
             steps.append(step)
             if not step["sustained"]:
                 stop_process(worker.proc)

@@ -50,8 +50,9 @@ class FeedPipeline:
     ) -> None:
         self.settings = settings
         #: checkpoints of user state with the ids of the user's last events; written by
-        #: :meth:`write_checkpoints` for every user a batch changed, after the batch's output
-        #: is delivered and before the batch is acknowledged
+        #: :meth:`write_checkpoints` for every user a batch changed, right after the batch
+        #: is handled (the worker's store stages them, and sends them once the batch's
+        #: output is delivered, before the batch is acknowledged)
         self.user_store = user_store
         #: users whose checkpoint is to be written, and users whose checkpoint is to go
         self._dirty: set[str] = set()
@@ -325,9 +326,12 @@ class FeedPipeline:
         """Write the checkpoint of every user changed since the last call (once, whatever
         their event count) and tombstone those forgotten or evicted.
 
-        The worker calls this once a batch's output (its item facts first) is delivered, and
-        acknowledges the batch once these writes are: so a checkpoint never claims an event
-        whose facts are not on the broker, and no offset is committed ahead of its state."""
+        The worker calls this right after handling a batch, so the checkpoints are the
+        users' state as of that batch; its store stages them, sends them once the batch's
+        output (its item facts first) is delivered, and the batch is acknowledged once they
+        are on the broker (:class:`~stream.agents.in_flight.InFlight`): a checkpoint never
+        claims an event whose facts are not on the broker, and no offset is committed ahead
+        of its state."""
         dirty, self._dirty = self._dirty, set()
         erased, self._erased = self._erased, set()
         if self.user_store is None:

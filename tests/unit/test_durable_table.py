@@ -1,13 +1,16 @@
-"""DurableTable: a batch is acknowledged only after its state writes are on the broker."""
+"""DurableTable: writes are staged when a batch is handled, and sent and awaited when the
+worker says (once the batch's output is on the broker, before it is acknowledged)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 from stream.agents.common import DurableTable
+from stream.messages import Outgoing
 
 
 class FakeTable:
@@ -29,26 +32,31 @@ class FakeTable:
         return fut
 
 
-def test_writes_reach_store_and_changelog_and_delivery_is_awaited() -> None:
+def test_writes_are_staged_then_sent_in_order_and_awaited() -> None:
     async def scenario() -> None:
         table = FakeTable()
-        store = DurableTable(table)
+        store = DurableTable(table, "users-changelog")
         store[b"u1"] = b"a"
         store[b"u1"] = b"b"
         assert store.pop(b"gone") is None  # a tombstone even without a local copy
         # written values live in the writer's memory and in the changelog, not in the store
-        assert store.get(b"u1") is None and table.data == {} and store.pending == 3
+        assert store.get(b"u1") is None and table.data == {} and store.staged == 3
+        assert table.sent == []  # nothing is sent until the worker says so
+        writes = store.take_staged()
+        assert store.staged == 0 and store.take_staged() == []
+        assert [(w.topic, w.key, w.value) for w in writes] == [
+            ("users-changelog", b"u1", b"a"), ("users-changelog", b"u1", b"b"),
+            ("users-changelog", b"gone", None)]
+        waiting = asyncio.ensure_future(store.write(writes))
+        await asyncio.sleep(0.01)
         assert [(k, v) for k, v, _ in table.sent] == [(b"u1", b"a"), (b"u1", b"b"),
                                                        (b"gone", None)]
-        waiting = asyncio.ensure_future(store.delivered())
-        await asyncio.sleep(0.01)
         table.sent[0][2].set_result(None)
         table.sent[2][2].set_result(None)
         await asyncio.sleep(0.01)
         assert not waiting.done()  # one write is still unacknowledged
         table.sent[1][2].set_result(None)
         await asyncio.wait_for(waiting, 1)
-        assert store.pending == 0
 
     asyncio.run(scenario())
 
@@ -56,11 +64,13 @@ def test_writes_reach_store_and_changelog_and_delivery_is_awaited() -> None:
 def test_a_failed_write_fails_the_batch() -> None:
     async def scenario() -> None:
         table = FakeTable()
-        store = DurableTable(table)
+        store = DurableTable(table, "users-changelog")
         store[b"u1"] = b"a"
+        waiting = asyncio.ensure_future(store.flush())
+        await asyncio.sleep(0.01)
         table.sent[0][2].set_exception(RuntimeError("broker down"))
         with pytest.raises(RuntimeError, match="broker down"):
-            await store.delivered()
+            await waiting
 
     asyncio.run(scenario())
 
@@ -80,12 +90,33 @@ def test_a_write_drops_the_recovered_copy_of_its_key() -> None:
         recovered.update({b"u1": b"old", b"u2": b"kept", b"u3": b"erased"})
         recovered._key_partition.update({b"u1": 0, b"u2": 1, b"u3": 2})
         table.data = recovered
-        store = DurableTable(table)
+        store = DurableTable(table, "users-changelog")
         assert store.get(b"u1") == b"old"  # what recovery read, for a user not held yet
         store[b"u1"] = b"new"
         assert store.pop(b"u3") == b"erased"
         assert dict(recovered) == {b"u2": b"kept"} and recovered._key_partition == {b"u2": 1}
         assert store.get(b"u1") is None and store.get(b"u2") == b"kept"
-        assert [(k, v) for k, v, _ in table.sent] == [(b"u1", b"new"), (b"u3", None)]
+        # the recovered copy goes when the write is staged, before it is sent: a user the
+        # pipeline lets go meanwhile is not restored from the older checkpoint
+        assert [(w.key, w.value) for w in store.take_staged()] == [(b"u1", b"new"),
+                                                                    (b"u3", None)]
+
+    asyncio.run(scenario())
+
+
+def test_writes_can_go_through_a_batching_producer() -> None:
+    async def scenario() -> None:
+        table = FakeTable()
+        sent: list[list[tuple[str, bytes | None, bytes | None]]] = []
+
+        async def send(out: Sequence[Outgoing]) -> None:
+            sent.append([(o.topic, o.key, o.value) for o in out])
+
+        store = DurableTable(table, "users-changelog", send)
+        store[b"u1"] = b"a"
+        assert store.pop(b"u2") is None
+        await store.flush()
+        assert sent == [[("users-changelog", b"u1", b"a"), ("users-changelog", b"u2", None)]]
+        assert table.sent == []  # not through the table's own producer
 
     asyncio.run(scenario())

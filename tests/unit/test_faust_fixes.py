@@ -174,3 +174,77 @@ def test_the_driver_fetches_through_the_live_view() -> None:
             delattr(AIOKafkaConsumerThread, "_stream_original__fetch_records")
         else:
             setattr(AIOKafkaConsumerThread, "_stream_original__fetch_records", saved)  # noqa: B010
+
+
+class FakeMessage:
+    def __init__(self, tp: Any, offset: int) -> None:
+        self.tp, self.offset, self.acked = tp, offset, False
+
+
+class FakeOffsets:
+    """What Faust's ``Consumer._new_offset`` reads of its consumer."""
+
+    def __init__(self, committed: int | None, acked: list[int], in_flight: list[int]) -> None:
+        from collections import defaultdict
+
+        from intervaltree import IntervalTree  # type: ignore[import-untyped]
+
+        self._acked: dict[Any, list[int]] = defaultdict(list, {INPUT: list(acked)})
+        self._acked_index: dict[Any, set[int]] = defaultdict(set, {INPUT: set(acked)})
+        self._gap: dict[Any, Any] = defaultdict(IntervalTree)
+        self._committed_offset: dict[Any, int | None] = defaultdict(
+            lambda: None, {INPUT: committed})
+        self._unacked_messages = {FakeMessage(INPUT, o) for o in in_flight}
+
+    def ack(self, offset: int) -> None:
+        for m in self._unacked_messages:
+            if m.offset == offset:
+                m.acked = True
+        self._acked[INPUT].append(offset)
+        self._acked_index[INPUT].add(offset)
+
+
+def _faust_new_offset() -> Any:
+    from faust.transport.consumer import Consumer
+
+    return Consumer.__dict__.get("_stream_original__new_offset", Consumer._new_offset)
+
+
+def test_faust_commits_past_a_message_in_flight_and_the_fix_does_not() -> None:
+    from stream.agents.faust_fixes import _new_offset_below_unacked
+
+    faust_new_offset = _faust_new_offset()
+    fixed = _new_offset_below_unacked(faust_new_offset)
+    # the message at the committed offset is in flight, the next ones are acknowledged
+    assert faust_new_offset(FakeOffsets(31, [32, 33, 34], [31]), INPUT) == 35  # 31 is lost
+    consumer = FakeOffsets(31, [32, 33, 34], [31])
+    assert fixed(consumer, INPUT) is None
+    assert consumer._acked[INPUT] == [32, 33, 34]  # kept for the next commit
+    consumer.ack(31)
+    assert fixed(consumer, INPUT) == 35
+    # nothing committed yet (a new group): Faust takes the first run, wherever it starts
+    assert faust_new_offset(FakeOffsets(None, [200, 201], [100, 150]), INPUT) == 202
+    assert fixed(FakeOffsets(None, [200, 201], [100, 150]), INPUT) is None
+
+
+def test_the_fix_commits_up_to_the_first_message_in_flight() -> None:
+    from stream.agents.faust_fixes import _new_offset_below_unacked
+
+    fixed = _new_offset_below_unacked(_faust_new_offset())
+    consumer = FakeOffsets(10, [10, 11, 12, 20, 21], [13, 14])
+    assert fixed(consumer, INPUT) == 13
+    assert sorted(consumer._acked[INPUT]) == [20, 21]
+    # with nothing in flight it is Faust's own computation
+    assert fixed(FakeOffsets(10, [10, 11, 12], []), INPUT) == 13
+
+
+def test_installing_the_commit_fix_is_idempotent() -> None:
+    from faust.transport.consumer import Consumer
+
+    from stream.agents.faust_fixes import never_commit_past_unacked
+
+    never_commit_past_unacked()
+    never_commit_past_unacked()
+    kept = Consumer.__dict__["_stream_original__new_offset"]
+    assert kept.__module__ == "faust.transport.consumer"
+    assert Consumer.__dict__["_new_offset"].__closure__[0].cell_contents is kept

@@ -130,7 +130,11 @@ class Settings(BaseSettings):
     )
     batch_max: int = Field(1000, ge=1, description="Most events handled as one batch.")
     batch_within: float = Field(
-        0.005, gt=0, description="Longest wait, s, to fill a batch: latency against throughput."
+        0.005,
+        gt=0,
+        description="Longest wait, s, for more events to fill a batch: latency against "
+        "throughput. An agent behind on its input (more events on the broker than it has "
+        "read) reads on up to batch_max instead.",
     )
     batches_in_flight: int = Field(
         2,

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -30,16 +29,20 @@ def _processes_with(marker: str) -> set[int]:
     return pids
 
 
-def _bench_dirs() -> set[Path]:
-    """The benchmark's temporary folders that exist now."""
-    return set(Path(tempfile.gettempdir()).glob("stream-bench-*"))
+def _bench_dirs(tmp: Path) -> set[Path]:
+    """The benchmark's temporary folders that exist now in ``tmp``."""
+    return set(tmp.glob("stream-bench-*"))
 
 
 def test_bench_runs_every_measurement_and_cleans_up(tmp_path: Path) -> None:
     marker = uuid.uuid4().hex
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_")}
     env["BENCH_E2E_MARKER"] = marker
-    before = _bench_dirs()
+    # a temporary folder of the bench's own: another bench on the machine cannot be taken
+    # for what this one left behind
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env["TMPDIR"] = str(tmp)
     out = tmp_path / "out"
     proc = subprocess.run(
         [sys.executable, "-m", "stream", "bench", "--out", str(out), "--events", "600",
@@ -100,5 +103,5 @@ def test_bench_runs_every_measurement_and_cleans_up(tmp_path: Path) -> None:
     for name in ("throughput.png", "latency.png", "memory.png", "memory-capped.png", "model.png",
                  "model.prof"):
         assert (out / name).stat().st_size > 0, name
-    assert _bench_dirs() - before == set(), "temporary folders left behind"
+    assert _bench_dirs(tmp) == set(), "temporary folders left behind"
     assert _processes_with(marker) == set(), "the bench left processes behind"

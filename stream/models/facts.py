@@ -132,8 +132,7 @@ class FactBatch:
 
     def __init__(self, stats: ItemStatistics) -> None:
         self.stats = stats
-        self._runs: dict[str, _Runs] = {"popularity": [], "shown": [], "clicked": [],
-                                        "degree": []}
+        self._runs: dict[str, _Runs] = {name: [] for _, name in stats.decayed()}
         self._rank_rows: list[NDArray[np.float64]] = []
         self._rank_labels: list[NDArray[np.bool_]] = []
 
@@ -173,8 +172,7 @@ class FactBatch:
     def flush(self) -> None:
         """Add the deferred counts and teach the ranker the deferred examples."""
         stats = self.stats
-        targets = {"popularity": stats.popularity, "shown": stats.shown,
-                   "clicked": stats.clicked, "degree": stats.degree}
+        targets = {name: stat for stat, name in stats.decayed()}
         for name, runs in self._runs.items():
             if runs:
                 targets[name].update_runs(runs)

@@ -373,6 +373,7 @@ def measure_latency_step(cfg: BenchConfig, broker: _Broker, work: Path, rate: fl
     events = list(Workload(cfg.items, cfg.users, cfg.seed).events(n, part=1 + int(rate)))
     result: dict[str, Any] = {"rate": rate, "seconds": cfg.seconds, "events": n}
     say(f"latency: {rate:,.0f} events/s for {cfg.seconds:g} s")
+    before = _batch_metrics(worker.port)
     stamps, sent_seconds = asyncio.run(
         _produce_open_loop(broker.bootstrap, s.topic_interactions, events, rate))
     end = time.monotonic()
@@ -380,6 +381,7 @@ def measure_latency_step(cfg: BenchConfig, broker: _Broker, work: Path, rate: fl
     drained, _ = consumed_events(worker.port, worker.consumed, max(5.0, cfg.seconds),
                                  proc=worker.proc)
     result["drained_after_s"] = round(time.monotonic() - end, 2) if drained else None
+    result["batches"] = _batch_means(before, _batch_metrics(worker.port))
     censor_at = time.time()
     # lists of earlier steps reflect earlier stamps: the matching skips them
     outputs = asyncio.run(read_records(broker.bootstrap, s.topic_recommendations,
@@ -398,6 +400,41 @@ def measure_latency_step(cfg: BenchConfig, broker: _Broker, work: Path, rate: fl
         max_ms=round(max(latencies, default=math.nan) * 1000, 2),
     )
     return result
+
+
+#: the interactions agent's batch histograms whose means a latency step reports
+_BATCH_FAMILIES = {
+    "size": "stream_batch_size_events",
+    "processing_ms": "stream_batch_processing_seconds",
+    "completion_ms": "stream_batch_completion_seconds",
+}
+
+
+def _batch_metrics(port: int) -> dict[str, float]:
+    """The worker's batch histograms (sums and counts), by agent; empty if unreachable."""
+    try:
+        return scrape(port, ("agent",))
+    except OSError:
+        return {}
+
+
+def _batch_means(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """What the interactions agent's batches of a step were like, from two scrapes of its
+    metrics: how many, their mean size, the mean time to handle one (validate, learn,
+    rank) and the mean time from handing one over to its acknowledgement (output and
+    checkpoints on the broker). Where a step's latency goes, seen from the worker."""
+    def delta(name: str, part: str) -> float:
+        key = f"{name}_{part}{{agent=interactions}}"
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    count = delta(_BATCH_FAMILIES["size"], "count")
+    out: dict[str, float] = {"count": count}
+    if count > 0:
+        for label, family in _BATCH_FAMILIES.items():
+            n = delta(family, "count")
+            scale = 1000.0 if label.endswith("_ms") else 1.0
+            out[f"mean_{label}"] = round(delta(family, "sum") / n * scale, 2) if n else math.nan
+    return out
 
 
 #: the shares of the measured throughput whose rates the latency steps add: half of it

@@ -45,8 +45,13 @@ class TopicLists:
     :meth:`refresh` merges those items into the lists of their topics. Decayed popularity
     halves for every item alike, so an item's place among the popular changes only when it is
     read (or forgotten: a list keeps a forgotten item at its old place until the next change in
-    its topic) and the newest stay the newest. Each topic's members' content vectors are kept
-    as one matrix, so scoring a topic's items for its readers is one matrix product.
+    its topic) and the newest stay the newest. Items that arrive, change or leave are merged
+    at once; the items read are merged once every ``topic_refresh_seconds`` of event time:
+    a merge costs the same for one read as for a thousand, so a worker handling small
+    batches (moderate traffic, where latency counts) would otherwise merge most topics at
+    every batch, and the order of the popular moves little within a second. Each topic's
+    members' content vectors are kept as one matrix, so scoring a topic's items for its
+    readers is one matrix product.
 
     >>> from stream.events import Item
     >>> settings = ModelSettings(chinese_segmentation="bigrams", topic_list_size=1)
@@ -69,6 +74,10 @@ class TopicLists:
     def __init__(self, settings: ModelSettings, pool: ItemPool,
                  popularity: DecayedPopularity) -> None:
         self.size = settings.topic_list_size
+        self.refresh_seconds = settings.topic_refresh_seconds
+        #: items read since their topics were last merged, and when that was (event time)
+        self._reread: set[int] = set()
+        self._reread_at = -np.inf
         self.recommend_stubs = settings.recommend_stubs
         self.pool = pool
         self.popularity = popularity
@@ -122,14 +131,19 @@ class TopicLists:
         changed or left, and items read (whose popularity moved)."""
         cat = self.pool.catalog
         self._grow(len(cat))
-        changed, read = cat.changed, cat.read
+        changed = cat.changed
+        self._reread |= cat.read
         cat.changed, cat.read = set(), set()
         added: dict[int, list[NDArray[np.int64]]] = {}
         for idx in changed:
             self._retopic(idx, added)
-        reread = np.fromiter(read - changed, dtype=np.int64, count=len(read - changed))
-        if reread.size:
-            self._group(reread, added)
+        if now - self._reread_at >= self.refresh_seconds or now < self._reread_at:
+            read = self._reread - changed
+            self._reread = set()
+            self._reread_at = now
+            reread = np.fromiter(read, dtype=np.int64, count=len(read))
+            if reread.size:
+                self._group(reread, added)
         if self.pool.docs_at_reweight != self._reweighted:  # every vector changed
             self._reweighted = self.pool.docs_at_reweight
             for t in range(len(self.members)):

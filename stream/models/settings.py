@@ -121,6 +121,13 @@ class ModelSettings(BaseModel):
         description="Items each topic's lists hold: this many of the newest and the most "
         "popular now up to twice as many, kept as items arrive and are read.",
     )
+    topic_refresh_seconds: float = Field(
+        1.0,
+        ge=0,
+        description="How often, in event time, the topic lists take in the popularity that "
+        "reads moved (items that arrive, change or leave join or leave them at once); 0: "
+        "at every batch.",
+    )
     discovery_share: float = Field(
         1.0,
         ge=0,

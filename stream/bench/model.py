@@ -61,15 +61,17 @@ def _funk_targets(e: Interaction, dwell_full: float) -> list[tuple[str, float]]:
 def _worker_batches(rec: StreamRecommender, events: list[Interaction], batch: int, k: int,
                    split: _Split | None = None) -> int:
     """The worker's model path over ``events`` in batches of ``batch``; returns the lists
-    made. Per batch: each event learned with ``learn_one_sharing`` (*learning*), the
-    batch's item facts applied once (*facts*), then the top ``k`` of every user with a
-    click or read in it, in the ranker's two stages (*retrieval*, *ranking*). With
+    made. Per batch: the batch prepared and each event learned with ``learn_one_sharing``
+    (*learning*), the batch's item facts applied once (*facts*), then the top ``k`` of
+    every user with a click or read in it, in the ranker's two stages (*retrieval*,
+    *ranking*). With
     ``split``, each stage is timed into it."""
     clock = time.perf_counter
     lists = 0
     for b in range(0, len(events), batch):
         chunk = events[b:b + batch]
         t0 = clock()
+        rec.prepare(chunk)
         for e in chunk:
             rec.learn_one_sharing(e)
         facts = rec.drain_facts()

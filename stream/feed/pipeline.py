@@ -120,6 +120,15 @@ class FeedPipeline:
             model.learn_one_sharing(event)
         self.metrics.model_update.observe(time.perf_counter() - start)
 
+    def _prepare(self, events: list[Interaction]) -> None:
+        """Every variant gets ready for the batch's events (what they all need, taken at
+        once); a failure only costs the saving."""
+        try:
+            for model in self.recommenders.values():
+                model.prepare(events)
+        except Exception:  # a model bug: learning event by event still works
+            log.exception("preparing a batch of %d events failed", len(events))
+
     def _reject(self, msg: RawMessage, error: InvalidEvent) -> Outgoing:
         return reject(msg, error, self.settings, self.metrics)
 
@@ -175,9 +184,17 @@ class FeedPipeline:
         dirty = self._dirty
         # input partition -> [(offset, {variant: facts})] of the events applied
         facts: dict[int, list[tuple[int, dict[str, list[Any]]]]] = {}
+        parsed: list[Interaction | Forget | InvalidEvent] = []
         for msg in batch:
             try:
-                event = parse_interaction(msg.value, self.limits, now)
+                parsed.append(parse_interaction(msg.value, self.limits, now))
+            except InvalidEvent as exc:
+                parsed.append(exc)
+        self._prepare([e for e in parsed if isinstance(e, Interaction)])
+        for msg, event in zip(batch, parsed, strict=True):
+            try:
+                if isinstance(event, InvalidEvent):
+                    raise event
                 if isinstance(event, Forget):
                     for model in self.recommenders.values():
                         model.forget_user_sharing(event)  # their contributions go too

@@ -57,6 +57,10 @@ class FeedModel(Recommender, Protocol):
     the other workers, users that move between workers, checkpoints, profiles, and what its
     views and gauges read. :class:`~stream.models.StreamRecommender` is one."""
 
+    def prepare(self, events: Sequence[Interaction]) -> None:
+        """Get ready to learn ``events`` one by one (:meth:`learn_one_sharing`): what they
+        all need, taken in one go. Learning needs no call of this, it only costs more."""
+
     def learn_one_sharing(self, event: Interaction) -> None:
         """Learn one event, keeping its item facts for :meth:`drain_facts`."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -83,6 +84,16 @@ class InteractionLearner:
         """The catalogue's columns of the features of ``items`` at ``now``, from the snapshot
         where it has them (bit for bit what taking them now gives: each row is computed
         from its own item and scalars alone), sentiment as it is now."""
+        self._take(items, now)
+        out = self._snapshot[items]
+        # asked of the comments at every impression: a callable per item, never a pass
+        out[:, _SENTIMENT] = self.scorer.sentiment_of(items)
+        return out
+
+    def _take(self, items: NDArray[np.int64], now: float) -> None:
+        """The snapshot holds the catalogue's columns of ``items`` at ``now`` from here on
+        (taken again where it is older than ``_SNAPSHOT_SECONDS`` or the statistics
+        changed)."""
         n = len(self.pool.catalog)
         if self._snapshot_at is None or not 0.0 <= now - self._snapshot_at <= _SNAPSHOT_SECONDS:
             self._taken[:] = False
@@ -104,10 +115,24 @@ class InteractionLearner:
             self._snapshot[take] = scorer.catalogue_features(take, scorer.rows(now, take),
                                                              sentiment=False)
             taken[take] = True
-        out = self._snapshot[items]
-        # asked of the comments at every impression: a callable per item, never a pass
-        out[:, _SENTIMENT] = scorer.sentiment_of(items)
-        return out
+
+    def prepare(self, events: Sequence[Interaction]) -> None:
+        """Take the catalogue's columns of the features of every known item the impressions
+        among ``events`` show, in one call, as of the earliest of them: each impression then
+        finds its items' columns taken (the snapshot's rule: taken once while no statistics
+        change, within ``_SNAPSHOT_SECONDS``), instead of a call for each. A worker's
+        statistics change only between batches, and a batch of a few events would otherwise
+        take them impression by impression. Items not in the catalogue yet are left to the
+        impression that names them first (it gives them their slot)."""
+        if not self.settings.use_ranker:
+            return
+        shown = [e for e in events if e.type == "impression"]
+        if not shown:
+            return
+        index = self.pool.catalog.index
+        items = [index[i] for e in shown for i in (e.item_ids or (e.item_id,)) if i in index]
+        if items:
+            self._take(np.unique(np.array(items, dtype=np.int64)), min(e.ts for e in shown))
 
     def weight(self, event: Interaction) -> float:
         """How much an event says about interest: 1 for a click, 1 to 2 for a read by dwell."""

@@ -123,6 +123,12 @@ class StreamRecommender:
             else:
                 self.forget_user(event)
 
+    def prepare(self, events: Sequence[Interaction]) -> None:
+        """Take the catalogue's columns of the ranker features of every item the batch's
+        impressions show, in one call (:meth:`InteractionLearner.prepare
+        <stream.models.learning.InteractionLearner.prepare>`)."""
+        self.learner.prepare(events)
+
     def learn_one_sharing(self, event: Interaction) -> None:
         """Learn one event, keeping its item facts for :meth:`drain_facts`."""
         self.learner.learn(event)

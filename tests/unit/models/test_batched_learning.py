@@ -135,3 +135,45 @@ def test_the_catalogue_columns_are_taken_once_while_statistics_stand_still() -> 
     rec.apply_facts(rec.drain_facts())  # the statistics changed: taken again
     show(5, ids[:4])
     assert taken[3:] == [4]
+
+
+def test_a_prepared_batch_takes_the_catalogue_columns_in_one_call() -> None:
+    """``prepare`` takes the columns of every known item a batch's impressions show in one
+    call; the impressions then learn exactly the features they learn unprepared (taken at
+    the same time), and an item the catalogue does not know yet gets no slot from it."""
+    learned = []
+    calls = []
+    for prepared in (False, True):
+        workload = Workload(2100, 80, seed=5)  # a pass over the catalogue after 3 misses
+        rec = StreamRecommender(ModelSettings())
+        for item in workload.items(T0):
+            rec.learn_item(item)
+        warm = [e.to_interaction(T0 + 60 + i * 3.0) for i, e in enumerate(workload.events(300))]
+        for e in warm:
+            rec.learn_one(e)
+        ids = rec.pool.catalog.ids
+        now = warm[-1].ts + 10.0
+        batch = [Interaction(f"p{n}", "impression", f"r{n}", "", now,
+                             item_ids=tuple(ids[5 * n:5 * n + 5]) + (("new",) if n == 2 else ()))
+                 for n in range(4)]
+        taken: list[int] = []
+        catalogue_features = rec.scorer.catalogue_features
+
+        def counted(items: Any, rows: Any, sentiment: bool = True,
+                    log: list[int] = taken, original: Any = catalogue_features) -> Any:
+            log.append(int(items.size))
+            return original(items, rows, sentiment)
+
+        rec.scorer.catalogue_features = counted  # type: ignore[method-assign]
+        before = len(rec.pool.catalog)
+        if prepared:
+            rec.prepare(batch)
+            assert taken == [20] and len(rec.pool.catalog) == before  # "new": no slot yet
+        for e in batch:
+            rec.learn_one_sharing(e)
+        calls.append(taken)
+        learned.append([rec.learner.impressions[rec.users.index[e.user_id]] for e in batch])
+    # unprepared: two impressions' items, then the third miss takes the whole catalogue;
+    # prepared: all 20 known items at once, then "new" when its impression gives it a slot
+    assert calls[0][:2] == [5, 5] and len(calls[0]) == 3 and calls[1] == [20, 1]
+    assert learned[0] == learned[1]

@@ -37,6 +37,7 @@ from stream.agents.followers import (
 from stream.agents.web import check_exposure, register_views, view_middlewares
 from stream.comments import CommentPipeline
 from stream.feed import FeedPipeline
+from stream.gcpauses import freeze_loaded, measure_gc_pauses
 from stream.metrics import Metrics
 from stream.models import FeedModel, SentimentSource, StreamRecommender
 from stream.settings import Settings
@@ -167,6 +168,14 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         followers += [scores_reader(settings, comments), labels]
     for follower in followers:
         app.task(_follow(app, follower))
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def freeze_when_caught_up() -> None:
+        """Once the catalogue, item facts and rules are read to where they were at start,
+        what was loaded leaves the garbage collector's passes (see :func:`freeze_loaded`)."""
+        for follower in followers:
+            await follower.caught_up.wait()
+        freeze_loaded()
 
     interactions_topic = register_feed_agents(
         app, settings, pipeline, processed, health, publisher, users,
@@ -304,6 +313,7 @@ def run_worker(settings: Settings, loglevel: str | None = None) -> int:
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     worker = create_app(settings)
+    measure_gc_pauses(worker.metrics)
     worker.metrics.build_info.info({"version": __version__, "event_loop": loop})
     if settings.metrics_port and settings.metrics_port != settings.web_port:
         start_http_server(

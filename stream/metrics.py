@@ -137,6 +137,14 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.gc_pause = Histogram(
+            "stream_gc_pause_seconds",
+            "Time the worker stood still in Python's cyclic garbage collector, by "
+            "generation: a collection of the oldest one delays every batch in hand.",
+            ["generation"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.users_in_state = Gauge(
             "stream_users_in_state", "Users with state on this worker.", registry=r
         )

@@ -181,8 +181,8 @@ def _markdown(result: dict[str, Any]) -> str:
         lines += ["", "## Latency (open loop)", "",
                   "| rate/s | achieved/s | clicks+reads | p50 ms | p95 ms | p99 ms | max ms "
                   "| no list by the end | drained after s | batches | mean batch "
-                  "| handling ms | completion ms |",
-                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| handling ms | completion ms | full GCs × mean ms |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for s in result["latency"]:
             if "error" in s:
                 continue
@@ -194,14 +194,17 @@ def _markdown(result: dict[str, Any]) -> str:
                 f"{_num(s.get('drained_after_s'), '.2f')} | "
                 f"{_num(batches.get('count'), ',.0f')} | {_num(batches.get('mean_size'), '.1f')} | "
                 f"{_num(batches.get('mean_processing_ms'), '.1f')} | "
-                f"{_num(batches.get('mean_completion_ms'), '.1f')} |")
+                f"{_num(batches.get('mean_completion_ms'), '.1f')} | "
+                f"{_num(batches.get('gc_oldest_pauses'), ',.0f')} × "
+                f"{_num(batches.get('gc_oldest_mean_ms'), '.1f')} |")
         lines += ["", "Latency is the published list's `emitted_ts` minus the event's send "
                   "time, for every click and read (the first list of that user that reflects "
                   "it). Events with no list by the end count with the time waited so far, a "
                   "lower bound (≥). The batch columns are the worker's own view of the step (its "
                   "interactions agent's metrics): how many batches, their mean size, the mean "
                   "time to handle one, and the mean time from handing one over to its "
-                  "acknowledgement (output and checkpoints on the broker)."]
+                  "acknowledgement (output and checkpoints on the broker); then the collections of "
+                  "the oldest generation of Python's garbage collector and their mean pause."]
     mem = [m for m in result.get("memory", []) if "error" not in m]
     if mem:
         parts = list(MEMORY_PARTS)

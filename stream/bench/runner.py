@@ -413,7 +413,7 @@ _BATCH_FAMILIES = {
 def _batch_metrics(port: int) -> dict[str, float]:
     """The worker's batch histograms (sums and counts), by agent; empty if unreachable."""
     try:
-        return scrape(port, ("agent",))
+        return scrape(port, ("agent", "generation"))
     except OSError:
         return {}
 
@@ -422,13 +422,21 @@ def _batch_means(before: dict[str, float], after: dict[str, float]) -> dict[str,
     """What the interactions agent's batches of a step were like, from two scrapes of its
     metrics: how many, their mean size, the mean time to handle one (validate, learn,
     rank) and the mean time from handing one over to its acknowledgement (output and
-    checkpoints on the broker). Where a step's latency goes, seen from the worker."""
+    checkpoints on the broker); and its collections of the oldest generation, how many and
+    their mean pause. Where a step's latency goes, seen from the worker."""
     def delta(name: str, part: str) -> float:
         key = f"{name}_{part}{{agent=interactions}}"
         return after.get(key, 0.0) - before.get(key, 0.0)
 
     count = delta(_BATCH_FAMILIES["size"], "count")
     out: dict[str, float] = {"count": count}
+    # collections of the oldest generation: the pauses that reach the tail of the latency
+    gc_key = "stream_gc_pause_seconds_{}{{generation=2}}"
+    pauses = after.get(gc_key.format("count"), 0.0) - before.get(gc_key.format("count"), 0.0)
+    out["gc_oldest_pauses"] = pauses
+    if pauses > 0:
+        paused = after.get(gc_key.format("sum"), 0.0) - before.get(gc_key.format("sum"), 0.0)
+        out["gc_oldest_mean_ms"] = round(paused / pauses * 1000.0, 1)
     if count > 0:
         for label, family in _BATCH_FAMILIES.items():
             n = delta(family, "count")

@@ -215,7 +215,7 @@ class StreamRecommender:
         row = self.users.index.get(user_id)
         if row is None:
             return []
-        return self.explainer.interests(self.scorer.user_view(row, now))
+        return self.explainer.interests(self.scorer.user_view(row, now, content=False))
 
     def interests_if_changed(self, user_id: str, now: float) -> list[tuple[str, float]] | None:
         """The user's interests if they changed (to two decimals) since the last call, else

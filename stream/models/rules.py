@@ -113,7 +113,8 @@ class EditorialRules:
         if reader.topics is None:
             reader.topics = set() if reader.row is None else {
                 tag.strip().lower()
-                for tag, _ in self.explainer.interests(self.scorer.user_view(reader.row, now))}
+                for tag, _ in self.explainer.interests(
+                    self.scorer.user_view(reader.row, now, content=False))}
         return reader.topics
 
     def _langs(self, reader: _Reader) -> set[str]:

@@ -134,9 +134,10 @@ class Scorer:
 
     # --- one user ---------------------------------------------------------------------------
 
-    def user_view(self, row: int | None, now: float) -> UserView:
+    def user_view(self, row: int | None, now: float, content: bool = True) -> UserView:
         """A user's recent reads, their blended weights and content query (``row`` None: a
-        reader the model does not know)."""
+        reader the model does not know); with ``content`` false, no query (what needs only
+        the reads and their weights, e.g. the reader's interests, is spared the vectors)."""
         s = self.settings
         if row is None:
             empty = np.zeros(0, dtype=np.int32)
@@ -152,7 +153,8 @@ class Scorer:
         long_w = weights * np.exp2(-(last - ts) / s.interest_half_life_seconds)
         short_w = weights * np.exp2(-(last - ts) / s.short_term_half_life_seconds)
         query: NDArray[np.float32] | None = None
-        if s.use_content:
+        use_content = s.use_content and content
+        if use_content:
             vectors = self.pool.catalog.vectors[items]
             long_v, short_v = long_w @ vectors, short_w @ vectors
             long_n, short_n = float(np.linalg.norm(long_v)), float(np.linalg.norm(short_v))
@@ -164,7 +166,7 @@ class Scorer:
                 query = (blend / norm).astype(np.float32) if norm > 0 else None
         blended = (1.0 - s.short_term_weight) * long_w + s.short_term_weight * short_w
         view = UserView(row, items, blended, query, seen)
-        if s.use_content:
+        if use_content:
             view.vectors = vectors
         return view
 

@@ -56,10 +56,20 @@ class Settings(BaseSettings):
     fetch_max_wait_ms: int = Field(
         20,
         ge=1,
-        description="Longest a fetch waits on the broker. Tansu answers a fetch only when this "
-        "wait is over, even when data is there, so it is latency on the embedded broker; a "
-        "real Kafka answers as soon as data arrives, so raise it there (e.g. 500) to send "
-        "fewer requests while idle.",
+        description="Longest a fetch of the worker's input waits on the broker. Tansu holds a "
+        "fetch that found nothing until this wait is over, even when records arrive "
+        "meanwhile (a fetch that finds records answers at once), so it is latency on the "
+        "embedded broker; a real Kafka answers as soon as records arrive, so raise it there "
+        "(e.g. 500) to send fewer requests while idle.",
+    )
+    follower_fetch_max_wait_ms: int = Field(
+        200,
+        ge=1,
+        description="Longest a fetch of the topics every worker follows whole (catalogue, "
+        "item facts, rules, comment scores, labels) waits on the broker with nothing to "
+        "return: at most this late a worker sees what another published there (a new item, "
+        "another worker's item facts, a rule), against the fetches an idle follower sends. "
+        "A fetch with records to return answers at once, so catching up is as fast.",
     )
     commit_interval_seconds: float = Field(
         2.8,

@@ -80,7 +80,7 @@ class TopicFollower:
             bootstrap_servers=s.bootstrap_servers,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            fetch_max_wait_ms=s.fetch_max_wait_ms,
+            fetch_max_wait_ms=s.follower_fetch_max_wait_ms,
             **s.kafka_client_options(),
         )
         await consumer.start()

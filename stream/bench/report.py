@@ -18,14 +18,15 @@ from stream.bench.model_report import model_markdown, model_plot, model_rows
 
 __all__ = ["print_summary", "summary_rows", "write_report"]
 
-#: the targets of the issue, shown next to the figures
+#: the targets of the open issues, shown next to the figures
 TARGETS = {
-    "ratio": "≥ 10× the trivial agent",
-    "p50": "≤ 10 ms at 5,000/s",
-    "p99": "≤ 50 ms at 5,000/s",
+    "ratio": "≥ 1.5× the trivial agent (goal: 3×)",
     "memory": "≤ 1,024 B at 1M users",
     "half": "p50 ≤ 20 ms, p99 ≤ 100 ms at 50% of throughput",
 }
+
+#: the worker's throughput the ratio target asks for, in trivial agents
+RATIO_TARGET = 1.5
 
 
 #: the parts of the worker's per-user memory, as measured (``other``: the rest of the growth)
@@ -72,7 +73,7 @@ def summary_rows(result: dict[str, Any]) -> list[Row]:
         lower = "≥ " if cens else ""
         kept = "sustained" if step.get("sustained") else "NOT sustained"
         share = step.get("share_of_throughput")
-        target = f"{TARGETS['p50']}, {TARGETS['p99']}" if step["rate"] == 5000 else ""
+        target = ""
         if share == 0.5:
             target = TARGETS["half"]
         near = f", ~{share:.0%} of throughput" if share else ""
@@ -292,8 +293,9 @@ def _plots(result: dict[str, Any], out: Path) -> list[Path]:
             labels.append("batched Faust agent\n(no model, no state)")
             values.append(tp["batched"]["events_per_second"])
         bars(ax, labels, values)
-        target = 10 * tp["trivial"]["events_per_second"]
-        ax.axhline(target, color="grey", ls="--", lw=1, label="target: 10× the trivial agent")
+        target = RATIO_TARGET * tp["trivial"]["events_per_second"]
+        ax.axhline(target, color="grey", ls="--", lw=1,
+                   label=f"target: {RATIO_TARGET:g}× the trivial agent")
         ax.legend(loc="upper right")
         ax.yaxis.set_major_formatter(FuncFormatter(_tick))
         ax.set_ylabel("events / s (by output timestamps)")

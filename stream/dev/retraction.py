@@ -73,10 +73,12 @@ class DemoRetraction:
             return False
         found = items.get(item_id)
         self.item_id, self.title = item_id, found.title if found is not None else item_id
+        # the clock starts before the send: lists read back while it is on its way count
+        # from here (with it set after, they were timed from 1970)
+        self.sent_at = time.time()
         self.holders = {u for u, recs in latest.items() if any(
             r["item_id"] == item_id for r in recs)}
         await producer.send_and_wait(topic, None, key=item_id.encode())
-        self.sent_at = time.time()
         return True
 
     def seen(self, user_id: str, items: Sequence[Mapping[str, Any]]) -> None:

@@ -35,5 +35,5 @@ def test_a_list_read_back_during_the_send_is_timed_from_the_send() -> None:
     assert sent and retraction.item_id == "a1" and retraction.holders == {"u1", "u2"}
     # cleared while the send was on its way: within the run, not since 1970
     assert 0.0 <= retraction.cleared["u1"] <= time.time() - before
-    name, ok, figures = retraction.check()
+    _, ok, figures = retraction.check()
     assert not ok and figures.startswith("1 of 2 lists replaced")

@@ -31,7 +31,7 @@ def test_a_list_read_back_during_the_send_is_timed_from_the_send() -> None:
     latest = {"u1": [{"item_id": "a1"}], "u2": [{"item_id": "a1"}, {"item_id": "b"}]}
     before = time.time()
     sent = asyncio.run(retraction.send(_Producer(retraction), "items", latest,
-                                       [_Reader("u1")], {}))  # type: ignore[arg-type]
+                                       [_Reader("u1")], {}))
     assert sent and retraction.item_id == "a1" and retraction.holders == {"u1", "u2"}
     # cleared while the send was on its way: within the run, not since 1970
     assert 0.0 <= retraction.cleared["u1"] <= time.time() - before

@@ -158,10 +158,13 @@ class Demo:
         return self.settings.topic_items if alias == "items" else self.settings.topic_interactions
 
     async def produce(self, producer: AIOKafkaProducer) -> None:
+        items = 0
         for ev in self.sim.catalogue(time.time()):
             await producer.send(self._topic(ev.stream), ev.value, key=ev.key)
             self.stats.produced[ev.kind] += 1
+            items += ev.kind == "item"
         await producer.flush()
+        await self.catalogue_learned(items)
         interval = 1.0 / self.rate
         next_at = time.monotonic()
         while not self.stop.is_set():
@@ -192,6 +195,19 @@ class Demo:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self.stop.wait(), delay)
         await producer.flush()
+
+    async def catalogue_learned(self, items: int, timeout: float = 30.0) -> None:
+        """Until the worker has learned the ``items`` of the catalogue just published (or
+        ``timeout`` s): the site opens its articles to readers once they are live, so the
+        first clicks do not wait behind the catalogue, and the latencies measured are those
+        of the traffic, not of the start."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.stop.is_set():
+            with contextlib.suppress(OSError):
+                seen = await asyncio.to_thread(scrape, self.metrics_port)
+                if seen.get("stream_catalog_items_learned_total", 0.0) >= items:
+                    return
+            await asyncio.sleep(0.1)
 
     def _record_visit(self, latest: dict[str, list[dict[str, Any]]], user_id: str,
                       shown: tuple[str, ...], clicked: bool) -> None:

@@ -81,6 +81,29 @@ def test_a_refresh_takes_in_only_what_changed() -> None:
     assert all(np.array_equal(a, b) for a, b in zip(before, rec.topics.members, strict=True))
 
 
+def test_reads_move_the_popular_once_a_refresh_interval_new_items_at_once() -> None:
+    """What reads change in popularity is taken in once ``topic_refresh_seconds`` of event
+    time have passed since it last was (a merge costs the same for one read as for many);
+    an item that arrives joins its topics at the next refresh whatever the time."""
+    rec = news(size=1, topic_refresh_seconds=60.0)
+    topics = rec.topics
+    economy = topics.topic(("tag", "economy"))
+    ids = rec.pool.catalog.ids
+    rec.learn_one(click("x", "e0", 2 * DAY))
+    topics.refresh(2 * DAY)  # the first refresh takes everything in
+    assert [ids[j] for j in topics.trending[economy].tolist()] == ["e0"]
+    for n in range(3):  # e2 overtakes e0, within the interval
+        rec.learn_one(click(f"y{n}", "e2", 2 * DAY + 1 + n))
+    topics.refresh(2 * DAY + 10)
+    assert [ids[j] for j in topics.trending[economy].tolist()] == ["e0"]
+    rec.learn_item(Item(item_id="e99", title="late economy story", tags=("economy",),
+                        lang="en", published_at=2 * DAY + 10))
+    topics.refresh(2 * DAY + 11)  # a new item joins at once (the newest of its topic)
+    assert [ids[j] for j in topics.fresh[economy].tolist()] == ["e99"]
+    topics.refresh(2 * DAY + 60)  # the interval is over: the reads are taken in
+    assert [ids[j] for j in topics.trending[economy].tolist()] == ["e2"]
+
+
 def test_a_fresh_item_nobody_read_reaches_its_readers_in_a_large_catalogue() -> None:
     """The news case: an item no one co-visited yet, matched to the reader by its topic and
     text, is a candidate though the catalogue holds far more items than any list."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from stream.metrics import Metrics
@@ -15,9 +16,13 @@ __all__ = ["freeze_loaded", "measure_gc_pauses"]
 log = logging.getLogger(__name__)
 
 
-def measure_gc_pauses(metrics: Metrics) -> None:
-    """Observe every collection's duration in ``stream_gc_pause_seconds`` (by generation);
-    returns at once: the collector calls back around each collection."""
+GcCallback = Callable[[str, dict[str, Any]], None]
+
+
+def measure_gc_pauses(metrics: Metrics) -> GcCallback:
+    """Observe every collection's duration in ``stream_gc_pause_seconds`` (by generation)
+    from now on: the collector calls back around each collection. Returns the callback
+    (``gc.callbacks.remove`` it to stop)."""
     started: list[float] = [0.0]
 
     def callback(phase: str, info: dict[str, Any]) -> None:
@@ -28,6 +33,7 @@ def measure_gc_pauses(metrics: Metrics) -> None:
                 time.perf_counter() - started[0])
 
     gc.callbacks.append(callback)
+    return callback
 
 
 def freeze_loaded() -> int:

@@ -172,6 +172,13 @@ class Metrics:
             "Events whose item-level facts (from any worker) this worker applied.",
             registry=r,
         )
+        self.item_facts_cpu = Counter(
+            "stream_item_facts_cpu_seconds_total",
+            "CPU seconds this worker spent applying item facts (every worker's, its own "
+            "included): with process_cpu_seconds_total, what the cluster's facts cost each "
+            "worker against what its own events do.",
+            registry=r,
+        )
         self.users_evicted = Counter(
             "stream_users_evicted_total",
             "Users dropped from this worker's state and checkpoints by the user TTL or cap.",

@@ -366,6 +366,7 @@ class FeedPipeline:
         facts of offsets beyond the last applied for their input partition are applied, so
         item statistics count each event once."""
         applied = 0
+        cpu = time.process_time()
         for msg in batch:
             try:
                 record = orjson.loads(msg.value or b"")
@@ -393,6 +394,7 @@ class FeedPipeline:
                               msg.offset)
         self.metrics.item_facts_applied.inc(applied)
         self.drop_evicted()
+        self.metrics.item_facts_cpu.inc(time.process_time() - cpu)
         return applied
 
     def publish_lists(self, users: dict[str, tuple[float, float | None]]) -> list[Outgoing]:

@@ -179,7 +179,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
 
     interactions_topic = register_feed_agents(
         app, settings, pipeline, processed, health, publisher, users,
-        after_ready=[catalog.caught_up, facts.caught_up, rules.caught_up],
+        after_ready=[catalog.caught_up, facts.current, rules.caught_up],
         deliveries=deliveries,
     )
 
@@ -195,6 +195,16 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         if partitions:
             dropped = pipeline.release_partitions(partitions)
             log.info("released %d users of partitions %s", dropped, sorted(partitions))
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def facts_before_takeover(app: faust.App, assigned: set[Any], **kwargs: Any) -> None:
+        """Before the interactions agent handles a batch of partitions just assigned, the item
+        facts are read to where the topic ends now: a worker that had them may have published
+        the facts of events this one is about to process again, and it publishes none for
+        events whose facts it applied (see :meth:`FeedPipeline.learn_facts
+        <stream.feed.FeedPipeline.learn_facts>`)."""
+        if any(tp.topic == settings.topic_interactions for tp in assigned):
+            facts.catch_up_again()
 
     if comments is not None:
         register_comment_agents(

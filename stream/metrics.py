@@ -172,6 +172,14 @@ class Metrics:
             "Events whose item-level facts (from any worker) this worker applied.",
             registry=r,
         )
+        self.item_facts_replayed = Counter(
+            "stream_item_facts_replayed_total",
+            "Item facts met again: of an event processed again whose facts this worker had "
+            "applied (not_published), a record applied already (skipped), a record partly "
+            "applied already, applied whole (overlapping).",
+            ["outcome"],
+            registry=r,
+        )
         self.item_facts_cpu = Counter(
             "stream_item_facts_cpu_seconds_total",
             "CPU seconds this worker spent applying item facts (every worker's, its own "

@@ -150,9 +150,10 @@ def batched_agent(
     Faust acknowledges none of these events by itself (``Stream.noack``): ``deliveries``
     acknowledges a batch once its output and its state writes are on the broker, and those
     of every batch before it: at-least-once, and an offset is never committed ahead of the
-    state that includes its event. The first batch waits for every event of ``after_ready``
-    (e.g. the labels read again after a restart, so no comment is scored by a scorer that
-    has not relearned them yet) while the stream is read. A batch whose output cannot be
+    state that includes its event. A batch waits for every event of ``after_ready`` that is
+    not set (e.g. the labels read again after a restart, so no comment is scored by a scorer
+    that has not relearned them yet; the item facts read to the topic's end again after a
+    rebalance) while the stream is read. A batch whose output cannot be
     delivered, ever, is held, and the agent handles no more once ``batches_in_flight`` are
     held (see :func:`~stream.agents.delivery.deliver`). An exception that escapes
     ``handle`` (a bug: handlers dead-letter what they cannot use) stops the handling and
@@ -171,6 +172,9 @@ def batched_agent(
             while True:
                 await in_flight.room()  # the stream is read into the batcher meanwhile
                 events = await batcher.take()
+                for ready in after_ready:  # e.g. the item facts, again after a rebalance
+                    if not ready.is_set():
+                        await ready.wait()
                 start = time.perf_counter()
                 try:
                     out = handle([to_raw(e) for e in events])

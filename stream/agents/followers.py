@@ -71,7 +71,18 @@ class TopicFollower:
         self.after = after
         #: set once everything that was in the topic at start has been learned
         self.caught_up = asyncio.Event()
+        #: set once everything that was in the topic at start, or when
+        #: :meth:`catch_up_again` was last called, has been learned
+        self.current = asyncio.Event()
+        self._again = False
         self.learned = 0
+
+    def catch_up_again(self) -> None:
+        """Clear :attr:`current` until what is in the topic now has been learned (the item
+        facts before a worker takes over partitions: their facts may be there still
+        unread)."""
+        self.current.clear()
+        self._again = True
 
     async def run(self, should_stop: Any) -> None:
         """Read until ``should_stop()`` is true."""
@@ -90,6 +101,9 @@ class TopicFollower:
             await consumer.seek_to_beginning(*partitions)
             end = await consumer.end_offsets(partitions)
             while not should_stop():
+                if self._again:
+                    self._again = False
+                    end = await consumer.end_offsets(partitions)
                 batches = await consumer.getmany(timeout_ms=200, max_records=s.batch_max)
                 raw = [
                     RawMessage(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp / 1000.0)
@@ -100,11 +114,13 @@ class TopicFollower:
                     self.learned += self.learn(raw)
                     if self.after is not None:
                         await self.after()
-                if not self.caught_up.is_set():
+                if not self.current.is_set() and not self._again:
                     positions = [await consumer.position(tp) for tp in partitions]
                     if all(pos >= end[tp] for pos, tp in zip(positions, partitions, strict=True)):
-                        log.info("%s caught up: %d learned", self.what, self.learned)
-                        self.caught_up.set()
+                        if not self.caught_up.is_set():
+                            log.info("%s caught up: %d learned", self.what, self.learned)
+                            self.caught_up.set()
+                        self.current.set()
         finally:
             await consumer.stop()
 

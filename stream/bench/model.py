@@ -61,8 +61,9 @@ def _funk_targets(e: Interaction, dwell_full: float) -> list[tuple[str, float]]:
 def _worker_batches(rec: StreamRecommender, events: list[Interaction], batch: int, k: int,
                    split: _Split | None = None) -> int:
     """The worker's model path over ``events`` in batches of ``batch``; returns the lists
-    made. Per batch: the batch prepared and each event learned with ``learn_one_sharing``
-    (*learning*), the batch's item facts applied once (*facts*), then the top ``k`` of
+    made. Per batch: the batch prepared, each event learned with ``learn_one_sharing`` and
+    the batch's item facts summed per item into one record (*learning*), the record applied
+    (*facts*), then the top ``k`` of
     every user with a click or read in it, in the ranker's two stages (*retrieval*,
     *ranking*). With
     ``split``, each stage is timed into it."""
@@ -74,9 +75,9 @@ def _worker_batches(rec: StreamRecommender, events: list[Interaction], batch: in
         rec.prepare(chunk)
         for e in chunk:
             rec.learn_one_sharing(e)
-        facts = rec.drain_facts()
+        record = rec.record_facts(rec.drain_facts())
         t1 = clock()
-        rec.apply_facts(facts)
+        rec.apply_records([record])
         t2 = clock()
         users = [e.user_id for e in chunk if e.type != "impression"]
         retrieved = rec.lists.retrieve(users, k, chunk[-1].ts)

@@ -182,8 +182,9 @@ class FeedPipeline:
         # user -> (event ts, Kafka timestamp) of their latest click/read in this batch
         touched: dict[str, tuple[float, float]] = {}
         dirty = self._dirty
-        # input partition -> [(offset, {variant: facts})] of the events applied
-        facts: dict[int, list[tuple[int, dict[str, list[Any]]]]] = {}
+        # input partition -> first and last offset, events, {variant: facts} of the events
+        # whose facts are to be published
+        facts: dict[int, tuple[list[int], dict[str, list[Any]]]] = {}
         parsed: list[Interaction | Forget | InvalidEvent] = []
         for msg in batch:
             try:
@@ -231,13 +232,24 @@ class FeedPipeline:
                 continue
             self.metrics.events_consumed.labels(msg.topic, kind).inc()
             shared = {v: m.drain_facts() for v, m in self.recommenders.items()}
-            if any(shared.values()):
-                facts.setdefault(msg.partition, []).append((msg.offset, shared))
+            if not any(shared.values()):
+                continue
+            if msg.offset <= self.facts_applied.get(msg.partition, -1):
+                # processed again (a crash, a rebalance) after its facts were applied: they
+                # are on the broker, ahead of anything published now
+                self.metrics.item_facts_replayed.labels("not_published").inc()
+                continue
+            entry = facts.get(msg.partition)
+            if entry is None:
+                entry = facts[msg.partition] = ([msg.offset, msg.offset, 0],
+                                                {v: [] for v in shared})
+            entry[0][1] = msg.offset
+            entry[0][2] += 1
+            for variant, item_facts in shared.items():
+                entry[1][variant].extend(item_facts)
         self.drop_evicted()
         # the facts go first: whatever a checkpoint says was applied has its facts published
-        out[:0] = [Outgoing(self.settings.topic_item_facts, str(p).encode(),
-                            orjson.dumps({"partition": p, "events": events}))
-                   for p, events in facts.items()]
+        out[:0] = [self._facts_record(p, *entry) for p, entry in facts.items()]
         try:
             out.extend(self.publish_lists({u: (e, p) for u, (e, p) in touched.items()}))
             out.extend(self.profiles(list(touched), now))
@@ -358,44 +370,87 @@ class FeedPipeline:
         for user_id in dirty:
             self.user_store[user_id.encode()] = encode_checkpoint(self.user_checkpoint(user_id))
 
-    def learn_facts(self, batch: Sequence[RawMessage]) -> int:
-        """Apply item facts read from the item-facts topic (all workers' facts, in the
-        topic's order); returns how many events' facts were applied.
+    def _facts_record(self, partition: int, span: list[int], by_variant: dict[str, list[Any]]
+                      ) -> Outgoing:
+        """The item facts of a batch's events of one input partition, summed per item and
+        variant into one record (:meth:`~stream.models.StreamRecommender.record_facts`),
+        with the offsets of its first and last event and how many events wrote them."""
+        first, last, events = span
+        record = {"partition": partition, "first": first, "last": last, "count": events,
+                  "variants": {v: self.recommenders[v].record_facts(item_facts)
+                               for v, item_facts in by_variant.items() if item_facts}}
+        return Outgoing(self.settings.topic_item_facts, str(partition).encode(),
+                        orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY))
 
-        An event reprocessed after a crash (at-least-once) may publish its facts twice; only
-        facts of offsets beyond the last applied for their input partition are applied, so
-        item statistics count each event once."""
+    def learn_facts(self, batch: Sequence[RawMessage]) -> int:
+        """Apply the fact records read from the item-facts topic (all workers', in the
+        topic's order), all of a batch as one per variant; returns how many events' facts
+        were applied.
+
+        A record covers a batch's events of one input partition, from its ``first`` to its
+        ``last`` offset; one whose last is not past the last applied for its partition was
+        applied already (published twice: a delivery sent again) and is skipped. An event
+        processed again after a crash or a rebalance publishes no facts when its worker had
+        applied them (:meth:`handle_interactions`), and a worker takes over partitions only
+        once it has read the facts topic to its end (see ``stream.agents.feed``): records of
+        one partition never overlap then. One that does (a worker cut off from the group that
+        went on publishing) is applied whole and counted
+        (``stream_item_facts_replayed_total{outcome="overlapping"}``). Records of workers
+        older than the summed records (one entry per event) are applied event by event past
+        the last offset applied."""
         applied = 0
         cpu = time.process_time()
+        replayed = self.metrics.item_facts_replayed
+        records: dict[str, list[dict[str, Any]]] = {}
         for msg in batch:
             try:
                 record = orjson.loads(msg.value or b"")
                 partition = int(record["partition"])
                 done = self.facts_applied.get(partition, -1)
-                # the record's new events' facts, in order, applied in one call per variant
-                # (a batch of facts costs far less than its events one by one)
-                new: dict[str, list[Any]] = {}
-                last = done
-                for offset, by_variant in record["events"]:
-                    if offset <= last:
+                if "events" in record:  # one entry per event
+                    last, count, summed = self._legacy_record(record["events"], done)
+                else:
+                    last, count = int(record["last"]), int(record["count"])
+                    if last <= done:
+                        replayed.labels("skipped").inc()
                         continue
-                    for variant, item_facts in by_variant.items():
-                        new.setdefault(variant, []).extend(item_facts)
-                    last = offset
-                    applied += 1
-                for variant, item_facts in new.items():
-                    model = self.recommenders.get(variant)
-                    if model is not None:
-                        model.apply_facts(item_facts)
+                    if int(record["first"]) <= done:
+                        replayed.labels("overlapping").inc()
+                    summed = record["variants"]
+                for variant, facts in summed.items():
+                    if variant in self.recommenders:
+                        records.setdefault(variant, []).append(facts)
                 if last > done:
                     self.facts_applied[partition] = last
+                applied += count
             except Exception:  # written by us: a bug, not bad input; never stop the reader
                 log.exception("item facts %s[%d]@%d failed", msg.topic, msg.partition,
                               msg.offset)
+        for variant, summed_records in records.items():
+            try:
+                self.recommenders[variant].apply_records(summed_records)
+            except Exception:
+                log.exception("applying %d item fact records failed", len(summed_records))
         self.metrics.item_facts_applied.inc(applied)
         self.drop_evicted()
         self.metrics.item_facts_cpu.inc(time.process_time() - cpu)
         return applied
+
+    def _legacy_record(self, events: list[Any], done: int
+                       ) -> tuple[int, int, dict[str, dict[str, Any]]]:
+        """A record of one entry per event (``[offset, {variant: facts}]``): the last offset,
+        how many events past ``done`` it holds, and their facts summed per variant."""
+        new: dict[str, list[Any]] = {}
+        last, count = done, 0
+        for offset, by_variant in events:
+            if offset <= last:
+                continue
+            for variant, item_facts in by_variant.items():
+                new.setdefault(variant, []).extend(item_facts)
+            last = offset
+            count += 1
+        return last, count, {v: self.recommenders[v].record_facts(f)
+                             for v, f in new.items() if v in self.recommenders}
 
     def publish_lists(self, users: dict[str, tuple[float, float | None]]) -> list[Outgoing]:
         """One ``stream.recommendations.v1`` message per user, ranked per variant in one

@@ -73,6 +73,13 @@ class FeedModel(Recommender, Protocol):
     def apply_facts(self, facts: Iterable[Sequence[Any]]) -> None:
         """Apply item facts, from this worker or another, in the order given."""
 
+    def record_facts(self, facts: Sequence[Sequence[Any]]) -> dict[str, Any]:
+        """Facts summed per item into one record, JSON-able, as a worker publishes them."""
+
+    def apply_records(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Apply fact records (:meth:`record_facts`), from this worker or another, in the
+        order given, as one."""
+
     def recommend_many(self, user_ids: Iterable[str], k: int, now: float
                        ) -> dict[str, list[Recommendation]]:
         """Top ``k`` for each user, sharing the work of a batch."""

@@ -76,6 +76,21 @@ class ItemPool:
             last[unknown] = ts
         return idx
 
+    def indexes_at(self, item_ids: Sequence[str], ts: Sequence[float]) -> NDArray[np.int64]:
+        """:meth:`index` of each of ``item_ids`` met at its own time of ``ts``; in a few
+        vector operations for the known ones."""
+        index = self.catalog.index
+        found = [index.get(i) for i in item_ids]
+        if None in found:
+            return np.array([self.index(i, t) for i, t in zip(item_ids, ts, strict=True)],
+                            dtype=np.int64)
+        idx = np.array(found, dtype=np.int64)
+        last = self.catalog.last_seen
+        unknown = np.isnan(last[idx])
+        if unknown.any():
+            last[idx[unknown]] = np.asarray(ts, dtype=np.float64)[unknown]
+        return idx
+
     def ids_of(self, items: NDArray[np.int32] | NDArray[np.int64]) -> list[str]:
         """The ids of item indexes (holes, -1, left out)."""
         ids = self.catalog.ids
@@ -89,6 +104,15 @@ class ItemPool:
             cat.last_seen[idx] = ts
         if not cat.first_read[idx] <= ts:
             cat.first_read[idx] = ts
+
+    def mark_read_many(self, idx: NDArray[np.int64], first: NDArray[np.float64],
+                       last: NDArray[np.float64]) -> None:
+        """:meth:`mark_read` of each item of ``idx`` (repeats allowed), first read at
+        ``first`` and last at ``last``."""
+        cat = self.catalog
+        cat.read.update(idx.tolist())
+        np.fmax.at(cat.last_seen, idx, last)  # NaN-safe: fmax takes the number
+        np.fmin.at(cat.first_read, idx, first)
 
     def is_excluded(self, item_id: str, tags: Sequence[str]) -> bool:
         """Whether business rules (the settings' and the run-time blocks) keep an item out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -114,34 +113,21 @@ class DecayedPopularity:
             if self._values[best] > self._values[self._top]:
                 self._top = best
 
-    def update_runs(self, runs: Sequence[tuple[NDArray[np.int64], float, float]]) -> None:
-        """:meth:`update_many` of each ``(indexes, ts, weight)`` in turn, bit for bit (the
-        same amounts, added in the same order), in one scatter-add: what a batch of item
-        facts changes, at a cost that follows the counts added, not one call each."""
-        runs = [r for r in runs if r[0].size]
-        if not runs:
+    def add_at(self, indexes: NDArray[np.int64], amounts: NDArray[np.float64], ts: float
+               ) -> None:
+        """Add ``amounts`` (weights as of ``ts``) to ``indexes`` (repeats add again) in one
+        scatter-add: what a record of item facts changes (see
+        :func:`~stream.models.facts.record_facts`); :meth:`update` of each in turn, up to
+        rounding."""
+        if indexes.size == 0:
             return
-        if self._t_ref is None:
-            self._t_ref = runs[0][1]
-        t_ref, half_life = self._t_ref, self.half_life
-        if max(r[1] for r in runs) - t_ref > 60.0 * half_life:  # a rebase falls inside
-            for indexes, ts, weight in runs:
-                self.update_many(indexes, ts, weight)
-            return
-        top_index = max(int(r[0].max()) for r in runs)
-        self._prepare(top_index, runs[0][1], runs[0][2])
-        amounts = [weight * math.pow(2.0, (ts - t_ref) / half_life) for _, ts, weight in runs]
-        indexes = np.concatenate([r[0] for r in runs])
-        sizes = [r[0].size for r in runs]
-        np.add.at(self._values, indexes, np.repeat(amounts, sizes))
-        for amount, size in zip(amounts, sizes, strict=True):
-            self._sum += amount * size
-        if min(amounts) < 0:
-            self.nonnegative = False
-            if self._top >= 0 and bool(np.any(indexes == self._top)):
-                self._top = -1
-                return
-        if self._top >= 0:
+        factor = self._prepare(int(indexes.max()), ts, float(amounts.min()))
+        stored = amounts * factor
+        np.add.at(self._values, indexes, stored)
+        self._sum += float(stored.sum())
+        if self._top >= 0 and bool(np.any(stored < 0)) and bool(np.any(indexes == self._top)):
+            self._top = -1
+        elif self._top >= 0:
             best = int(indexes[int(np.argmax(self._values[indexes]))])
             if self._values[best] > self._values[self._top]:
                 self._top = best

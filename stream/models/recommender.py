@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -12,7 +13,7 @@ from stream.events import Forget, Interaction, Item, Rule
 from stream.models.base import Recommendation
 from stream.models.candidates import TopicLists
 from stream.models.explanations import Explainer
-from stream.models.facts import ItemStatistics
+from stream.models.facts import ItemStatistics, record_facts
 from stream.models.histories import UserHistories
 from stream.models.housekeeping import Housekeeper
 from stream.models.items import ItemPool
@@ -145,19 +146,27 @@ class StreamRecommender:
         facts, self.learner.outbox = self.learner.outbox, []
         return facts
 
+    def record_facts(self, facts: Sequence[Sequence[Any]]) -> dict[str, Any]:
+        """Facts (:meth:`drain_facts`) summed per item into one record, as published
+        (:func:`~stream.models.facts.record_facts`); empty without facts."""
+        return record_facts(self.settings, facts)
+
     def apply_facts(self, facts: Iterable[Sequence[Any]]) -> None:
-        """Apply item facts, from this model or another, in the order given; the clock
-        moves with them."""
-        batch = self.stats.batch()
-        housekeeper = self.housekeeper
-        for fact in facts:
-            if fact[0] != "rank":
-                ts = float(fact[2])
-                if housekeeper.sweep_due(ts):  # a sweep reads and drops counts
-                    batch.flush()
-                housekeeper.tick(ts)
-            batch.apply(fact)
-        batch.flush()
+        """Apply item facts, from this model or another, as one record."""
+        self.apply_records([self.record_facts(list(facts))])
+
+    def apply_records(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Apply fact records (:meth:`record_facts`, this model's or another's), in the
+        order given, as one; the clock first moves to their latest time."""
+        records = [r for r in records if r]
+        if not records:
+            return
+        timed = [r for r in records if "t" in r]
+        if timed:
+            if not math.isfinite(self.housekeeper.clock):  # it starts at the first fact
+                self.housekeeper.tick(min(float(r.get("t0", r["t"])) for r in timed))
+            self.housekeeper.tick(max(float(r["t"]) for r in timed))
+        self.stats.apply_records(records)
         self.learner.catalogue_changed()
 
     # --- users in memory and housekeeping ---------------------------------------------------

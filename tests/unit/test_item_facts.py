@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
+from stream.events import parse_interaction
 from stream.feed import FeedPipeline
 from stream.messages import Outgoing, RawMessage
 from stream.settings import Settings
@@ -166,3 +167,82 @@ def test_forget_on_one_worker_removes_the_contributions_on_both() -> None:
     assert_close(item_stats(a), item_stats(ref))
     after = item_stats(b)  # B never had u2, and still lost what u2 had added
     assert any(after[i]["popularity"] < before[i]["popularity"] - 1e-6 for i in after)
+
+
+def interactions(part: int, evs: list[dict[str, Any]], first: int) -> list[RawMessage]:
+    return [RawMessage(SETTINGS.topic_interactions, part, first + n, e["user_id"].encode(),
+                       orjson.dumps(e), 0.0) for n, e in enumerate(evs)]
+
+
+def replayed(p: FeedPipeline, outcome: str) -> float:
+    return p.metrics.registry.get_sample_value(
+        "stream_item_facts_replayed_total", {"outcome": outcome}) or 0.0
+
+
+def test_a_batch_publishes_one_record_of_its_facts_summed_per_item() -> None:
+    p = pipeline()
+    evs = [e for e in events(5, 120, impressions=True) if partition_of(e["user_id"]) == 0]
+    out = p.handle_interactions(interactions(0, evs, 0))
+    (record,) = [orjson.loads(m.value or b"") for m in facts_of(out)]
+    assert (record["partition"], record["first"], record["last"]) == (0, 0, len(evs) - 1)
+    assert record["count"] == len(evs)
+    (summed,) = record["variants"].values()
+    assert len(summed["items"]) == len(set(summed["items"]))  # each item named once
+    assert len(summed["popularity"][0]) == len(set(summed["popularity"][0]))
+
+
+def test_a_worker_that_takes_over_publishes_no_facts_already_applied() -> None:
+    """Worker C takes partition 0 over (A stopped before checkpointing) once it has read the
+    facts topic: the events it processes again publish nothing, the ones after are
+    published, and every statistic counts each event once."""
+    evs = events(6, 300, impressions=True)
+    a, _b, log, order = run_two_workers(evs)
+    mine = [e for e in evs if partition_of(e["user_id"]) == 0]
+    c = pipeline()
+    c.learn_facts(log)  # caught up before the takeover
+    before = item_stats(c)
+    assert not facts_of(c.handle_interactions(interactions(0, mine, 0)))
+    assert replayed(c, "not_published") > 0
+    assert item_stats(c) == before
+    more = [e for e in events(7, 80, impressions=False) if partition_of(e["user_id"]) == 0]
+    out = c.handle_interactions(interactions(0, more, len(mine)))
+    (record,) = [orjson.loads(m.value or b"") for m in facts_of(out)]
+    assert record["first"] == len(mine)
+    for worker in (a, c):
+        worker.learn_facts(facts_of(out))
+    assert_close(item_stats(c), item_stats(a))
+    assert_close(item_stats(a), item_stats(reference(order + more)))
+
+
+def test_a_record_partly_applied_already_is_applied_whole_and_counted() -> None:
+    p, q = pipeline(), pipeline()
+    evs = [e for e in events(8, 60, impressions=False) if partition_of(e["user_id"]) == 0]
+    first = p.handle_interactions(interactions(0, evs[:10], 0))
+    whole = q.handle_interactions(interactions(0, evs, 0))  # a worker cut off from the group
+    applier = pipeline()
+    applier.learn_facts(facts_of(first))
+    assert applier.learn_facts(facts_of(whole)) == len(evs)
+    assert replayed(applier, "overlapping") == 1
+    assert applier.learn_facts(facts_of(whole)) == 0  # the same record again: skipped
+    assert replayed(applier, "skipped") == 1
+
+
+def test_records_of_one_entry_per_event_are_still_applied() -> None:
+    """Records written before facts were summed per item (an older worker's, still in the
+    topic) are applied event by event past the last offset applied."""
+    evs = [e for e in events(9, 80, impressions=True) if partition_of(e["user_id"]) == 0]
+    source = pipeline()
+    (variant,) = source.recommenders
+    model: Any = source.recommenders[variant]
+    entries = []  # the old layout: [offset, {variant: the event's facts}] per event
+    for offset, e in enumerate(evs):
+        model.learn_one_sharing(parse_interaction(orjson.dumps(e), source.limits, 5000.0))
+        entries.append([offset, {variant: model.drain_facts()}])
+    old = RawMessage(SETTINGS.topic_item_facts, 0, 0, b"0",
+                     orjson.dumps({"partition": 0, "events": entries}), 0.0)
+    legacy = pipeline()
+    assert legacy.learn_facts([old]) == len(evs)
+    new = pipeline()
+    new.learn_facts(facts_of(pipeline().handle_interactions(interactions(0, evs, 0))))
+    assert_close(item_stats(legacy), item_stats(new))
+    assert legacy.learn_facts([old]) == 0  # past the last offset applied only

@@ -1,5 +1,6 @@
 """The learning stage's shortcuts give what the plain way gives: a batch of item facts
-applied at once equals applying them one by one, bit for bit; an impression's features are
+summed per item and applied at once equals applying them one by one, up to rounding; an
+impression's features are
 what the list was served with, though the reader's columns are taken at its first click; the
 catalogue's columns are taken once per item while the statistics do not change."""
 
@@ -8,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import orjson
+import pytest
 
 from stream.bench.workload import Workload
 from stream.events import Forget, Interaction
@@ -43,18 +46,41 @@ def _state(rec: StreamRecommender) -> dict[str, Any]:
     stats = rec.stats
     now = rec.clock
     n = len(rec.pool.catalog)
-    out: dict[str, Any] = {name: stat.scores(now, n).tobytes() for stat, name in stats.decayed()}
-    out.update(
-        tops={name: stat.top(now) for stat, name in stats.decayed()},
-        totals={name: stat.total(now) for stat, name in stats.decayed()},
-        nbr=stats.covisit.nbr.tobytes(), weight=stats.covisit.weight.tobytes(),
-        ranker=stats.ranker.export_state(), ids=list(rec.pool.catalog.ids),
-        last_seen=rec.pool.catalog.last_seen[:n].tobytes(),
-    )
-    return out
+    covisit = stats.covisit
+    decay = covisit.decay_to(now)  # stored units differ with the time they are kept from
+    rows = [{int(j): float(w) * decay
+             for j, w in zip(covisit.nbr[i], covisit.weight[i], strict=True) if j >= 0}
+            for i in range(min(n, covisit.nbr.shape[0]))]
+    return {
+        "counts": {name: stat.scores(now, n) for stat, name in stats.decayed()},
+        "tops": {name: stat.top(now) for stat, name in stats.decayed()},
+        "totals": {name: stat.total(now) for stat, name in stats.decayed()},
+        "covisit": rows, "ranker": stats.ranker.export_state(),
+        "ids": list(rec.pool.catalog.ids), "read": set(rec.pool.catalog.read),
+        "last_seen": rec.pool.catalog.last_seen[:n].copy(),
+        "first_read": rec.pool.catalog.first_read[:n].copy(),
+    }
 
 
-def test_a_batch_of_facts_equals_one_fact_at_a_time() -> None:
+def _assert_same(got: dict[str, Any], want: dict[str, Any]) -> None:
+    """Equal but for rounding: counts summed per item before they are stored add up in
+    another order (float64); co-visits are stored as float32."""
+    assert got["ids"] == want["ids"]
+    assert got["read"] == want["read"]
+    np.testing.assert_array_equal(got["last_seen"], want["last_seen"])
+    np.testing.assert_array_equal(got["first_read"], want["first_read"])
+    assert got["ranker"] == want["ranker"]
+    for name, counts in want["counts"].items():
+        np.testing.assert_allclose(got["counts"][name], counts, rtol=1e-9, atol=1e-12)
+        assert got["tops"][name] == pytest.approx(want["tops"][name], rel=1e-9)
+        assert got["totals"][name] == pytest.approx(want["totals"][name], rel=1e-9)
+    assert [set(r) for r in got["covisit"]] == [set(r) for r in want["covisit"]]
+    for row, expected in zip(got["covisit"], want["covisit"], strict=True):
+        for j, w in expected.items():
+            assert row[j] == pytest.approx(w, rel=1e-5, abs=1e-6)
+
+
+def test_facts_summed_per_item_equal_the_facts_one_by_one() -> None:
     facts = _facts(1500)
     kinds = {f[0] for f in facts}
     assert {"shown", "click", "read", "pop", "covisit", "rank", "uncovisit", "degree"} <= kinds
@@ -62,10 +88,24 @@ def test_a_batch_of_facts_equals_one_fact_at_a_time() -> None:
     for fact in facts:
         one_by_one.apply_facts([fact])
     batched, _ = _model()
-    for start in range(0, len(facts), 700):  # a few large batches
-        batched.apply_facts(facts[start:start + 700])
-    assert _state(batched) == _state(one_by_one)
+    records = [batched.record_facts(facts[start:start + 700])  # a few large batches
+               for start in range(0, len(facts), 700)]
+    batched.apply_records(records[:1])
+    batched.apply_records(records[1:])  # and several records as one
+    want = _state(one_by_one)
+    assert max(len(r) for r in want["covisit"]) > 10  # co-visits to compare
+    _assert_same(_state(batched), want)
     assert batched.stats.ranker.warm
+
+
+def test_a_record_is_json_and_smaller_than_its_facts() -> None:
+    facts = _facts(1500)
+    rec, _ = _model()
+    record = rec.record_facts(facts)
+    assert orjson.loads(orjson.dumps(record)) == record
+    assert len(orjson.dumps(record)) < len(orjson.dumps(facts)) * 2 / 3  # 58% here
+    # each item named once
+    assert len(record["items"]) == len(set(record["items"]))
 
 
 def test_a_listed_impression_learns_the_features_it_was_served_with() -> None:

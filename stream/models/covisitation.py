@@ -154,11 +154,12 @@ class CoVisitation:
         keys, inverse = np.unique(np.concatenate([a * n + b, b * n + a]), return_inverse=True)
         stored = np.bincount(inverse, weights=np.concatenate([amounts, amounts]) * scale
                              ).astype(np.float32)
-        rows, cols = keys // n, keys % n
-        match = self.nbr[rows] == cols[:, None]
-        found = match.any(axis=1)
+        rows, cols = keys // n, (keys % n).astype(np.int32)
+        # where each row holds the column (the first slot if it does not: checked)
+        slot = (self.nbr[rows] == cols[:, None]).argmax(axis=1)
+        found = self.nbr[rows, slot] == cols
         if found.any():
-            self.weight[rows[found], match[found].argmax(axis=1)] += stored[found]
+            self.weight[rows[found], slot[found]] += stored[found]
         missing = ~found
         if not missing.any():
             return
@@ -168,10 +169,15 @@ class CoVisitation:
         held, start, count = np.unique(rows, return_index=True, return_counts=True)
         rank = np.arange(rows.size) - np.repeat(start, count)
         fits = rank < self.neighbors
-        # each row's slots, lightest first (empty slots weigh 0: taken first)
-        lightest = np.argsort(self.weight[held], axis=1, kind="stable")
+        # each row's lightest slots, lightest first (empty slots weigh 0: taken first): the
+        # lightest alone for a row with one new neighbour (most rows), else all in order
+        weights = self.weight[held]
+        slots_of = np.empty((held.size, self.neighbors), dtype=np.intp)
+        one = count == 1
+        slots_of[one, 0] = weights[one].argmin(axis=1)
+        slots_of[~one] = np.argsort(weights[~one], axis=1, kind="stable")
         at = np.repeat(np.arange(held.size), count)[fits]
-        slots = lightest[at, rank[fits]]
+        slots = slots_of[at, rank[fits]]
         self.nbr[rows[fits], slots] = cols[fits]
         self.weight[rows[fits], slots] = stored[fits]
 

@@ -169,13 +169,18 @@ class CoVisitation:
         held, start, count = np.unique(rows, return_index=True, return_counts=True)
         rank = np.arange(rows.size) - np.repeat(start, count)
         fits = rank < self.neighbors
-        # each row's lightest slots, lightest first (empty slots weigh 0: taken first): the
-        # lightest alone for a row with one new neighbour (most rows), else all in order
+        # each row's lightest slots (empty slots weigh 0: taken first), as many as it takes
+        # new neighbours: the lightest alone for a row with one (most rows)
         weights = self.weight[held]
         slots_of = np.empty((held.size, self.neighbors), dtype=np.intp)
         one = count == 1
         slots_of[one, 0] = weights[one].argmin(axis=1)
-        slots_of[~one] = np.argsort(weights[~one], axis=1, kind="stable")
+        for m in np.unique(count[~one]).tolist():  # rows taking m new neighbours
+            group = np.flatnonzero(count == m)
+            if m < self.neighbors:
+                slots_of[group, :m] = np.argpartition(weights[group], m - 1, axis=1)[:, :m]
+            else:
+                slots_of[group] = np.arange(self.neighbors)
         at = np.repeat(np.arange(held.size), count)[fits]
         slots = slots_of[at, rank[fits]]
         self.nbr[rows[fits], slots] = cols[fits]

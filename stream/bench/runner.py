@@ -26,7 +26,9 @@ from stream.bench.processes import (
     BenchTopics,
     Record,
     consumed_events,
+    cpu_seconds,
     end_offsets,
+    output_span,
     produce,
     read_records,
     start_profiler,
@@ -100,12 +102,6 @@ class _Broker:
 # --- 1. throughput -----------------------------------------------------------------------
 
 
-def _span(records: list[Record]) -> tuple[float, float]:
-    """First and last Kafka timestamp of ``records``, in seconds."""
-    stamps = [r.timestamp for r in records]
-    return min(stamps) / 1000.0, max(stamps) / 1000.0
-
-
 def measure_throughput(cfg: BenchConfig, broker: _Broker, work: Path, say: Say
                        ) -> dict[str, Any]:
     """Pre-produce the catalogue and ``cfg.events`` interactions, then time our worker and
@@ -132,7 +128,7 @@ def measure_throughput(cfg: BenchConfig, broker: _Broker, work: Path, say: Say
     try:
         # the worker's CPU time per event, from the catalogue learned to the end
         _, seen_before = consumed_events(port, cfg.items, 120, proc=proc)
-        cpu_before = _cpu_seconds(proc.pid)
+        cpu_before = cpu_seconds(proc.pid)
         # the interactions wait for the catalogue: from here on the worker is at them
         started = time.time()
         if cfg.profile:
@@ -147,7 +143,7 @@ def measure_throughput(cfg: BenchConfig, broker: _Broker, work: Path, say: Say
             _progress(say, "worker consumed", wanted), proc, interval=1.0,
         )
         metrics = scrape(port, ("agent",))
-        cpu = _cpu_seconds(proc.pid)
+        cpu = cpu_seconds(proc.pid)
     finally:
         stop_process(profiler, 30, signal.SIGINT)
         stop_process(proc)
@@ -156,7 +152,7 @@ def measure_throughput(cfg: BenchConfig, broker: _Broker, work: Path, say: Say
     worker: dict[str, Any] = {"drained": done, "consumed": int(seen),
                               "recommendations": len(records)}
     if records:
-        first, last = _span(records)
+        first, last = output_span(records)
         # from when the catalogue was learned (or the first list, if earlier) to the last
         # list, over the interactions not consumed by then: the first list comes only once
         # a whole batch is handled, and a batch may hold the whole backlog
@@ -243,21 +239,10 @@ def _measure_reference(kind: str, topics: BenchTopics, events: list[BenchEvent],
             final[value["user_id"]] = max(final.get(value["user_id"], 0), value["count"])
         out["drained"] = final == per_user
     if records:
-        first, last = _span(records)
+        first, last = output_span(records)
         out["seconds"] = round(last - first, 3)
         out["events_per_second"] = round(wanted / max(last - first, 1e-3), 1)
     return out
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    """User and system CPU time of process ``pid`` so far (Linux ``/proc``; else None)."""
-    import os
-
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def _progress(say: Say, what: str, wanted: int) -> Callable[[float], None]:

@@ -114,7 +114,8 @@ def cost_model(runs: Mapping[int, Sequence[WorkerCpu]], cores: int | None = None
     against them.
 
     ``p`` and ``a`` come from the counters of the smallest cluster; each worker of every
-    run gets its CPU predicted from them, next to what it measured. Also: ``p`` and ``a``
+    run gets its CPU predicted from them, next to what it measured (``excess_ratio``:
+    measured over predicted, less 1). Also: ``p`` and ``a``
     from each run's own counters, the least-squares fit over every worker of every run,
     the throughput the model gives at ``sizes`` workers and its cap ``1 / a``, and, with
     ``cores``, the events/s it allows each measured size on a machine of that many cores.
@@ -150,8 +151,9 @@ def cost_model(runs: Mapping[int, Sequence[WorkerCpu]], cores: int | None = None
             rows.append({
                 "predicted_cpu_seconds": round(predicted, 3),
                 "cpu_seconds": round(w.cpu_seconds, 3),
-                "error_ratio": (round(predicted / w.cpu_seconds - 1, 4)
-                                if w.cpu_seconds > 0 else None),
+                # above 0: the worker spent more than the model gives it
+                "excess_ratio": (round(w.cpu_seconds / predicted - 1, 4)
+                                 if predicted > 0 else None),
             })
         run: dict[str, Any] = {"workers_in_cluster": n, "own_us_per_event": _us(run_p),
                                "facts_us_per_event": _us(run_a), "workers": rows}

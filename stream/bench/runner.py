@@ -1,5 +1,6 @@
-"""The four measurements of ``stream bench``: end-to-end throughput against the trivial agent,
-open-loop latency, memory per user, and the pure model path against River's FunkMF."""
+"""The measurements of ``stream bench``: end-to-end throughput against the trivial agent,
+open-loop latency, memory per user, the pure model path against River's FunkMF, and (only
+when asked for) the cost of item facts in clusters of workers."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from stream.bench.cluster import measure_cluster
 from stream.bench.memory_runs import measure_memory
 from stream.bench.model import measure_model
 from stream.bench.processes import (
@@ -42,11 +44,16 @@ from stream.dev.measure import percentile, scrape
 from stream.dev.processes import stop_process
 from stream.settings import Settings
 
-__all__ = ["MEASUREMENTS", "THROUGHPUT_SHARES", "BenchConfig", "run_bench"]
+__all__ = ["MEASUREMENTS", "OPTIONAL_MEASUREMENTS", "THROUGHPUT_SHARES", "BenchConfig",
+           "run_bench"]
 
 log = logging.getLogger(__name__)
 
+#: what ``stream bench`` measures unless told otherwise
 MEASUREMENTS = ("throughput", "latency", "memory", "model")
+#: what it measures only when ``--only`` names it: the clusters start several workers in
+#: turn, minutes of a small machine
+OPTIONAL_MEASUREMENTS = ("cluster",)
 
 Say = Callable[[str], None]
 
@@ -72,6 +79,9 @@ class BenchConfig:
     model_events: int = 10_000
     #: catalogue sizes of the model path, each with the same events
     model_items: tuple[int, ...] = (10_000, 100_000, 1_000_000)
+    #: interactions of each cluster run, and the cluster sizes, smallest first
+    cluster_events: int = 20_000
+    cluster_workers: tuple[int, ...] = (1, 2, 3)
     only: tuple[str, ...] = MEASUREMENTS
     seed: int = 7
     broker: str | None = None
@@ -492,7 +502,8 @@ def run_bench(cfg: BenchConfig, say: Say, keep: Path | None = None) -> dict[str,
             "memory_capped": list(cfg.memory_capped) if cfg.memory_capped else None,
             "memory_event_gap": cfg.memory_event_gap,
             "seconds": cfg.seconds, "model_events": cfg.model_events,
-            "model_items": list(cfg.model_items), "seed": cfg.seed,
+            "model_items": list(cfg.model_items), "cluster_events": cfg.cluster_events,
+            "cluster_workers": list(cfg.cluster_workers), "seed": cfg.seed,
             "only": list(cfg.only),
         },
         "machine": _machine(),
@@ -503,7 +514,7 @@ def run_bench(cfg: BenchConfig, say: Say, keep: Path | None = None) -> dict[str,
             out["model"] = measure_model(cfg, work, say)
         if "memory" in cfg.only:
             out["memory"] = measure_memory(cfg, say)
-        if "throughput" in cfg.only or "latency" in cfg.only:
+        if {"throughput", "latency", "cluster"} & set(cfg.only):
             broker = _Broker(cfg.broker, work)
             out["broker"] = "embedded Tansu (memory)" if broker.embedded else broker.url
             try:
@@ -513,6 +524,9 @@ def run_bench(cfg: BenchConfig, say: Say, keep: Path | None = None) -> dict[str,
                     hint = out["throughput"]["worker"].get("events_per_second")
                 if "latency" in cfg.only:
                     out["latency"] = measure_latency(cfg, broker, work, hint, say)
+                if "cluster" in cfg.only:
+                    out["cluster"] = measure_cluster(cfg, broker.url, broker.bootstrap, work,
+                                                     say)
             finally:
                 broker.stop()
     finally:

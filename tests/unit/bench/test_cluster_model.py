@@ -92,11 +92,11 @@ def test_cost_model_predicts_each_worker_from_the_smallest_cluster() -> None:
         cluster_rate(P, A, 10), rel=1e-3)
     assert [r["workers_in_cluster"] for r in model["runs"]] == [1, 2, 3]
     for run in model["runs"][:2]:  # exactly the model: predicted = measured
-        assert all(w["error_ratio"] == pytest.approx(0.0, abs=1e-3) for w in run["workers"])
+        assert all(w["excess_ratio"] == pytest.approx(0.0, abs=1e-3) for w in run["workers"])
     three = model["runs"][2]
     assert len(three["workers"]) == 3
     # the overhead the model leaves out: measured above predicted, on every worker
-    assert all(w["error_ratio"] < 0 for w in three["workers"])
+    assert all(w["excess_ratio"] > 0 for w in three["workers"])
     assert three["model_events_per_second_here"] == pytest.approx(
         cluster_rate(P, A, 3, cores=2), rel=1e-3)
     ls = model["least_squares"]

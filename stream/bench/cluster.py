@@ -174,9 +174,11 @@ def _stop_all(members: Sequence[_Member]) -> None:
 
 
 def _run_cluster(cfg: BenchConfig, n: int, partitions: int, url: str, bootstrap: str,
-                 events: Sequence[BenchEvent], work: Path, say: Say) -> dict[str, Any]:
+                 events: Sequence[BenchEvent], work: Path, say: Say,
+                 broker_pid: int | None = None) -> dict[str, Any]:
     """``n`` workers in one group on fresh topics: the catalogue, the workers ready, then
-    the interactions; each worker's counters from just before they are produced to the end."""
+    the interactions; each worker's counters from just before they are produced to the end,
+    and the CPU time of the broker (``broker_pid``, if given) over the same window."""
     topics = BenchTopics.create(url, bootstrap, partitions)
     s = topics.settings
     workload = Workload(cfg.items, cfg.users, cfg.seed)
@@ -196,6 +198,8 @@ def _run_cluster(cfg: BenchConfig, n: int, partitions: int, url: str, bootstrap:
         if len(before) < n:
             out["error"] = "a worker's /metrics did not answer"
             return out
+        window = time.monotonic()
+        broker_before = cpu_seconds(broker_pid) if broker_pid is not None else None
         base = time.time()
         messages = [(e.user_id.encode(), e.to_json(base + i * 1e-3))
                     for i, e in enumerate(events)]
@@ -204,10 +208,17 @@ def _run_cluster(cfg: BenchConfig, n: int, partitions: int, url: str, bootstrap:
         produced = time.time()
         drained, after = _wait_drained(members, s.topic_interactions, before, len(messages),
                                        cfg.timeout, say)
+        window = time.monotonic() - window
+        broker_after = cpu_seconds(broker_pid) if broker_pid is not None else None
     finally:
         _stop_all(members)
     out["drained"] = drained
     out["produce_seconds"] = round(produced - started, 3)
+    # the workers' CPU counts from just before the interactions to the look that found them
+    # done (up to a second after the last list)
+    out["window_seconds"] = round(window, 3)
+    if broker_before is not None and broker_after is not None:
+        out["broker_cpu_seconds"] = round(broker_after - broker_before, 3)
     records = asyncio.run(read_records(bootstrap, s.topic_recommendations, s.partitions))
     out["recommendations"] = len(records)
     if records:
@@ -221,6 +232,7 @@ def _run_cluster(cfg: BenchConfig, n: int, partitions: int, url: str, bootstrap:
         out["per_worker"] = [{
             "partitions": list(c.partitions or b.partitions),
             "own_events": round(c.own_events - b.own_events),
+            "batches": round(c.batches - b.batches),
             "facts_events_applied": round(c.facts_events - b.facts_events),
             "cpu_seconds": round(c.cpu_seconds - b.cpu_seconds, 3),
             "facts_cpu_seconds": round(c.facts_cpu_seconds - b.facts_cpu_seconds, 3),
@@ -233,11 +245,12 @@ def _worker_cpu(run: dict[str, Any]) -> list[WorkerCpu]:
                       w["facts_cpu_seconds"]) for w in run.get("per_worker", [])]
 
 
-def measure_cluster(cfg: BenchConfig, url: str, bootstrap: str, work: Path, say: Say
-                    ) -> dict[str, Any]:
+def measure_cluster(cfg: BenchConfig, url: str, bootstrap: str, work: Path, say: Say,
+                    broker_pid: int | None = None) -> dict[str, Any]:
     """A cluster of each size of ``cfg.cluster_workers`` on ``cfg.cluster_events``
     interactions, one after the other, and the cost model fitted to them (see the
-    module's docstring)."""
+    module's docstring). With ``broker_pid`` (the embedded broker's), the broker's CPU time
+    of each run too: it shares the machine's cores with the workers."""
     sizes = sorted(set(cfg.cluster_workers))
     partitions = cluster_partitions(sizes, Settings().partitions)
     workload = Workload(cfg.items, cfg.users, cfg.seed)
@@ -250,7 +263,7 @@ def measure_cluster(cfg: BenchConfig, url: str, bootstrap: str, work: Path, say:
     for n in sizes:
         say(f"cluster: {n} worker{'s' if n > 1 else ''} in one group, {len(events):,} "
             f"interactions on {partitions} partitions")
-        run = _run_cluster(cfg, n, partitions, url, bootstrap, events, work, say)
+        run = _run_cluster(cfg, n, partitions, url, bootstrap, events, work, say, broker_pid)
         result["runs"].append(run)
         if "events_per_second" in run:
             say(f"  … {run['events_per_second']:,.0f} events/s, "

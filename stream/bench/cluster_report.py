@@ -65,7 +65,9 @@ def cluster_markdown(cluster: dict[str, Any]) -> list[str]:
         f"topics of its own, {cluster['partitions']} partitions (1 for the item facts): the "
         f"catalogue of {cluster['items']:,} items first, then, once every worker is ready, "
         f"the same {cluster['events']:,} interactions of {cluster['users']:,} readers, "
-        "produced as fast as the producer goes. Each worker handles the interactions of its "
+        "produced as fast as the producer goes (had they been there from the start, the "
+        "first worker would have handled a share of them alone while the others joined). "
+        "Each worker handles the interactions of its "
         "partitions and publishes their item facts; every worker applies every worker's. Per "
         "worker, from just before the interactions to when every one was handled and every "
         "worker had applied the same facts: the interactions it consumed (*own*), the events "
@@ -73,20 +75,35 @@ def cluster_markdown(cluster: dict[str, Any]) -> list[str]:
         "`process_cpu_seconds_total` reads) and the part spent applying facts "
         "(`stream_item_facts_cpu_seconds_total`). Events/s: from the first interaction sent "
         "to the last list published, as in the throughput run.", "",
-        f"This machine has {cores} cores: beyond {cores} workers they share them, so the "
-        "wall-clock events/s here is bounded by the machine, not by the cluster; the check "
-        "of the model is the CPU accounting, worker by worker, not the events/s. The column "
-        "*model here* is what the model allows on these cores: min(n, cores) / (p + n a).",
+        f"This machine has {cores} cores, shared by the workers, the broker and this "
+        "process: the wall-clock events/s here is bounded by the machine, not by the "
+        "cluster, and the check of the model is the CPU accounting, worker by worker, not "
+        "the events/s. *Model here*: what the model allows on these cores, min(n, cores) / "
+        "(p + n a), every worker owning an equal share. *Largest share*: the busiest "
+        "worker's part of the interactions (partitions split the readers, and a few readers "
+        "are far more active than the rest): the run lasts as long as that worker does. "
+        "*Workers' cores* and *broker's cores*: their CPU seconds over the timed window per "
+        "second of it.",
         "",
-        "| workers | events/s | s | model here, events/s | lists | drained |",
-        "|---:|---:|---:|---:|---:|---|",
+        "| workers | events/s | s | model here, events/s | largest share | workers' cores | "
+        "broker's cores | lists | drained |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     by_size = {r["workers_in_cluster"]: r for r in model["runs"]} if model else {}
     for r in runs:
         here = by_size.get(r["workers_in_cluster"], {}).get("model_events_per_second_here")
+        workers = r.get("per_worker", [])
+        window = r.get("window_seconds") or None
+        share = (max(w["own_events"] for w in workers) / r["events"]
+                 if workers and r["events"] else None)
+        used = sum(w["cpu_seconds"] for w in workers) / window if workers and window else None
+        broker = (r["broker_cpu_seconds"] / window
+                  if "broker_cpu_seconds" in r and window else None)
         lines.append(
             f"| {r['workers_in_cluster']} | {number(r.get('events_per_second'))} | "
             f"{number(r.get('seconds'), ',.2f')} | {number(here)} | "
+            f"{number(None if share is None else 100 * share, '.0f', '%')} | "
+            f"{number(used, '.2f')} | {number(broker, '.2f')} | "
             f"{r.get('recommendations', 0):,} | "
             + ("yes" if r.get("drained") else f"no{': ' + r['error'] if 'error' in r else ''}")
             + " |")
@@ -98,10 +115,12 @@ def cluster_markdown(cluster: dict[str, Any]) -> list[str]:
         "worker)", "",
         f"From the {model['base_workers']}-worker run: p = its CPU less its facts CPU, per "
         f"own event = {number(p, ',.1f')} µs; a = its facts CPU per event applied = "
-        f"{number(a, ',.1f')} µs. Predicted: own × p + applied × a.", "",
-        "| workers | worker | partitions | own events | applied | CPU s | facts CPU s | "
-        "predicted CPU s | measured vs predicted |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+        f"{number(a, ',.1f')} µs. Predicted: own × p + applied × a; above 0, the worker "
+        "spent more than the model gives it. Mean batch: own events per interactions batch "
+        "(a worker with fewer events to read has smaller batches).", "",
+        "| workers | worker | partitions | own events | mean batch | applied | CPU s | "
+        "facts CPU s | predicted CPU s | measured vs predicted |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in runs:
         fitted = by_size.get(r["workers_in_cluster"])
@@ -111,6 +130,7 @@ def cluster_markdown(cluster: dict[str, Any]) -> list[str]:
             parts = ",".join(str(x) for x in w["partitions"]) or "–"
             lines.append(
                 f"| {r['workers_in_cluster']} | {i} | {parts} | {w['own_events']:,} | "
+                f"{number(w['own_events'] / w['batches'] if w.get('batches') else None)} | "
                 f"{w['facts_events_applied']:,} | {w['cpu_seconds']:,.2f} | "
                 f"{w['facts_cpu_seconds']:,.3f} | {f['predicted_cpu_seconds']:,.2f} | "
                 f"{_signed(f['excess_ratio'])} |")

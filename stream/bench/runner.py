@@ -525,8 +525,10 @@ def run_bench(cfg: BenchConfig, say: Say, keep: Path | None = None) -> dict[str,
                 if "latency" in cfg.only:
                     out["latency"] = measure_latency(cfg, broker, work, hint, say)
                 if "cluster" in cfg.only:
-                    out["cluster"] = measure_cluster(cfg, broker.url, broker.bootstrap, work,
-                                                     say)
+                    tansu = broker.embedded.process if broker.embedded is not None else None
+                    out["cluster"] = measure_cluster(
+                        cfg, broker.url, broker.bootstrap, work, say,
+                        tansu.pid if tansu is not None else None)
             finally:
                 broker.stop()
     finally:

@@ -29,6 +29,7 @@ from stream.bench.cluster_model import WorkerCpu, cost_model
 from stream.bench.processes import (
     BenchTopics,
     cpu_seconds,
+    machine_cpu_seconds,
     output_span,
     produce,
     read_records,
@@ -90,21 +91,15 @@ class _Counters:
     #: broker, and the batch acknowledged)
     batches: float
     completed: float
-    #: the interactions partitions it measured a lag for (its assignment, as of its last
-    #: lag measurement)
-    partitions: tuple[int, ...]
 
 
 def _look(member: _Member, interactions: str) -> _Counters | None:
     """The worker's counters now (None if its ``/metrics`` did not answer)."""
     try:
-        m = scrape(member.metrics_port, ("agent", "partition", "topic"))
+        m = scrape(member.metrics_port, ("agent", "topic"))
     except OSError:
         return None
     cpu = cpu_seconds(member.proc.pid)
-    prefix = "stream_consumer_position{partition="
-    partitions = sorted(int(key[len(prefix):].split(",", 1)[0]) for key in m
-                        if key.startswith(prefix) and key.endswith(f",topic={interactions}}}"))
     agent = "{agent=interactions}"
     return _Counters(
         own_events=m.get(f"stream_events_consumed_total{{topic={interactions}}}", 0.0),
@@ -113,8 +108,30 @@ def _look(member: _Member, interactions: str) -> _Counters | None:
         cpu_seconds=cpu if cpu is not None else math.nan,
         batches=m.get(f"stream_batch_size_events_count{agent}", 0.0),
         completed=m.get(f"stream_batch_completion_seconds_count{agent}", 0.0),
-        partitions=tuple(partitions),
     )
+
+
+def _assignments(members: Sequence[_Member], interactions: str, partitions: int,
+                 timeout: float) -> list[list[int]]:
+    """The interactions partitions of each worker, as its lag gauges show them (set every
+    ``lag_interval_seconds``): asked until they split every partition between the workers,
+    or ``timeout``; what was seen last (a worker with none, ``[]``)."""
+    prefix = "stream_consumer_position{partition="
+    deadline = time.monotonic() + timeout
+    while True:
+        seen: list[list[int]] = []
+        for member in members:
+            try:
+                m = scrape(member.metrics_port, ("partition", "topic"))
+            except OSError:
+                m = {}
+            seen.append(sorted(int(key[len(prefix):].split(",", 1)[0]) for key in m
+                               if key.startswith(prefix)
+                               and key.endswith(f",topic={interactions}}}")))
+        owned = [p for ps in seen for p in ps]
+        if sorted(owned) == list(range(partitions)) or time.monotonic() > deadline:
+            return seen
+        time.sleep(0.5)
 
 
 def _wait_ready(members: Sequence[_Member], timeout: float) -> bool:
@@ -200,6 +217,7 @@ def _run_cluster(cfg: BenchConfig, n: int, partitions: int, url: str, bootstrap:
             return out
         window = time.monotonic()
         broker_before = cpu_seconds(broker_pid) if broker_pid is not None else None
+        machine_before, bench_before = machine_cpu_seconds(), time.process_time()
         base = time.time()
         messages = [(e.user_id.encode(), e.to_json(base + i * 1e-3))
                     for i, e in enumerate(events)]
@@ -210,6 +228,10 @@ def _run_cluster(cfg: BenchConfig, n: int, partitions: int, url: str, bootstrap:
                                        cfg.timeout, say)
         window = time.monotonic() - window
         broker_after = cpu_seconds(broker_pid) if broker_pid is not None else None
+        machine_after, bench_after = machine_cpu_seconds(), time.process_time()
+        # after the CPU was read: the gauges may take a lag interval to show up
+        owned = _assignments(members, s.topic_interactions, partitions,
+                             s.lag_interval_seconds + 2.0)
     finally:
         _stop_all(members)
     out["drained"] = drained
@@ -219,6 +241,10 @@ def _run_cluster(cfg: BenchConfig, n: int, partitions: int, url: str, bootstrap:
     out["window_seconds"] = round(window, 3)
     if broker_before is not None and broker_after is not None:
         out["broker_cpu_seconds"] = round(broker_after - broker_before, 3)
+    # this process (the producer, the looks) and the whole machine, to tell what else ran
+    out["bench_cpu_seconds"] = round(bench_after - bench_before, 3)
+    if machine_before is not None and machine_after is not None:
+        out["machine_cpu_seconds"] = round(machine_after - machine_before, 3)
     records = asyncio.run(read_records(bootstrap, s.topic_recommendations, s.partitions))
     out["recommendations"] = len(records)
     if records:
@@ -230,13 +256,13 @@ def _run_cluster(cfg: BenchConfig, n: int, partitions: int, url: str, bootstrap:
         out["events_per_second"] = round(len(messages) / max(last - begun, 1e-3), 1)
     if after is not None:
         out["per_worker"] = [{
-            "partitions": list(c.partitions or b.partitions),
+            "partitions": ps,
             "own_events": round(c.own_events - b.own_events),
             "batches": round(c.batches - b.batches),
             "facts_events_applied": round(c.facts_events - b.facts_events),
             "cpu_seconds": round(c.cpu_seconds - b.cpu_seconds, 3),
             "facts_cpu_seconds": round(c.facts_cpu_seconds - b.facts_cpu_seconds, 3),
-        } for c, b in zip(after, before, strict=True)]
+        } for c, b, ps in zip(after, before, owned, strict=True)]
     return out
 
 

@@ -19,6 +19,21 @@ def _drained(run: dict[str, Any]) -> str:
     return "" if run.get("drained") else " (not drained)"
 
 
+def _cores(run: dict[str, Any], window: float | None) -> dict[str, float]:
+    """Cores used over a run's timed window: by its workers, the broker, the bench process,
+    and every other process of the machine (what is known of them)."""
+    if not window:
+        return {}
+    seconds = {"workers": sum(w["cpu_seconds"] for w in run.get("per_worker", [])),
+               "broker": run.get("broker_cpu_seconds"), "bench": run.get("bench_cpu_seconds")}
+    out = {k: v / window for k, v in seconds.items() if v is not None}
+    machine = run.get("machine_cpu_seconds")
+    if machine is not None and len(out) == len(seconds):
+        out["others"] = max(machine - sum(v for v in seconds.values() if v is not None),
+                            0.0) / window
+    return out
+
+
 def cluster_rows(cluster: dict[str, Any]) -> list[Row]:
     """The summary's rows of the clusters: events/s by size, the fitted costs, the check of
     the model against the larger clusters and the throughput it implies."""
@@ -30,6 +45,10 @@ def cluster_rows(cluster: dict[str, Any]) -> list[Row]:
         f"cluster: events/s with {sizes} workers (wall clock, {cluster.get('cores')} cores "
         "shared by all)",
         " / ".join(number(r.get("events_per_second")) + _drained(r) for r in runs), "")]
+    others = [_cores(r, r.get("window_seconds")).get("others") for r in runs]
+    if any(o is not None for o in others):
+        rows.append(("cluster: cores used by other processes of the machine meanwhile",
+                     " / ".join(number(o, ".2f") for o in others), ""))
     model = cluster.get("model")
     if not model:
         return rows
@@ -82,12 +101,14 @@ def cluster_markdown(cluster: dict[str, Any]) -> list[str]:
         "(p + n a), every worker owning an equal share. *Largest share*: the busiest "
         "worker's part of the interactions (partitions split the readers, and a few readers "
         "are far more active than the rest): the run lasts as long as that worker does. "
-        "*Workers' cores* and *broker's cores*: their CPU seconds over the timed window per "
-        "second of it.",
+        "*Cores*: CPU seconds over the timed window per second of it, of the workers, the "
+        "broker, this process (the producer) and every other process of the machine "
+        "(`/proc/stat`): other work on the machine slows the workers and costs them CPU "
+        "(caches, switches).",
         "",
-        "| workers | events/s | s | model here, events/s | largest share | workers' cores | "
-        "broker's cores | lists | drained |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| workers | events/s | s | model here, events/s | largest share | cores: workers | "
+        "broker | this process | others | lists | drained |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     by_size = {r["workers_in_cluster"]: r for r in model["runs"]} if model else {}
     for r in runs:
@@ -96,14 +117,13 @@ def cluster_markdown(cluster: dict[str, Any]) -> list[str]:
         window = r.get("window_seconds") or None
         share = (max(w["own_events"] for w in workers) / r["events"]
                  if workers and r["events"] else None)
-        used = sum(w["cpu_seconds"] for w in workers) / window if workers and window else None
-        broker = (r["broker_cpu_seconds"] / window
-                  if "broker_cpu_seconds" in r and window else None)
+        cores_used = _cores(r, window)
         lines.append(
             f"| {r['workers_in_cluster']} | {number(r.get('events_per_second'))} | "
             f"{number(r.get('seconds'), ',.2f')} | {number(here)} | "
             f"{number(None if share is None else 100 * share, '.0f', '%')} | "
-            f"{number(used, '.2f')} | {number(broker, '.2f')} | "
+            + " | ".join(number(cores_used.get(k), '.2f')
+                         for k in ("workers", "broker", "bench", "others")) + " | "
             f"{r.get('recommendations', 0):,} | "
             + ("yes" if r.get("drained") else f"no{': ' + r['error'] if 'error' in r else ''}")
             + " |")

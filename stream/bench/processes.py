@@ -32,6 +32,7 @@ __all__ = [
     "consumed_events",
     "cpu_seconds",
     "end_offsets",
+    "machine_cpu_seconds",
     "output_span",
     "produce",
     "read_records",
@@ -189,6 +190,17 @@ def cpu_seconds(pid: int) -> float | None:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return None
+
+
+def machine_cpu_seconds() -> float | None:
+    """CPU seconds every process of the machine has used since boot, all cores together
+    (Linux ``/proc/stat``: user, nice, system, irq and softirq time; else None)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields[1:8])
+    except (OSError, ValueError):
+        return None
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def output_span(records: Sequence[Record]) -> tuple[float, float]:

@@ -133,9 +133,13 @@ def test_bench_measures_clusters_only_when_asked(tmp_path: Path) -> None:
     assert [r["workers_in_cluster"] for r in cluster["runs"]] == [1, 2]
     for run in cluster["runs"]:
         assert run["drained"] and run["events_per_second"] > 0 and run["recommendations"] > 0
+        assert run["window_seconds"] > 0 and run["broker_cpu_seconds"] >= 0
         workers = run["per_worker"]
         assert len(workers) == run["workers_in_cluster"]
-        # between them the workers consumed every interaction; each applied every one's facts
+        # between them the workers owned every partition and consumed every interaction; each
+        # applied every one's facts
+        owned = sorted(p for w in workers for p in w["partitions"])
+        assert owned == list(range(cluster["partitions"]))
         assert sum(w["own_events"] for w in workers) == 2000
         assert len({w["facts_events_applied"] for w in workers}) == 1
         assert 0 < workers[0]["facts_events_applied"] <= 2000

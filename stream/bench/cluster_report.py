@@ -34,6 +34,12 @@ def _cores(run: dict[str, Any], window: float | None) -> dict[str, float]:
     return out
 
 
+def _overlap(run: dict[str, Any]) -> bool:
+    """Whether two workers of a run show the same partition (stale lag gauges)."""
+    shown = [p for w in run.get("per_worker", []) for p in w.get("partitions", [])]
+    return len(shown) != len(set(shown))
+
+
 def cluster_rows(cluster: dict[str, Any]) -> list[Row]:
     """The summary's rows of the clusters: events/s by size, the fitted costs, the check of
     the model against the larger clusters and the throughput it implies."""
@@ -154,6 +160,13 @@ def cluster_markdown(cluster: dict[str, Any]) -> list[str]:
                 f"{w['facts_events_applied']:,} | {w['cpu_seconds']:,.2f} | "
                 f"{w['facts_cpu_seconds']:,.3f} | {f['predicted_cpu_seconds']:,.2f} | "
                 f"{_signed(f['excess_ratio'])} |")
+    overlapping = [str(r["workers_in_cluster"]) for r in runs if _overlap(r)]
+    if overlapping:
+        lines += ["", f"Partitions: in the run{'s' if len(overlapping) > 1 else ''} of "
+                  f"{', '.join(overlapping)} workers, workers show the same partitions: a "
+                  "worker's lag gauges (`stream_consumer_position`) still held partitions it "
+                  "had handed over in a rebalance (its events and CPU are counted all the "
+                  "same)."]
     lines += [
         "", "### p and a, run by run and fitted", "",
         "Each run's own counters (p: CPU less facts CPU per own event; a: facts CPU per "

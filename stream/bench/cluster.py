@@ -174,7 +174,8 @@ def _wait_drained(members: Sequence[_Member], interactions: str, before: Sequenc
             previous_facts = facts
             if time.monotonic() - told >= 10:
                 told = time.monotonic()
-                say(f"  … {len(members)} workers consumed {own:,.0f} of {wanted:,}; facts "
+                say(f"  … {len(members)} worker{'s' if len(members) > 1 else ''} consumed "
+                    f"{own:,.0f} of {wanted:,}; facts "
                     f"applied {min(facts):,.0f} to {max(facts):,.0f}")
         if time.monotonic() > deadline or any(m.proc.poll() is not None for m in members):
             if any(m.proc.poll() is not None for m in members):

@@ -12,7 +12,7 @@ from typing import Any
 from rich.console import Console
 
 from stream.bench.report import print_summary, write_report
-from stream.bench.runner import MEASUREMENTS, BenchConfig, run_bench
+from stream.bench.runner import MEASUREMENTS, OPTIONAL_MEASUREMENTS, BenchConfig, run_bench
 from stream.bench.workload import IMPRESSION_SIZE
 from stream.settings import Settings
 
@@ -56,11 +56,18 @@ def _capped(text: str) -> tuple[int, int] | None:
 
 def _only(text: str) -> tuple[str, ...]:
     names = tuple(x.strip() for x in text.split(",") if x.strip())
-    unknown = set(names) - set(MEASUREMENTS)
+    choices = (*MEASUREMENTS, *OPTIONAL_MEASUREMENTS)
+    unknown = set(names) - set(choices)
     if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"choose among {', '.join(MEASUREMENTS)} (got {text!r})")
+        raise argparse.ArgumentTypeError(f"choose among {', '.join(choices)} (got {text!r})")
     return names
+
+
+def _cluster_sizes(text: str) -> tuple[int, ...]:
+    sizes = _ints(text)
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"worker counts of at least 1, e.g. 1,2,3 (got {text!r})")
+    return tuple(sorted(set(sizes)))
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:
@@ -79,6 +86,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         memory_events_per_user=args.memory_events_per_user,
         memory_capped=args.memory_capped, memory_event_gap=args.memory_event_gap,
         seconds=args.seconds, model_events=args.model_events, model_items=args.model_items,
+        cluster_events=args.cluster_events, cluster_workers=args.cluster_workers,
         only=args.only, seed=args.seed,
         broker=broker, profile=not args.no_profile, timeout=args.timeout,
     )
@@ -104,11 +112,14 @@ def register(sub: Any) -> None:
     d = BenchConfig()
     p = sub.add_parser(
         "bench",
-        help="benchmark: worker vs trivial Faust agent, latency, memory, model path",
+        help="benchmark: worker vs trivial Faust agent, latency, memory, model path, clusters",
         description="Measure, in one run: end-to-end throughput of a real worker against a "
         "trivial Faust agent on the same broker and events; event-to-recommendation latency "
         "at fixed open-loop rates; memory per user; and the pure model path next to River's "
-        "FunkMF. Uses the embedded broker unless --broker or STREAM_BROKER is given.",
+        "FunkMF. With --only cluster (not in the default set: it starts clusters of worker "
+        "processes in turn, minutes of a small machine), what applying every worker's item "
+        "facts costs a worker against its own events, and the cluster throughput that "
+        "implies. Uses the embedded broker unless --broker or STREAM_BROKER is given.",
     )
     p.add_argument("--out", type=Path, default=Path("out/bench"),
                    help="folder for bench.json, bench.md and the plots (default: %(default)s)")
@@ -145,8 +156,16 @@ def register(sub: Any) -> None:
                    help="catalogue sizes of the pure model path, each with the same events "
                    "(those of a workload of the smallest; the larger catalogues add items "
                    "from the same generator) (default: 10000,100000,1000000)")
+    p.add_argument("--cluster-events", type=int, default=d.cluster_events,
+                   help="interactions of each cluster run (default: %(default)s)")
+    p.add_argument("--cluster-workers", type=_cluster_sizes, default=d.cluster_workers,
+                   help="cluster sizes, each a run of that many workers in one consumer group "
+                   "on topics of its own; the cost model is fitted to the smallest and checked "
+                   "against the others (default: 1,2,3)")
     p.add_argument("--only", type=_only, default=d.only,
-                   help=f"a subset of {','.join(MEASUREMENTS)} (default: all)")
+                   help=f"a subset of {','.join((*MEASUREMENTS, *OPTIONAL_MEASUREMENTS))} "
+                   f"(default: {','.join(MEASUREMENTS)}; cluster only when named: it takes "
+                   "minutes)")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of the workload")
     p.add_argument("--broker", default=None,
                    help="kafka://host:port of a running broker (default: STREAM_BROKER if "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stream.bench.cluster_model import cluster_rate
 from stream.bench.formatting import Row, number
 
 __all__ = ["MODEL_TARGETS", "STAGE_COLOURS", "facts_cost_model", "model_markdown", "model_plot",
@@ -47,7 +48,7 @@ def facts_cost_model(size: dict[str, Any], events: int) -> dict[str, Any]:
         "own_us_per_event": round(p * 1e6, 1),
         "facts_us_per_event": round(a * 1e6, 1),
         "cap_events_per_second": round(1 / a, 1) if a > 0 else None,
-        "cluster_events_per_second": {str(n): round(n / (p + n * a), 1)
+        "cluster_events_per_second": {str(n): round(cluster_rate(p, a, n), 1)
                                       for n in CLUSTER_SIZES},
     }
 

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,12 +30,16 @@ from stream.topics import TopicSpec, create_topics, topic_specs
 __all__ = [
     "BenchTopics",
     "consumed_events",
+    "cpu_seconds",
     "end_offsets",
+    "machine_cpu_seconds",
+    "output_span",
     "produce",
     "read_records",
     "start_profiler",
     "start_reference",
     "start_worker",
+    "worker_ready",
 ]
 
 log = logging.getLogger(__name__)
@@ -85,14 +90,16 @@ class BenchTopics:
         return env
 
 
-def start_worker(topics: BenchTopics, work_dir: Path, name: str
+def start_worker(topics: BenchTopics, work_dir: Path, name: str, web_port: int | None = None
                  ) -> tuple[subprocess.Popen[bytes], int]:
     """A ``python -m stream worker`` child on the topic set; returns it and its metrics port.
 
-    The batch knobs and every other ``STREAM_*`` setting of the caller's environment pass
-    through, so ``STREAM_BATCH_MAX=5000 stream bench`` measures that configuration."""
+    Its web server (``/health``) listens on ``web_port``, a free port if not given. The batch
+    knobs and every other ``STREAM_*`` setting of the caller's environment pass through, so
+    ``STREAM_BATCH_MAX=5000 stream bench`` measures that configuration."""
     metrics_port = free_port()
-    env = worker_env(work_dir / f"{name}-data", metrics_port, free_port(), topics.env())
+    env = worker_env(work_dir / f"{name}-data", metrics_port,
+                     web_port if web_port is not None else free_port(), topics.env())
     proc = start_worker_process(env, work_dir / f"{name}.log")
     try:
         wait_for_port("127.0.0.1", metrics_port, timeout=60)
@@ -161,6 +168,45 @@ def consumed_events(port: int, wanted: int, timeout: float,
         if progress is not None:
             progress(seen)
         time.sleep(interval)
+
+
+def worker_ready(web_port: int) -> bool:
+    """Whether the worker whose web server is on ``web_port`` says it is ready
+    (``/health?probe=ready``: in its group and not rebalancing, tables recovered, the
+    catalogue, item facts and rules read to where they were at its start)."""
+    url = f"http://127.0.0.1:{web_port}/health?probe=ready"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return bool(resp.status == 200)
+    except OSError:  # not up yet, or 503: not ready
+        return False
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User and system CPU time of process ``pid`` so far (Linux ``/proc``, what its
+    ``process_cpu_seconds_total`` reads; else None)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def machine_cpu_seconds() -> float | None:
+    """CPU seconds every process of the machine has used since boot, all cores together
+    (Linux ``/proc/stat``: user, nice, system, irq and softirq time; else None)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields[1:8])
+    except (OSError, ValueError):
+        return None
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def output_span(records: Sequence[Record]) -> tuple[float, float]:
+    """First and last Kafka timestamp of ``records``, in seconds."""
+    stamps = [r.timestamp for r in records]
+    return min(stamps) / 1000.0, max(stamps) / 1000.0
 
 
 async def produce(bootstrap: str, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> float:

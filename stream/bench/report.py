@@ -11,6 +11,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from stream.bench.cluster_report import cluster_markdown, cluster_rows
 from stream.bench.formatting import Row
 from stream.bench.formatting import number as _num
 from stream.bench.formatting import tick as _tick
@@ -100,6 +101,9 @@ def summary_rows(result: dict[str, Any]) -> list[Row]:
     model = result.get("model")
     if model:
         rows += model_rows(model)
+    cluster = result.get("cluster")
+    if cluster:
+        rows += cluster_rows(cluster)
     return rows
 
 
@@ -257,6 +261,9 @@ def _markdown(result: dict[str, Any]) -> str:
     model = result.get("model")
     if model:
         lines += model_markdown(model)
+    cluster = result.get("cluster")
+    if cluster:
+        lines += cluster_markdown(cluster)
     return "\n".join(lines) + "\n"
 
 

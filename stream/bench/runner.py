@@ -1,5 +1,6 @@
-"""The four measurements of ``stream bench``: end-to-end throughput against the trivial agent,
-open-loop latency, memory per user, and the pure model path against River's FunkMF."""
+"""The measurements of ``stream bench``: end-to-end throughput against the trivial agent,
+open-loop latency, memory per user, the pure model path against River's FunkMF, and (only
+when asked for) the cost of item facts in clusters of workers."""
 
 from __future__ import annotations
 
@@ -20,13 +21,16 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from stream.bench.cluster import measure_cluster
 from stream.bench.memory_runs import measure_memory
 from stream.bench.model import measure_model
 from stream.bench.processes import (
     BenchTopics,
     Record,
     consumed_events,
+    cpu_seconds,
     end_offsets,
+    output_span,
     produce,
     read_records,
     start_profiler,
@@ -40,11 +44,16 @@ from stream.dev.measure import percentile, scrape
 from stream.dev.processes import stop_process
 from stream.settings import Settings
 
-__all__ = ["MEASUREMENTS", "THROUGHPUT_SHARES", "BenchConfig", "run_bench"]
+__all__ = ["MEASUREMENTS", "OPTIONAL_MEASUREMENTS", "THROUGHPUT_SHARES", "BenchConfig",
+           "run_bench"]
 
 log = logging.getLogger(__name__)
 
+#: what ``stream bench`` measures unless told otherwise
 MEASUREMENTS = ("throughput", "latency", "memory", "model")
+#: what it measures only when ``--only`` names it: the clusters start several workers in
+#: turn, minutes of a small machine
+OPTIONAL_MEASUREMENTS = ("cluster",)
 
 Say = Callable[[str], None]
 
@@ -70,6 +79,9 @@ class BenchConfig:
     model_events: int = 10_000
     #: catalogue sizes of the model path, each with the same events
     model_items: tuple[int, ...] = (10_000, 100_000, 1_000_000)
+    #: interactions of each cluster run, and the cluster sizes, smallest first
+    cluster_events: int = 20_000
+    cluster_workers: tuple[int, ...] = (1, 2, 3)
     only: tuple[str, ...] = MEASUREMENTS
     seed: int = 7
     broker: str | None = None
@@ -100,12 +112,6 @@ class _Broker:
 # --- 1. throughput -----------------------------------------------------------------------
 
 
-def _span(records: list[Record]) -> tuple[float, float]:
-    """First and last Kafka timestamp of ``records``, in seconds."""
-    stamps = [r.timestamp for r in records]
-    return min(stamps) / 1000.0, max(stamps) / 1000.0
-
-
 def measure_throughput(cfg: BenchConfig, broker: _Broker, work: Path, say: Say
                        ) -> dict[str, Any]:
     """Pre-produce the catalogue and ``cfg.events`` interactions, then time our worker and
@@ -132,7 +138,7 @@ def measure_throughput(cfg: BenchConfig, broker: _Broker, work: Path, say: Say
     try:
         # the worker's CPU time per event, from the catalogue learned to the end
         _, seen_before = consumed_events(port, cfg.items, 120, proc=proc)
-        cpu_before = _cpu_seconds(proc.pid)
+        cpu_before = cpu_seconds(proc.pid)
         # the interactions wait for the catalogue: from here on the worker is at them
         started = time.time()
         if cfg.profile:
@@ -147,7 +153,7 @@ def measure_throughput(cfg: BenchConfig, broker: _Broker, work: Path, say: Say
             _progress(say, "worker consumed", wanted), proc, interval=1.0,
         )
         metrics = scrape(port, ("agent",))
-        cpu = _cpu_seconds(proc.pid)
+        cpu = cpu_seconds(proc.pid)
     finally:
         stop_process(profiler, 30, signal.SIGINT)
         stop_process(proc)
@@ -156,7 +162,7 @@ def measure_throughput(cfg: BenchConfig, broker: _Broker, work: Path, say: Say
     worker: dict[str, Any] = {"drained": done, "consumed": int(seen),
                               "recommendations": len(records)}
     if records:
-        first, last = _span(records)
+        first, last = output_span(records)
         # from when the catalogue was learned (or the first list, if earlier) to the last
         # list, over the interactions not consumed by then: the first list comes only once
         # a whole batch is handled, and a batch may hold the whole backlog
@@ -243,21 +249,10 @@ def _measure_reference(kind: str, topics: BenchTopics, events: list[BenchEvent],
             final[value["user_id"]] = max(final.get(value["user_id"], 0), value["count"])
         out["drained"] = final == per_user
     if records:
-        first, last = _span(records)
+        first, last = output_span(records)
         out["seconds"] = round(last - first, 3)
         out["events_per_second"] = round(wanted / max(last - first, 1e-3), 1)
     return out
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    """User and system CPU time of process ``pid`` so far (Linux ``/proc``; else None)."""
-    import os
-
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def _progress(say: Say, what: str, wanted: int) -> Callable[[float], None]:
@@ -507,7 +502,8 @@ def run_bench(cfg: BenchConfig, say: Say, keep: Path | None = None) -> dict[str,
             "memory_capped": list(cfg.memory_capped) if cfg.memory_capped else None,
             "memory_event_gap": cfg.memory_event_gap,
             "seconds": cfg.seconds, "model_events": cfg.model_events,
-            "model_items": list(cfg.model_items), "seed": cfg.seed,
+            "model_items": list(cfg.model_items), "cluster_events": cfg.cluster_events,
+            "cluster_workers": list(cfg.cluster_workers), "seed": cfg.seed,
             "only": list(cfg.only),
         },
         "machine": _machine(),
@@ -518,7 +514,7 @@ def run_bench(cfg: BenchConfig, say: Say, keep: Path | None = None) -> dict[str,
             out["model"] = measure_model(cfg, work, say)
         if "memory" in cfg.only:
             out["memory"] = measure_memory(cfg, say)
-        if "throughput" in cfg.only or "latency" in cfg.only:
+        if {"throughput", "latency", "cluster"} & set(cfg.only):
             broker = _Broker(cfg.broker, work)
             out["broker"] = "embedded Tansu (memory)" if broker.embedded else broker.url
             try:
@@ -528,6 +524,11 @@ def run_bench(cfg: BenchConfig, say: Say, keep: Path | None = None) -> dict[str,
                     hint = out["throughput"]["worker"].get("events_per_second")
                 if "latency" in cfg.only:
                     out["latency"] = measure_latency(cfg, broker, work, hint, say)
+                if "cluster" in cfg.only:
+                    tansu = broker.embedded.process if broker.embedded is not None else None
+                    out["cluster"] = measure_cluster(
+                        cfg, broker.url, broker.bootstrap, work, say,
+                        tansu.pid if tansu is not None else None)
             finally:
                 broker.stop()
     finally:

@@ -34,7 +34,10 @@ def _bench_dirs(tmp: Path) -> set[Path]:
     return set(tmp.glob("stream-bench-*"))
 
 
-def test_bench_runs_every_measurement_and_cleans_up(tmp_path: Path) -> None:
+def _bench(tmp_path: Path, *args: str, timeout: float = 240
+           ) -> tuple[subprocess.CompletedProcess[str], Path, Path, str]:
+    """``stream bench --out OUT ARGS`` in a temporary folder of its own; returns the finished
+    process, OUT, that temporary folder, and the marker in its children's environment."""
     marker = uuid.uuid4().hex
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_")}
     env["BENCH_E2E_MARKER"] = marker
@@ -45,18 +48,25 @@ def test_bench_runs_every_measurement_and_cleans_up(tmp_path: Path) -> None:
     env["TMPDIR"] = str(tmp)
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "stream", "bench", "--out", str(out), "--events", "600",
-         "--items", "60", "--users", "40", "--rates", "100", "--seconds", "1",
-         "--memory-users", "200", "--memory-events-per-user", "3", "--memory-capped", "400:100",
-         "--memory-event-gap", "5", "--model-events", "200", "--model-items", "120,60",
-         "--no-profile", "--timeout", "60"],
-        capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path,
+        [sys.executable, "-m", "stream", "bench", "--out", str(out), *args],
+        capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp_path,
     )
+    return proc, out, tmp, marker
+
+
+def test_bench_runs_every_measurement_and_cleans_up(tmp_path: Path) -> None:
+    proc, out, tmp, marker = _bench(
+        tmp_path, "--events", "600",
+        "--items", "60", "--users", "40", "--rates", "100", "--seconds", "1",
+        "--memory-users", "200", "--memory-events-per-user", "3", "--memory-capped", "400:100",
+        "--memory-event-gap", "5", "--model-events", "200", "--model-items", "120,60",
+        "--no-profile", "--timeout", "60")
     text = proc.stdout + proc.stderr
     assert proc.returncode == 0, text
     assert "stream bench (" in text and "bench.json" in text
 
     result = json.loads((out / "bench.json").read_text())
+    assert "cluster" not in result  # only when --only names it
     tp = result["throughput"]
     assert tp["worker"]["drained"] and tp["trivial"]["drained"]
     assert tp["trivial"]["outputs"] == 600  # one message per event
@@ -103,5 +113,50 @@ def test_bench_runs_every_measurement_and_cleans_up(tmp_path: Path) -> None:
     for name in ("throughput.png", "latency.png", "memory.png", "memory-capped.png", "model.png",
                  "model.prof"):
         assert (out / name).stat().st_size > 0, name
+    assert _bench_dirs(tmp) == set(), "temporary folders left behind"
+    assert _processes_with(marker) == set(), "the bench left processes behind"
+
+
+def test_bench_measures_clusters_only_when_asked(tmp_path: Path) -> None:
+    proc, out, tmp, marker = _bench(
+        tmp_path, "--only", "cluster", "--cluster-workers", "2,1", "--cluster-events", "2000",
+        "--items", "60", "--users", "40", "--timeout", "60")
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 0, text
+    assert "stream bench (" in text and "bench.json" in text
+
+    result = json.loads((out / "bench.json").read_text())
+    assert set(result) >= {"cluster"} and not {"throughput", "latency", "memory", "model"} & set(
+        result)
+    cluster = result["cluster"]
+    assert cluster["partitions"] % 2 == 0  # the workers of each run own as many partitions
+    assert [r["workers_in_cluster"] for r in cluster["runs"]] == [1, 2]
+    for run in cluster["runs"]:
+        assert run["drained"] and run["events_per_second"] > 0 and run["recommendations"] > 0
+        assert run["window_seconds"] > 0 and run["broker_cpu_seconds"] >= 0
+        workers = run["per_worker"]
+        assert len(workers) == run["workers_in_cluster"]
+        # between them the workers owned every partition and consumed every interaction; each
+        # applied every one's facts
+        owned = sorted(p for w in workers for p in w["partitions"])
+        assert owned == list(range(cluster["partitions"]))
+        assert sum(w["own_events"] for w in workers) == 2000
+        assert len({w["facts_events_applied"] for w in workers}) == 1
+        assert 0 < workers[0]["facts_events_applied"] <= 2000
+        for w in workers:
+            assert w["cpu_seconds"] > w["facts_cpu_seconds"] > 0
+    model = cluster["model"]
+    assert model["base_workers"] == 1
+    assert model["own_us_per_event"] > 0 and model["facts_us_per_event"] > 0
+    rates = model["cluster_events_per_second"]
+    assert list(rates) == ["2", "10", "100"]
+    assert rates["2"] < rates["10"] < rates["100"] < model["cap_events_per_second"]
+    assert [len(r["workers"]) for r in model["runs"]] == [1, 2]
+    assert all(w["predicted_cpu_seconds"] > 0 for r in model["runs"] for w in r["workers"])
+    assert model["least_squares"] is not None  # own events tell p from a across the runs
+
+    md = (out / "bench.md").read_text()
+    assert "## Clusters: what item facts cost" in md
+    assert "### Cluster throughput implied by the model (not measured)" in md
     assert _bench_dirs(tmp) == set(), "temporary folders left behind"
     assert _processes_with(marker) == set(), "the bench left processes behind"

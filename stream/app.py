@@ -188,6 +188,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         """Users of revoked interaction partitions leave this worker's memory, and the
         partitions' lag and position leave its metrics (they are another worker's now)."""
         for tp in revoked:
+            processed.pop((tp.topic, tp.partition), None)  # another worker's from now on
             for gauge in (metrics.consumer_lag, metrics.consumer_position):
                 with contextlib.suppress(KeyError):  # never measured here
                     gauge.remove(tp.topic, str(tp.partition))
@@ -251,7 +252,12 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             if highwater is None:
                 continue
             done = processed.get((tp.topic, tp.partition))
-            position = done + 1 if done is not None else await consumer.position(tp) or 0
+            if done is not None:
+                position = done + 1
+            else:
+                position = await consumer.position(tp) or 0
+                if tp not in consumer.assignment():  # revoked meanwhile: its gauges are gone
+                    continue
             metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
                 max(highwater - position, 0)
             )

@@ -237,6 +237,9 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
 
     inputs = set(settings.input_topics)
 
+    #: the input partitions whose lag and position gauges the lag timer set last
+    measured: set[Any] = set()
+
     @app.timer(settings.lag_interval_seconds, name="stream.measure_lag")  # type: ignore[untyped-decorator]
     async def measure_lag() -> None:
         """Consumer lag per assigned input partition: high watermark minus what we processed.
@@ -244,10 +247,23 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         Only the input topics: Faust's own (the users changelog, which an active worker
         writes and does not read after recovery, and the assignor's topic) would show a lag
         that grows by design and page someone for nothing."""
+        model = pipeline.recommender
+        pipeline.editorial.update_gauges()  # rules expire between two changes
+        metrics.users_in_state.set(model.n_users)
+        metrics.items_in_state.set(model.n_items)
+        if comments is not None:
+            comments.update_gauges()
         consumer = app.consumer
-        for tp in consumer.assignment():
-            if tp.topic not in inputs:
-                continue
+        if app.rebalancing:  # the assignment the consumer reports is about to change
+            return
+        assigned = {tp for tp in consumer.assignment() if tp.topic in inputs}
+        for tp in measured - assigned:  # handed over: another worker's gauges now
+            for gauge in (metrics.consumer_lag, metrics.consumer_position):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(tp.topic, str(tp.partition))
+        measured.clear()
+        measured.update(assigned)
+        for tp in assigned:
             highwater = consumer.highwater(tp)
             if highwater is None:
                 continue
@@ -262,12 +278,6 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
                 max(highwater - position, 0)
             )
             metrics.consumer_position.labels(tp.topic, str(tp.partition)).set(position)
-        model = pipeline.recommender
-        pipeline.editorial.update_gauges()  # rules expire between two changes
-        metrics.users_in_state.set(model.n_users)
-        metrics.items_in_state.set(model.n_items)
-        if comments is not None:
-            comments.update_gauges()
 
     return Worker(app=app, settings=settings, metrics=metrics, pipeline=pipeline,
                   comments=comments, health=health)

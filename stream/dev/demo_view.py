@@ -39,7 +39,13 @@ class DemoStats:
     tombstones: int = 0
     dead_letters: int = 0
     dead_letter_reasons: Counter[str] = field(default_factory=Counter)
+    #: click (or read) to published list, of the lists a reader's own click or read made
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=5000))
+    #: the times (``ts``) of each reader's latest clicks and reads sent: a list whose
+    #: ``event_ts`` is one of them was made by it
+    sent: dict[str, deque[float]] = field(default_factory=dict)
+    #: lists published for no event of their reader (a retraction, a rule: timed apart)
+    republished: int = 0
     latest: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     previous: dict[str, list[str]] = field(default_factory=dict)
     last_click: dict[str, str] = field(default_factory=dict)
@@ -265,7 +271,10 @@ def summary_json(s: DemoStats, m: Mapping[str, float], truth: GroundTruth,
             "recommendations_read_back": s.recommendations,
         },
         "latency_seconds": {
+            # the lists a reader's click or read made; those published again without one
+            # (a retraction) are timed by the retraction's check
             "lists": len(lat),
+            "published_again": s.republished,
             "p50": percentile(lat, 0.5),
             "p99": percentile(lat, 0.99),
         },

@@ -64,6 +64,10 @@ def test_demo_runs_and_stops_by_itself(tmp_path: Path) -> None:
     assert counts["malformed"] == counts["dead_lettered"] == counts["dead_letters_read_back"] \
         == dead
     assert 0 < summary["latency_seconds"]["p50"] <= summary["latency_seconds"]["p99"]
+    # every list read back is timed from its reader's click or read, or was published again
+    # for the retraction (timed by its check)
+    latency = summary["latency_seconds"]
+    assert latency["lists"] + latency["published_again"] == recs
     variants = summary["variants"]
     assert set(variants) == {"control", "diverse", "popularity"}
     for figures in variants.values():

@@ -51,6 +51,31 @@ def test_covisitation_keeps_heavy_pairs_when_full() -> None:
     assert 1 in cv.row(0, now=0.0)
 
 
+def test_covisitation_pairs_of_a_batch_equal_one_add_per_read() -> None:
+    """add_pairs of a batch: pairs named twice add up, both directions count, and a held
+    pair grows in place; a row with more new neighbours than slots keeps the heaviest new
+    ones in its lightest slots."""
+    one_by_one = CoVisitation(neighbors=4, half_life=1e9)
+    batched = CoVisitation(neighbors=4, half_life=1e9)
+    reads = [(0, [1, 2], 1.0), (3, [0], 0.5), (1, [0], 2.0)]
+    for item, others, w in reads:
+        one_by_one.add(item, np.array(others), w, 0.0)
+    a = np.array([item for item, others, _ in reads for _ in others])
+    b = np.array([o for _, others, _ in reads for o in others])
+    w = np.array([w for _, others, w in reads for _ in others])
+    batched.add_pairs(a, b, w, 0.0)
+    for row in range(4):
+        assert batched.row(row, 0.0) == one_by_one.row(row, 0.0)
+    assert batched.row(0, 0.0) == {1: 3.0, 2: 1.0, 3: 0.5}
+    full = CoVisitation(neighbors=2, half_life=1e9)
+    full.add_pairs(np.array([0, 0]), np.array([1, 2]), np.array([5.0, 4.0]), 0.0)
+    full.add_pairs(np.array([0, 0, 0]), np.array([3, 4, 5]), np.array([1.0, 3.0, 2.0]), 0.0)
+    assert full.row(0, 0.0) == {4: 3.0, 5: 2.0}  # the heaviest two new ones
+    full.add_pairs(np.array([0]), np.array([6]), np.array([0.5]), 0.0)
+    assert full.row(0, 0.0) == {4: 3.0, 6: 0.5}  # a new one takes the lightest slot
+    assert full.row(6, 0.0) == {0: 0.5}
+
+
 def test_covisitation_subtract_and_clear() -> None:
     cv = CoVisitation(neighbors=4, half_life=1e9)
     cv.add(0, np.array([1, 2]), 1.0, 0.0)

@@ -62,8 +62,8 @@ def test_covisitation_pairs_of_a_batch_equal_one_add_per_read() -> None:
         one_by_one.add(item, np.array(others), w, 0.0)
     a = np.array([item for item, others, _ in reads for _ in others])
     b = np.array([o for _, others, _ in reads for o in others])
-    w = np.array([w for _, others, w in reads for _ in others])
-    batched.add_pairs(a, b, w, 0.0)
+    weights = np.array([w for _, others, w in reads for _ in others])
+    batched.add_pairs(a, b, weights, 0.0)
     for row in range(4):
         assert batched.row(row, 0.0) == one_by_one.row(row, 0.0)
     assert batched.row(0, 0.0) == {1: 3.0, 2: 1.0, 3: 0.5}

@@ -25,6 +25,9 @@ from stream.events import RULE_KINDS
 
 __all__ = ["LATENCY_BUCKETS", "PROCESSING_BUCKETS", "Metrics"]
 
+#: what a worker met again of the item facts (``stream_item_facts_replayed_total``)
+FACTS_REPLAYED = ("not_published", "skipped", "overlapping")
+
 #: event-to-recommendation latency: sub-millisecond to seconds
 LATENCY_BUCKETS = (
     0.0005,
@@ -324,3 +327,5 @@ class Metrics:
             self.rules_active.labels(kind)
         for cause in ("retraction", "rule"):
             self.lists_republished.labels(cause)
+        for outcome in FACTS_REPLAYED:
+            self.item_facts_replayed.labels(outcome)

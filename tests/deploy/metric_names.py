@@ -38,6 +38,7 @@ ISSUE7_METRICS: list[str] = [
     "stream_model_update_seconds_count",
     # the process collector (prometheus_client.ProcessCollector on the worker's registry)
     "process_resident_memory_bytes",
+    "process_cpu_seconds_total",
     # set by Prometheus for every target it scrapes
     "up",
 ]

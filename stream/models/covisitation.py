@@ -88,43 +88,11 @@ class CoVisitation:
 
     def add(self, item: int, others: NDArray[np.int64] | NDArray[np.int32], weight: float,
             ts: float) -> None:
-        """Count a co-visit of ``item`` with each of ``others`` (both directions)."""
-        if others.size == 0:
-            return
-        self.ensure_capacity(max(item, int(others.max())) + 1)
-        amount = np.float32(weight * self.scale(ts))
-        self._add_to_rows(others.astype(np.int64), item, amount)
-        self._add_to_row(item, others.astype(np.int32), amount)
-
-    def _add_to_rows(self, rows: NDArray[np.int64], col: int, amount: np.float32) -> None:
-        # one new column into many rows
-        match = self.nbr[rows] == col
-        found = match.any(axis=1)
-        if found.any():
-            self.weight[rows[found], match[found].argmax(axis=1)] += amount
-        missing = rows[~found]
-        if missing.size:
-            slots = self.weight[missing].argmin(axis=1)  # empty slots weigh 0: taken first
-            self.nbr[missing, slots] = col
-            self.weight[missing, slots] = amount
-
-    def _add_to_row(self, row: int, cols: NDArray[np.int32], amount: np.float32) -> None:
-        # many new columns into one row
-        nbr = self.nbr[row]
-        match = cols[:, None] == nbr[None, :]
-        found = match.any(axis=1)
-        if found.any():
-            self.weight[row, match[found].argmax(axis=1)] += amount
-        new = cols[~found]
-        if new.size:
-            new = new[-self.neighbors:]
-            weights = self.weight[row]
-            if new.size < self.neighbors:
-                slots = np.argpartition(weights, new.size - 1)[: new.size]
-            else:
-                slots = np.arange(self.neighbors)
-            self.nbr[row, slots] = new
-            self.weight[row, slots] = amount
+        """Count a co-visit of ``item`` with each of ``others`` (both directions): one read
+        (:meth:`add_pairs` of its pairs)."""
+        others = others.astype(np.int64)
+        self.add_pairs(np.full(others.size, item, dtype=np.int64), others,
+                       np.full(others.size, weight), ts)
 
     def add_pairs(self, a: NDArray[np.int64], b: NDArray[np.int64],
                   amounts: NDArray[np.float64], ts: float) -> None:

@@ -75,7 +75,9 @@ class ItemStatistics:
         t = max((float(r["t"]) for r in records if "t" in r), default=0.0)
         pool = self.pool
         resolved = [pool.indexes_at(r["items"], r["at"]) for r in records]
-        for (stat, name), half_life in zip(self.decayed(), self._half_lives(), strict=True):
+        half_lives = _half_lives(self.settings)
+        for stat, name in self.decayed():
+            half_life = half_lives[name]
             parts = [(idx[np.asarray(r[name][0], dtype=np.int64)],
                       np.asarray(r[name][1], dtype=np.float64)
                       * _decay(float(r["t"]) - t, half_life))
@@ -110,11 +112,6 @@ class ItemStatistics:
             for fact in r.get("uncovisit", ()):
                 self._uncovisit(fact)
 
-    def _half_lives(self) -> tuple[float, ...]:
-        s = self.settings
-        return (s.popularity_half_life_seconds, s.ctr_half_life_seconds,
-                s.ctr_half_life_seconds, s.covisit_half_life_seconds)
-
     def _uncovisit(self, fact: Sequence[Any]) -> None:
         """A forgotten read's co-visits, as far as they are held."""
         ts = float(fact[2])
@@ -132,6 +129,14 @@ class ItemStatistics:
         self.covisit.clear_item(idx)
         for stat, _ in self.decayed():
             stat.reset(idx)
+
+
+def _half_lives(settings: ModelSettings) -> dict[str, float]:
+    """The half-life of each decayed count, by its name (:data:`_COUNTS`)."""
+    return {"popularity": settings.popularity_half_life_seconds,
+            "shown": settings.ctr_half_life_seconds,
+            "clicked": settings.ctr_half_life_seconds,
+            "degree": settings.covisit_half_life_seconds}
 
 
 def _decay(dt: float, half_life: float) -> float:
@@ -225,10 +230,7 @@ def record_facts(settings: ModelSettings, facts: Sequence[Sequence[Any]]
     out: dict[str, Any] = {"items": list(pos), "at": at}
     if times:  # (a record of the ranker's examples alone has no time)
         out["t"], out["t0"] = t, min(times)
-    half_lives = dict(zip(_COUNTS, (settings.popularity_half_life_seconds,
-                                    settings.ctr_half_life_seconds,
-                                    settings.ctr_half_life_seconds,
-                                    settings.covisit_half_life_seconds), strict=True))
+    half_lives = _half_lives(settings)
     n = len(at)
     for name in _COUNTS:
         positions, stamps, weights = counts[name]

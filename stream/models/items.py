@@ -98,17 +98,14 @@ class ItemPool:
 
     def mark_read(self, idx: int, ts: float) -> None:
         """A click or read: the item is alive (see :meth:`stale`), and its popularity moved."""
-        cat = self.catalog
-        cat.read.add(idx)
-        if not cat.last_seen[idx] >= ts:  # NaN-safe
-            cat.last_seen[idx] = ts
-        if not cat.first_read[idx] <= ts:
-            cat.first_read[idx] = ts
+        at = np.array([ts])
+        self.mark_read_many(np.array([idx], dtype=np.int64), at, at)
 
     def mark_read_many(self, idx: NDArray[np.int64], first: NDArray[np.float64],
                        last: NDArray[np.float64]) -> None:
-        """:meth:`mark_read` of each item of ``idx`` (repeats allowed), first read at
-        ``first`` and last at ``last``."""
+        """Clicks or reads of each item of ``idx`` (repeats allowed), the first at ``first``
+        and the last at ``last``: the items are alive (see :meth:`stale`), and their
+        popularity moved."""
         cat = self.catalog
         cat.read.update(idx.tolist())
         np.fmax.at(cat.last_seen, idx, last)  # NaN-safe: fmax takes the number

@@ -95,24 +95,6 @@ class DecayedPopularity:
             out[:m] = self._values[:m] / self._factor(now)
         return out
 
-    def update_many(self, indexes: NDArray[np.int64], ts: float, weight: float = 1.0) -> None:
-        """Count one interaction with each of ``indexes`` (repeats count again) at ``ts``:
-        :meth:`update` for each in turn, bit for bit, in a few vector operations."""
-        if indexes.size == 0:
-            return
-        factor = self._prepare(int(indexes.max()), ts, weight)
-        amount = weight * factor
-        # unbuffered: a repeated index is added to as often as it occurs, in order
-        np.add.at(self._values, indexes, amount)
-        self._sum += amount * indexes.size
-        if amount < 0:
-            if self._top in indexes:
-                self._top = -1
-        elif self._top >= 0:
-            best = int(indexes[int(np.argmax(self._values[indexes]))])
-            if self._values[best] > self._values[self._top]:
-                self._top = best
-
     def add_at(self, indexes: NDArray[np.int64], amounts: NDArray[np.float64], ts: float
                ) -> None:
         """Add ``amounts`` (weights as of ``ts``) to ``indexes`` (repeats add again) in one

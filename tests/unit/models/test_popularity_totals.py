@@ -21,7 +21,8 @@ def test_total_and_top_follow_every_kind_of_change() -> None:
         if kind < 0.6:
             pop.update(index, ts, float(rng.uniform(0.5, 2.0)))
         elif kind < 0.8:
-            pop.update_many(rng.integers(0, 200, size=8), ts)
+            # a record of item facts: repeats, and takings back among the additions
+            pop.add_at(rng.integers(0, 200, size=8), rng.uniform(-0.5, 2.0, size=8), ts)
         elif kind < 0.9:
             pop.update(index, ts, -float(rng.uniform(0.1, 1.0)))  # a forget takes back
         else:

@@ -393,9 +393,8 @@ class FeedPipeline:
         processed again after a crash or a rebalance publishes no facts when its worker had
         applied them (:meth:`handle_interactions`), and a worker takes over partitions only
         once it has read the facts topic to its end (``facts_before_takeover`` in
-        ``stream.app``): records of
-        one partition never overlap then. One that does (a worker cut off from the group that
-        went on publishing) is applied whole and counted
+        ``stream.app``): records of one partition never overlap then. One that does (a worker
+        cut off from the group that went on publishing) is applied whole and counted
         (``stream_item_facts_replayed_total{outcome="overlapping"}``). Records of workers
         older than the summed records (one entry per event) are applied event by event past
         the last offset applied."""

@@ -183,15 +183,19 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         deliveries=deliveries,
     )
 
+    def drop_partition_gauges(tp: Any) -> None:
+        """Take a partition's lag and position gauges away (it is another worker's now)."""
+        for gauge in (metrics.consumer_lag, metrics.consumer_position):
+            with contextlib.suppress(KeyError):  # never measured here
+                gauge.remove(tp.topic, str(tp.partition))
+
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def release_users(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
         """Users of revoked interaction partitions leave this worker's memory, and the
         partitions' lag and position leave its metrics (they are another worker's now)."""
         for tp in revoked:
             processed.pop((tp.topic, tp.partition), None)  # another worker's from now on
-            for gauge in (metrics.consumer_lag, metrics.consumer_position):
-                with contextlib.suppress(KeyError):  # never measured here
-                    gauge.remove(tp.topic, str(tp.partition))
+            drop_partition_gauges(tp)
         partitions = {tp.partition for tp in revoked if tp.topic == settings.topic_interactions}
         if partitions:
             dropped = pipeline.release_partitions(partitions)
@@ -258,9 +262,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             return
         assigned = {tp for tp in consumer.assignment() if tp.topic in inputs}
         for tp in measured - assigned:  # handed over: another worker's gauges now
-            for gauge in (metrics.consumer_lag, metrics.consumer_position):
-                with contextlib.suppress(KeyError):
-                    gauge.remove(tp.topic, str(tp.partition))
+            drop_partition_gauges(tp)
         measured.clear()
         measured.update(assigned)
         for tp in assigned:

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from stream.models.covisitation import CoVisitation
 from stream.models.items import ItemPool
@@ -144,6 +145,14 @@ def _decay(dt: float, half_life: float) -> float:
     return math.pow(2.0, min(max(dt / half_life, -1000.0), 1000.0))
 
 
+def _as_of(weights: Sequence[float], stamps: Sequence[float], t: float, half_life: float
+           ) -> NDArray[np.float64]:
+    """Weights counted at ``stamps``, decayed to time ``t`` (not after any of them)."""
+    out: NDArray[np.float64] = np.asarray(weights, dtype=np.float64) * np.exp2(
+        np.maximum((np.asarray(stamps, dtype=np.float64) - t) / half_life, -1000.0))
+    return out
+
+
 def record_facts(settings: ModelSettings, facts: Sequence[Sequence[Any]]
                  ) -> dict[str, Any]:
     """The facts of a batch summed per item: what :meth:`ItemStatistics.apply_records`
@@ -236,8 +245,7 @@ def record_facts(settings: ModelSettings, facts: Sequence[Sequence[Any]]
         positions, stamps, weights = counts[name]
         if positions:
             where = np.asarray(positions, dtype=np.int64)
-            amounts = np.asarray(weights) * np.exp2(
-                np.maximum((np.asarray(stamps) - t) / half_lives[name], -1000.0))
+            amounts = _as_of(weights, stamps, t, half_lives[name])
             held = np.unique(where)
             out[name] = [held.tolist(),
                          np.bincount(where, weights=amounts, minlength=n)[held].tolist()]
@@ -253,8 +261,7 @@ def record_facts(settings: ModelSettings, facts: Sequence[Sequence[Any]]
     if pair_a:
         a, b = np.asarray(pair_a, dtype=np.int64), np.asarray(pair_b, dtype=np.int64)
         lo, hi = np.minimum(a, b), np.maximum(a, b)
-        amounts = np.asarray(pair_w) * np.exp2(np.maximum(
-            (np.asarray(pair_ts) - t) / settings.covisit_half_life_seconds, -1000.0))
+        amounts = _as_of(pair_w, pair_ts, t, settings.covisit_half_life_seconds)
         keys, inverse = np.unique(lo * n + hi, return_inverse=True)
         out["covisit"] = [(keys // n).tolist(), (keys % n).tolist(),
                           np.bincount(inverse, weights=amounts).tolist()]

@@ -188,9 +188,11 @@ class CoVisitation:
         out = np.zeros(n, dtype=np.float64)
         if rows.size == 0:
             return out
-        rows = rows[rows < self.nbr.shape[0]]
+        inside = rows < self.nbr.shape[0]  # rows never co-visited hold nothing
+        if not inside.all():
+            rows, row_weights = rows[inside], row_weights[inside]
         nbr = self.nbr[rows]
-        weights = self.weight[rows] * row_weights[: rows.size, None]
+        weights = self.weight[rows] * row_weights[:, None]
         valid = (nbr >= 0) & (nbr < n)
         out += np.bincount(nbr[valid], weights=weights[valid], minlength=n)[:n]
         return out
@@ -232,9 +234,11 @@ class CoVisitation:
         >>> at.tolist(), top
         ([1.5, 0.0], 1.5)
         """
-        rows = rows[rows < self.nbr.shape[0]]
+        inside = rows < self.nbr.shape[0]  # rows never co-visited hold nothing
+        if not inside.all():
+            rows, row_weights = rows[inside], row_weights[inside]
         nbr = self.nbr[rows]
-        weights = self.weight[rows] * row_weights[: rows.size, None]
+        weights = self.weight[rows] * row_weights[:, None]
         valid = (nbr >= 0) & (nbr < n)
         cols = nbr[valid].astype(np.int64)
         if cols.size == 0:

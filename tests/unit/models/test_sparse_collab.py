@@ -8,6 +8,7 @@ import numpy as np
 
 from stream.bench.workload import Workload
 from stream.models import ModelSettings, StreamRecommender
+from stream.models.covisitation import CoVisitation
 
 
 def test_collab_at_a_few_items_equals_the_whole_array() -> None:
@@ -36,3 +37,15 @@ def test_collab_at_a_few_items_equals_the_whole_array() -> None:
         compared += 1
         nonzero += int(np.count_nonzero(got))
     assert compared == 200 and nonzero > 200
+
+
+def test_a_recent_read_without_a_row_leaves_the_others_their_own_weights() -> None:
+    # a read of an item never co-visited (past the rows the table holds: a new item read
+    # first) holds nothing; the reads after it keep their own weights
+    cv = CoVisitation(neighbors=4, half_life=86400.0, capacity=8)
+    cv.add(2, np.array([1]), weight=1.0, ts=0.0)  # row 1 holds item 2
+    rows = np.array([cv.nbr.shape[0] + 5, 1], dtype=np.int64)
+    weights = np.array([10.0, 1.0])
+    assert cv.scores(rows, weights, 3).tolist() == [0.0, 0.0, 1.0]
+    at, top = cv.scores_at(rows, weights, 3, np.array([2]), lambda cols: np.ones(cols.size))
+    assert at.tolist() == [1.0] and top == 1.0

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from stream.models.arrays import distinct, group_starts, segment_positions
+from stream.models.arrays import distinct, group_starts, segment_positions, stable_order
 from stream.models.candidates import EVERYTHING, TopicLists
 from stream.models.histories import UserHistories
 from stream.models.items import ItemPool
@@ -190,8 +190,8 @@ class Retriever:
         # the co-visitation score), else the first of equal copies from several lists
         pairs = _Pairs.join([collab, listed])
         keys = pairs.readers.astype(np.int64) * n + pairs.items
-        order = np.argsort(keys, kind="stable")
-        pairs = pairs.where(order[group_starts(keys[order])])
+        ordered, order = stable_order(keys)
+        pairs = pairs.where(order[group_starts(ordered)])
         return self._best(user_ids, views, now, pairs, width, co_reads)
 
     def _empty(self, user_ids: list[str], views: list[UserView], now: float, n: int
@@ -218,8 +218,7 @@ class Retriever:
         row_weights = batch.weights * (1.0 / scorer._degree_at(batch.items, now))
         values = weights.astype(np.float64) * row_weights[which]
         keys = batch.readers[which].astype(np.int64) * n + cols
-        order = np.argsort(keys, kind="stable")
-        ordered = keys[order]
+        ordered, order = stable_order(keys)
         first = group_starts(ordered)
         group = np.empty(keys.size, dtype=np.intp)
         group[order] = np.cumsum(first) - 1

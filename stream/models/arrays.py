@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["distinct", "group_starts", "segment_positions"]
+__all__ = ["distinct", "group_starts", "segment_positions", "stable_order"]
 
 
 def distinct(values: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -36,6 +36,27 @@ def group_starts(ordered: NDArray[np.int64]) -> NDArray[np.bool_]:
         first[0] = True
         np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
     return first
+
+
+def stable_order(keys: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.intp]]:
+    """``keys`` sorted, and the order that sorts them keeping equal keys in their order
+    (``np.argsort(keys, kind="stable")``): one plain sort of ``key * size + position``, two
+    to four times faster than numpy's stable sort of int64, where that fits in 63 bits.
+
+    >>> ordered, order = stable_order(np.array([5, 2, 5, 1]))
+    >>> ordered.tolist(), order.tolist()
+    ([1, 2, 5, 5], [3, 1, 0, 2])
+    """
+    size = keys.size
+    if size == 0 or max(-int(keys.min()), int(keys.max()) + 1) >= 2**62 // size:
+        order: NDArray[np.intp] = np.argsort(keys, kind="stable")
+        return keys[order], order
+    tagged = keys * size
+    tagged += np.arange(size)
+    tagged.sort()
+    ordered: NDArray[np.int64] = tagged // size
+    order = tagged - ordered * size
+    return ordered, order
 
 
 def segment_positions(owners: NDArray[np.intp], n_owners: int

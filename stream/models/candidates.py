@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from stream.models.arrays import distinct
+from stream.models.arrays import group_starts
 from stream.models.items import ItemPool
 from stream.models.popularity import DecayedPopularity
 from stream.models.settings import ModelSettings
@@ -148,8 +148,8 @@ class TopicLists:
             self._reweighted = self.pool.docs_at_reweight
             for t in range(len(self.members)):
                 added.setdefault(t, [])
-        for t, items in added.items():
-            self._merge(t, np.concatenate(items) if items else np.zeros(0, np.int64), now)
+        if added:
+            self._merge(added, now)
 
     def _retopic(self, idx: int, added: dict[int, list[NDArray[np.int64]]]) -> None:
         """Work out the topics of an item whose metadata or liveness changed: it joins the
@@ -192,28 +192,73 @@ class TopicLists:
         for t, part in zip(topics[starts].tolist(), np.split(owners, starts[1:]), strict=True):
             added.setdefault(t, []).append(part)
 
-    def _holds(self, t: int, items: NDArray[np.int64]) -> NDArray[np.bool_]:
-        """Whether each of ``items`` is (still) in topic ``t``."""
-        if t == EVERYTHING:
-            out: NDArray[np.bool_] = self.item_language[items] >= 0
-            return out
-        held: NDArray[np.bool_] = (self.item_language[items] == t) | (
-            self.item_topics[items] == t).any(axis=1)
+    def _holds(self, topics: NDArray[np.int64], items: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """Whether each of ``items`` is (still) in the topic beside it."""
+        language = self.item_language[items]
+        held: NDArray[np.bool_] = language == topics
+        tags = self.item_topics[items]
+        for column in range(TOPIC_TAGS):  # twice as fast as any(axis=1)
+            held |= tags[:, column] == topics
+        held |= (topics == EVERYTHING) & (language >= 0)
         return held
 
-    def _merge(self, t: int, added: NDArray[np.int64], now: float) -> None:
-        """Topic ``t``'s lists again, from its members and the items ``added`` to it."""
-        pool = distinct(np.concatenate([self.members[t], added]))
-        pool = pool[self._holds(t, pool)]
+    def _merge(self, added: dict[int, list[NDArray[np.int64]]], now: float) -> None:
+        """The lists again of each topic of ``added``, from its members and the items added
+        to it: every topic's in one pass of array operations (a topic's lists depend on its
+        items alone), a copy of the members' vectors per topic."""
+        topics = list(added)
+        parts = [self.members[t] for t in topics]
+        part_owners = list(range(len(topics)))
+        for i, t in enumerate(topics):
+            parts += added[t]
+            part_owners += [i] * len(added[t])
+        owners = np.repeat(np.array(part_owners, dtype=np.int64), [p.size for p in parts])
+        # (topic, item) keys: items are below the capacity of item_language
+        stride = self.item_language.shape[0]
+        keys = owners * stride + np.concatenate(parts) if owners.size \
+            else np.zeros(0, np.int64)
+        # the members' keys come first and sorted: a stable sort (timsort) merges the runs
+        keys = np.sort(keys, kind="stable")
+        keys = keys[group_starts(keys)]
+        owner, pool = keys // stride, keys % stride
+        held = self._holds(np.array(topics, dtype=np.int64)[owner], pool)
+        owner, pool = owner[held], pool[held]
         size = self.size
         # best first; the lower index first among equals, so that lists do not depend on the
-        # order changes came in
+        # order changes came in; each topic's apart (the pool is ordered by topic, then item)
         born = self.pool.born(pool)
-        known = pool[np.isfinite(born)]
-        fresh = known[np.lexsort((known, -born[np.isfinite(born)]))[:size]]
-        popular = pool[np.lexsort((pool, -self.popularity.at(pool, now)))]
-        trending = popular[~np.isin(popular, fresh)][: 2 * size - fresh.size]
-        members = distinct(np.concatenate([trending, fresh]))
-        self.trending[t], self.fresh[t] = trending, fresh
-        self.members[t] = members
-        self.vectors[t] = np.take(self.pool.catalog.vectors, members, axis=0)
+        known = np.flatnonzero(np.isfinite(born))
+        newest = known[np.lexsort((pool[known], -born[known], owner[known]))]
+        fresh = newest[_ranks(owner[newest]) < size]
+        is_fresh = np.zeros(pool.size, dtype=bool)
+        is_fresh[fresh] = True
+        n_fresh = np.bincount(owner[fresh], minlength=len(topics))
+        popular = np.lexsort((pool, -self.popularity.at(pool, now), owner))
+        popular = popular[~is_fresh[popular]]
+        trending = popular[_ranks(owner[popular]) < 2 * size - n_fresh[owner[popular]]]
+        listed = is_fresh
+        listed[trending] = True
+        members = np.flatnonzero(listed)
+        vectors = self.pool.catalog.vectors
+        # each of the three is grouped by topic; copies, as a view would keep the whole
+        # batch's arrays alive
+        cut = len(topics) - 1
+        for t, trend, new, kept in zip(
+                topics, *(np.split(pool[at], np.cumsum(np.bincount(owner[at], minlength=cut + 1)
+                                                       )[:cut])
+                          for at in (trending, fresh, members)), strict=True):
+            self.trending[t], self.fresh[t] = trend.copy(), new.copy()
+            self.members[t] = kept.copy()
+            self.vectors[t] = np.take(vectors, kept, axis=0)
+
+
+def _ranks(owners: NDArray[np.int64]) -> NDArray[np.intp]:
+    """Each entry's place among the entries of its owner, for ``owners`` grouped.
+
+    >>> _ranks(np.array([0, 0, 2, 2, 2])).tolist()
+    [0, 1, 0, 1, 2]
+    """
+    first = np.flatnonzero(group_starts(owners))
+    counts = np.diff(np.r_[first, owners.size])
+    out: NDArray[np.intp] = np.arange(owners.size) - np.repeat(first, counts)
+    return out

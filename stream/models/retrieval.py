@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from stream.models.arrays import distinct, group_starts, segment_positions
+from stream.models.arrays import distinct, group_starts, segment_positions, stable_order
 from stream.models.candidates import EVERYTHING, TopicLists
 from stream.models.histories import UserHistories
 from stream.models.items import ItemPool
@@ -110,14 +110,26 @@ class _Pairs:
 
 
 @dataclass(slots=True)
-class _TopicScores:
-    """One topic's list scored for the batch's readers of it (rows ``who``, columns
-    ``members``)."""
+class _TopicGrid:
+    """The lists of a batch's readers' topics scored for them: a row per (topic, reader),
+    topic by topic in the order first named and each topic's readers in order; a column per
+    member a list may hold now, padded to the longest list (prior -inf, as where the reader
+    read the item)."""
 
-    who: NDArray[np.intp]
+    readers: NDArray[np.intp]
+    #: per row, where its topic's members start in ``members`` and how many it holds
+    starts: NDArray[np.intp]
+    sizes: NDArray[np.intp]
+    #: every listed topic's members, topic after topic
     members: NDArray[np.int64]
     content: NDArray[np.float64]
     prior: NDArray[np.float64]
+
+    @classmethod
+    def empty(cls) -> _TopicGrid:
+        none = np.zeros(0, np.intp)
+        grid = np.zeros((0, 0))
+        return cls(none, none, none, np.zeros(0, np.int64), grid, grid)
 
 
 class Retriever:
@@ -178,8 +190,8 @@ class Retriever:
         # the co-visitation score), else the first of equal copies from several lists
         pairs = _Pairs.join([collab, listed])
         keys = pairs.readers.astype(np.int64) * n + pairs.items
-        order = np.argsort(keys, kind="stable")
-        pairs = pairs.where(order[group_starts(keys[order])])
+        ordered, order = stable_order(keys)
+        pairs = pairs.where(order[group_starts(ordered)])
         return self._best(user_ids, views, now, pairs, width, co_reads)
 
     def _empty(self, user_ids: list[str], views: list[UserView], now: float, n: int
@@ -206,8 +218,7 @@ class Retriever:
         row_weights = batch.weights * (1.0 / scorer._degree_at(batch.items, now))
         values = weights.astype(np.float64) * row_weights[which]
         keys = batch.readers[which].astype(np.int64) * n + cols
-        order = np.argsort(keys, kind="stable")
-        ordered = keys[order]
+        ordered, order = stable_order(keys)
         first = group_starts(ordered)
         group = np.empty(keys.size, dtype=np.intp)
         group[order] = np.cumsum(first) - 1
@@ -336,10 +347,11 @@ class Retriever:
                         strict=True))
 
     def _score_topics(self, batch: _Batch, topics: list[list[int]], now: float
-                      ) -> list[_TopicScores]:
+                      ) -> _TopicGrid:
         """Per topic of the batch's readers, the prior of each member a list may hold now
         for each of its readers (-inf where the reader read it): one product of the
-        members' vectors with the readers' queries."""
+        members' vectors with the readers' queries per topic, and the rest for every topic
+        at once."""
         lists, scorer = self.lists, self.scorer
         readers_of: dict[int, list[int]] = {}
         for reader, chosen in enumerate(topics):
@@ -347,57 +359,83 @@ class Retriever:
                 readers_of.setdefault(topic, []).append(reader)
         listed = [t for t in readers_of if lists.members[t].size]
         if not listed:
-            return []
+            return _TopicGrid.empty()
+        held = [lists.members[t] for t in listed]
+        sizes = np.array([m.size for m in held], dtype=np.intp)
+        members = np.concatenate(held)
         # what every reader's prior adds alike, and whether a list may hold the item now,
         # asked once for the batch
-        union = distinct(np.concatenate([lists.members[t] for t in listed]))
+        union = distinct(members)
         allowed = self.pool.allowed(union, now)
         popularity, freshness = scorer.trend_terms(now, union)
+        at = np.searchsorted(union, members)
+        ok = allowed[at]
+        kept = sizes
+        if not ok.all():
+            kept = np.bincount(np.repeat(np.arange(sizes.size), sizes)[ok],
+                               minlength=sizes.size).astype(np.intp)
+            members, at = members[ok], at[ok]
+        member_starts = np.cumsum(kept) - kept
+        who = [readers_of[t] for t in listed]
+        rows_per_topic = np.array([len(w) for w in who], dtype=np.intp)
+        row_topic = np.repeat(np.arange(len(listed)), rows_per_topic)
+        readers = np.array([r for w in who for r in w], dtype=np.intp)
+        row_sizes = kept[row_topic]
+        width = int(kept.max())
+        queries = batch.query_matrix(self.pool.catalog.dim)[readers]
+        products = np.zeros((readers.size, width), dtype=np.float32)
+        # the product per topic as it always was (a readers x members one, so that every
+        # score is summed in the same order, bit for bit)
+        row = 0
+        offset = 0
+        for topic, n_rows, size, n_kept in zip(listed, rows_per_topic.tolist(), sizes.tolist(),
+                                               kept.tolist(), strict=True):
+            if n_kept:
+                vectors = lists.vectors[topic]
+                if n_kept < size:
+                    vectors = vectors[ok[offset:offset + size]]
+                products[row:row + n_rows, :n_kept] = queries[row:row + n_rows] @ vectors.T
+            row += n_rows
+            offset += size
+        content = np.maximum(products, 0.0).astype(np.float64)
+        # what the prior adds for every reader alike, a row per topic (rows of readers are
+        # copies of it); -inf in a padding cell
+        column = np.arange(width)
+        cells = np.minimum(member_starts[:, None] + column, max(members.size - 1, 0))
         s = self.settings
-        queries = batch.query_matrix(self.pool.catalog.dim)
-        out: list[_TopicScores] = []
-        for topic in listed:
-            members, vectors = lists.members[topic], lists.vectors[topic]
-            at = np.searchsorted(union, members)
-            ok = allowed[at]
-            if not ok.all():
-                members, vectors, at = members[ok], vectors[ok], at[ok]
-            if members.size == 0:
-                continue
-            who = np.array(readers_of[topic], dtype=np.intp)
-            content = np.maximum(queries[who] @ vectors.T, 0.0).astype(np.float64)
-            # Scorer.prior's terms in its order (with no co-visitation)
-            prior = s.content_weight * content
-            prior += s.popularity_weight * popularity[at]
-            prior += s.fresh_boost * freshness[at]
-            row, col = batch.read_among(who, members)
-            prior[row, col] = -np.inf
-            out.append(_TopicScores(who, members, content, prior))
-        return out
+        popular = (s.popularity_weight * popularity[at])[cells]
+        popular[column >= kept[:, None]] = -np.inf
+        fresh = (s.fresh_boost * freshness[at])[cells]
+        # Scorer.prior's terms in its order (with no co-visitation)
+        prior = s.content_weight * content
+        prior += popular[row_topic]
+        prior += fresh[row_topic]
+        read_row, read_col = batch.read_in_rows(readers, row_topic, members, member_starts,
+                                               kept)
+        prior[read_row, read_col] = -np.inf
+        return _TopicGrid(readers, member_starts[row_topic], row_sizes, members, content,
+                          prior)
 
     @staticmethod
-    def _topic_floor(topics: list[_TopicScores], n_readers: int, width: int
-                     ) -> NDArray[np.float64]:
+    def _topic_floor(topics: _TopicGrid, n_readers: int, width: int) -> NDArray[np.float64]:
         """Per reader, the best ``width``-th prior in any one of their topics' lists (-inf
         where none holds that many)."""
         floor = np.full(n_readers, -np.inf)
-        for scores in topics:
-            if scores.members.size >= width:
-                nth = -np.partition(-scores.prior, width - 1, axis=1)[:, width - 1]
-                floor[scores.who] = np.maximum(floor[scores.who], nth)
+        full = np.flatnonzero(topics.sizes >= width)
+        if full.size:
+            # the padding (-inf) comes after the ``width`` a full row holds
+            nth = -np.partition(-topics.prior[full], width - 1, axis=1)[:, width - 1]
+            np.maximum.at(floor, topics.readers[full], nth)
         return floor
 
-    def _listed(self, batch: _Batch, topics: list[_TopicScores], floor: NDArray[np.float64]
+    def _listed(self, batch: _Batch, topics: _TopicGrid, floor: NDArray[np.float64]
                 ) -> _Pairs:
-        """The listed items that reach their reader's ``floor``."""
+        """The listed items that reach their reader's ``floor``, topic by topic."""
         # an item read (prior -inf) never reaches a floor, even one of -inf
         floor = np.maximum(floor, np.finfo(np.float64).min)
-        parts: list[_Pairs] = []
-        for scores in topics:
-            row, col = np.nonzero(scores.prior >= floor[scores.who][:, None])
-            parts.append(_Pairs(scores.who[row], scores.members[col], scores.content[row, col],
-                                np.zeros(row.size), scores.prior[row, col]))
-        pairs = _Pairs.join(parts)
+        row, col = np.nonzero(topics.prior >= floor[topics.readers][:, None])
+        pairs = _Pairs(topics.readers[row], topics.members[topics.starts[row] + col],
+                       topics.content[row, col], np.zeros(row.size), topics.prior[row, col])
         s = self.settings
         if s.unread_language_evidence > 0 and pairs.items.size:
             pairs = pairs.where(~unread_language_pairs(
@@ -469,21 +507,32 @@ class _Batch:
         out: NDArray[np.bool_] = self._seen[at] == keys
         return out
 
-    def read_among(self, who: NDArray[np.intp], members: NDArray[np.int64]
-                   ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-        """The (row, column) cells of a readers x items grid, readers ``who`` (distinct)
-        and items ``members`` (sorted), where the reader read the item: a look-up per
-        item read, not per cell."""
-        row_of = np.full(len(self.views), -1, dtype=np.intp)
-        row_of[who] = np.arange(who.size)
-        rows = row_of[self._seen_readers]
-        mine = rows >= 0
-        rows, items = rows[mine], self._seen_items[mine]
-        if items.size == 0 or members.size == 0:
-            return rows[:0], rows[:0]
-        cols = np.minimum(np.searchsorted(members, items), members.size - 1)
-        hit = members[cols] == items
-        return rows[hit], cols[hit]
+    def read_in_rows(self, readers: NDArray[np.intp], row_topic: NDArray[np.intp],
+                     members: NDArray[np.int64], starts: NDArray[np.intp],
+                     sizes: NDArray[np.intp]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+        """The (row, column) cells of a grid of rows (a reader, a topic) and columns (the
+        topic's members: ``members[starts[t]:starts[t] + sizes[t]]`` for topic ``t``,
+        sorted) where the row's reader read the item: a look-up per item read and row of
+        its reader, not per cell."""
+        none = np.zeros(0, dtype=np.intp)
+        inside = self._seen_items < self.n
+        seen_readers, seen_items = self._seen_readers[inside], self._seen_items[inside]
+        if seen_items.size == 0 or members.size == 0:
+            return none, none
+        # each item read, once per row of its reader
+        order, _, counts = segment_positions(readers, len(self.views))
+        first = np.cumsum(counts) - counts
+        per_read = counts[seen_readers]
+        which = np.repeat(np.arange(seen_items.size), per_read)
+        nth = np.arange(which.size) - np.repeat(np.cumsum(per_read) - per_read, per_read)
+        rows = order[first[seen_readers[which]] + nth]
+        # (topic, member) keys, sorted: members are sorted within a topic
+        keys = np.repeat(np.arange(sizes.size, dtype=np.int64) * self.n, sizes) + members
+        wanted = row_topic[rows].astype(np.int64) * self.n + seen_items[which]
+        at = np.minimum(np.searchsorted(keys, wanted), keys.size - 1)
+        hit = keys[at] == wanted
+        rows = rows[hit]
+        return rows, at[hit] - starts[row_topic[rows]]
 
     def query_matrix(self, dim: int) -> NDArray[np.float32]:
         """Each reader's content query, a row of zeros for a reader without one."""

@@ -450,6 +450,8 @@ class Retriever:
         """The ``width`` candidates of best prior per reader, best first (the lower index
         first among equals), in rows."""
         n_readers = len(views)
+        if pairs.items.size == 0:  # no list may hold anything they have not read
+            return self._empty(user_ids, views, now, co_reads.n)
         order, position, counts = segment_positions(pairs.readers, n_readers)
         wide = max(int(counts.max()) if counts.size else 0, 1)
         grid = np.full((n_readers, wide), -np.inf)

@@ -207,3 +207,17 @@ def test_the_batchs_views_are_each_readers_view(
         else:
             assert view.query is not None
             np.testing.assert_allclose(view.query, alone.query, rtol=1e-5, atol=1e-7)
+
+
+def test_a_batch_where_no_list_may_hold_anything_gets_empty_lists() -> None:
+    # every item withdrawn: no reader of the batch has a candidate (the first stage once
+    # failed there, and the batch's lists with it)
+    rec = news(3)
+    rec.learn_one(click("u1", "e0", 2 * DAY))
+    for item_id in list(rec.item_ids()):
+        rec.withdraw(item_id)
+    assert rec.recommend_many(["u1", "u2"], 5, 2 * DAY + 1) == {"u1": [], "u2": []}
+    # and the lists come back with the items
+    rec.learn_item(Item(item_id="s1", title="sport story 1", tags=("sport",), lang="en",
+                        published_at=DAY + 1))
+    assert [r.item_id for r in rec.recommend("u1", 5, 2 * DAY + 2)] == ["s1"]

@@ -188,14 +188,21 @@ class CoVisitation:
         out = np.zeros(n, dtype=np.float64)
         if rows.size == 0:
             return out
+        cols, values = self._slots(rows, row_weights, n)
+        out += np.bincount(cols, weights=values, minlength=n)[:n]
+        return out
+
+    def _slots(self, rows: NDArray[np.int64], row_weights: NDArray[np.float64], n: int
+               ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """The neighbours below ``n`` that ``rows`` hold, row by row in slot order, and their
+        weights times their row's weight (stored units): what :meth:`scores` sums."""
         inside = rows < self.nbr.shape[0]  # rows never co-visited hold nothing
         if not inside.all():
             rows, row_weights = rows[inside], row_weights[inside]
         nbr = self.nbr[rows]
-        weights = self.weight[rows] * row_weights[:, None]
         valid = (nbr >= 0) & (nbr < n)
-        out += np.bincount(nbr[valid], weights=weights[valid], minlength=n)[:n]
-        return out
+        values: NDArray[np.float64] = (self.weight[rows] * row_weights[:, None])[valid]
+        return nbr[valid].astype(np.int64), values
 
     def held(self, rows: NDArray[np.int64]
              ) -> tuple[NDArray[np.intp], NDArray[np.int64], NDArray[np.float32]]:
@@ -234,17 +241,11 @@ class CoVisitation:
         >>> at.tolist(), top
         ([1.5, 0.0], 1.5)
         """
-        inside = rows < self.nbr.shape[0]  # rows never co-visited hold nothing
-        if not inside.all():
-            rows, row_weights = rows[inside], row_weights[inside]
-        nbr = self.nbr[rows]
-        weights = self.weight[rows] * row_weights[:, None]
-        valid = (nbr >= 0) & (nbr < n)
-        cols = nbr[valid].astype(np.int64)
+        cols, values = self._slots(rows, row_weights, n)
         if cols.size == 0:
             return np.zeros(items.size, dtype=np.float64), 0.0
         if 2 * cols.size >= n:  # a pass over the catalogue costs less than the scratch
-            sums: NDArray[np.float64] = np.bincount(cols, weights=weights[valid],
+            sums: NDArray[np.float64] = np.bincount(cols, weights=values,
                                                     minlength=n)[:n].astype(np.float64, copy=False)
             hit = np.flatnonzero(sums)  # (only co-visited columns need scaling)
             sums[hit] *= column_scale(hit)
@@ -254,7 +255,7 @@ class CoVisitation:
             self._scratch = np.zeros(size, dtype=np.float64)
             self._last = np.zeros(size, dtype=np.int64)
         acc, last = self._scratch, self._last
-        np.add.at(acc, cols, weights[valid])
+        np.add.at(acc, cols, values)
         # each column once, without sorting: where a column occurs last (an assignment to
         # a repeated index leaves the last value)
         order = np.arange(cols.size)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["distinct", "group_starts", "segment_positions", "stable_order"]
+__all__ = ["distinct", "group_positions", "group_starts", "segment_positions", "stable_order"]
 
 
 def distinct(values: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -36,6 +36,19 @@ def group_starts(ordered: NDArray[np.int64]) -> NDArray[np.bool_]:
         first[0] = True
         np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
     return first
+
+
+def group_positions(grouped: NDArray[np.int64]) -> NDArray[np.intp]:
+    """Each entry's place within its run of equal values, for values grouped in runs (a
+    sorted array, say).
+
+    >>> group_positions(np.array([0, 0, 2, 2, 2])).tolist()
+    [0, 1, 0, 1, 2]
+    """
+    first = np.flatnonzero(group_starts(grouped))
+    counts = np.diff(np.r_[first, grouped.size])
+    out: NDArray[np.intp] = np.arange(grouped.size) - np.repeat(first, counts)
+    return out
 
 
 def stable_order(keys: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.intp]]:

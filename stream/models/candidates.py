@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from stream.models.arrays import group_starts
+from stream.models.arrays import group_positions, group_starts
 from stream.models.items import ItemPool
 from stream.models.popularity import DecayedPopularity
 from stream.models.settings import ModelSettings
@@ -229,13 +229,13 @@ class TopicLists:
         born = self.pool.born(pool)
         known = np.flatnonzero(np.isfinite(born))
         newest = known[np.lexsort((pool[known], -born[known], owner[known]))]
-        fresh = newest[_ranks(owner[newest]) < size]
+        fresh = newest[group_positions(owner[newest]) < size]
         is_fresh = np.zeros(pool.size, dtype=bool)
         is_fresh[fresh] = True
         n_fresh = np.bincount(owner[fresh], minlength=len(topics))
         popular = np.lexsort((pool, -self.popularity.at(pool, now), owner))
         popular = popular[~is_fresh[popular]]
-        trending = popular[_ranks(owner[popular]) < 2 * size - n_fresh[owner[popular]]]
+        trending = popular[group_positions(owner[popular]) < 2 * size - n_fresh[owner[popular]]]
         listed = is_fresh
         listed[trending] = True
         members = np.flatnonzero(listed)
@@ -251,14 +251,3 @@ class TopicLists:
             self.members[t] = kept.copy()
             self.vectors[t] = np.take(vectors, kept, axis=0)
 
-
-def _ranks(owners: NDArray[np.int64]) -> NDArray[np.intp]:
-    """Each entry's place among the entries of its owner, for ``owners`` grouped.
-
-    >>> _ranks(np.array([0, 0, 2, 2, 2])).tolist()
-    [0, 1, 0, 1, 2]
-    """
-    first = np.flatnonzero(group_starts(owners))
-    counts = np.diff(np.r_[first, owners.size])
-    out: NDArray[np.intp] = np.arange(owners.size) - np.repeat(first, counts)
-    return out

@@ -9,7 +9,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from stream.models.arrays import distinct, group_starts, segment_positions, stable_order
+from stream.models.arrays import (
+    distinct,
+    group_positions,
+    group_starts,
+    segment_positions,
+    stable_order,
+)
 from stream.models.candidates import EVERYTHING, TopicLists
 from stream.models.histories import UserHistories
 from stream.models.items import ItemPool
@@ -341,7 +347,7 @@ class Retriever:
                            minlength=uniq.size)
         owner = uniq // n_topics
         order = np.lexsort((uniq, -sums, owner))
-        rank = np.arange(order.size) - np.searchsorted(owner[order], owner[order])
+        rank = group_positions(owner[order])
         chosen = uniq[order[rank < most]]
         return list(zip((chosen // n_topics).tolist(), (chosen % n_topics).tolist(),
                         strict=True))

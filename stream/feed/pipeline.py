@@ -313,11 +313,7 @@ class FeedPipeline:
         if row is None:
             row = self._restore_user(event.user_id, msg)
         self.applied.set_partition(row, msg.partition)
-        event_id = event_hash(event.event_id)
-        if self.applied.seen(row, event_id):
-            return False
-        self.applied.record(row, event_id)
-        return True
+        return self.applied.record_new(row, event_hash(event.event_id))
 
     def _restore_user(self, user_id: str, msg: RawMessage) -> int:
         """The user's row of applied-event windows, restored with the models' user state from

@@ -287,6 +287,25 @@ class Rings:
         hits = np.flatnonzero(self._data[t][field][int(self.slot[row]), :n] == value)
         return int(hits[0]) if hits.size else -1
 
+    def values(self, row: int, field: int) -> list[Any]:
+        """One field of the row's records as Python scalars, in slot order (oldest first only
+        while the row has not wrapped): for integer fields, where it agrees with :meth:`contains`,
+        a membership test on this list is cheaper than the array comparison on short rows.
+
+        >>> rings = Rings(3, {"id": (np.uint64, 0)})
+        >>> row = rings.add()
+        >>> for value in (5, 6, 7, 2**64 - 1):
+        ...     rings.append(row, value)
+        >>> rings.values(row, 0), rings.values(rings.add(), 0)
+        ([18446744073709551615, 6, 7], [])
+        """
+        t = int(self.tier[row])
+        if t < 0:
+            return []
+        values: list[Any] = self._data[t][field][int(self.slot[row]),
+                                                 :int(self.length[row])].tolist()
+        return values
+
     def contains(self, row: int, field: int, value: Any) -> bool:
         """Whether a record of the row has ``value`` in ``field``."""
         return self.find(row, field, value) >= 0

@@ -139,5 +139,5 @@ class DedupeWindows:
         row = self.index.get(user_id)
         if row is None:
             return None
-        hashes: list[int] = self._rings.field(row, _HASH).tolist()
+        hashes: list[int] = self._rings.record_lists(row)[_HASH]
         return hashes, int(self._rings.row_field("applied")[row])

@@ -256,6 +256,28 @@ class Rings:
         s = int(self.slot[row])
         return [np.array(a[s, order]) for a in self._data[t]]
 
+    def record_lists(self, row: int) -> list[list[Any]]:
+        """Every field of the row's records, oldest first, as lists of Python scalars: what
+        :meth:`records` and ``tolist`` give, without the arrays in between (for exports).
+
+        >>> rings = Rings(3, {"id": (np.int32, -1), "w": (np.float16, 0.0)})
+        >>> row = rings.add()
+        >>> for value in range(5):
+        ...     rings.append(row, value, value / 4)
+        >>> rings.record_lists(row), rings.record_lists(rings.add())
+        ([[2, 3, 4], [0.5, 0.75, 1.0]], [[], []])
+        """
+        t = int(self.tier[row])
+        if t < 0:
+            return [[] for _ in self._dtypes]
+        s = int(self.slot[row])
+        n = int(self.length[row])
+        lists: list[list[Any]] = [a[s, :n].tolist() for a in self._data[t]]
+        head = int(self.head[row])
+        if n == self.widths[t] and head:  # a full ring: the oldest record is at its head
+            lists = [values[head:] + values[:head] for values in lists]
+        return lists
+
     def field(self, row: int, field: int) -> NDArray[Any]:
         """One field of the row's records, oldest first (a copy)."""
         t = int(self.tier[row])

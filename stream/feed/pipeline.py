@@ -483,16 +483,16 @@ class FeedPipeline:
             for user_id in user_ids:
                 recs = lists.get(user_id, [])
                 event_ts, produced_ts = users[user_id]
-                self.last_lists.put(user_id, variant, (r.item_id for r in recs),
-                                    [j for j, r in enumerate(recs) if r.pinned])
+                items = [{"item_id": r.item_id, "score": r.score, "reason": r.reason}
+                         for r in recs]
+                pinned = [j for j, r in enumerate(recs) if r.pinned]
+                for j in pinned:
+                    items[j]["pinned"] = True
+                self.last_lists.put(user_id, variant, [r.item_id for r in recs], pinned)
                 value = orjson.dumps(
                     {
                         "user_id": user_id,
-                        "items": [
-                            {"item_id": r.item_id, "score": r.score, "reason": r.reason}
-                            | ({"pinned": True} if r.pinned else {})
-                            for r in recs
-                        ],
+                        "items": items,
                         "model": model.name,
                         "variant": variant,
                         "event_ts": event_ts,

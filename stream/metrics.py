@@ -8,6 +8,7 @@ event types, dead-letter reasons), never user or item ids.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from prometheus_client import (
     CollectorRegistry,
@@ -23,7 +24,7 @@ from stream import __version__
 from stream.errors import InvalidEvent
 from stream.events import RULE_KINDS
 
-__all__ = ["LATENCY_BUCKETS", "PROCESSING_BUCKETS", "Metrics"]
+__all__ = ["LATENCY_BUCKETS", "PROCESSING_BUCKETS", "Metrics", "QualitySeries"]
 
 #: what a worker met again of the item facts (``stream_item_facts_replayed_total``)
 FACTS_REPLAYED = ("not_published", "skipped", "overlapping")
@@ -63,11 +64,28 @@ PROCESSING_BUCKETS = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class QualitySeries:
+    """The live-quality series of one variant (``stream_quality_*``), each taken once with
+    ``labels()``, which costs several times the increment it is taken for on a path that
+    scores every click."""
+
+    clicks: Counter
+    hits: Counter
+    reciprocal_rank: Counter
+    ndcg: Counter
+    hit_rate: Gauge
+    ndcg_ratio: Gauge
+    mrr: Gauge
+    pinned_clicks: Counter
+
+
 class Metrics:
     """Every metric the worker exports, registered on ``registry``."""
 
     def __init__(self, registry: CollectorRegistry | None = None, process: bool = False) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
+        self._quality: dict[str, QualitySeries] = {}
         r = self.registry
         if process:  # process_resident_memory_bytes, CPU, open fds; python_info
             ProcessCollector(registry=r)
@@ -304,6 +322,24 @@ class Metrics:
             ["label"],
             registry=r,
         )
+
+    def quality(self, variant: str) -> QualitySeries:
+        """The live-quality series of a variant (the same children every call).
+
+        >>> m = Metrics()
+        >>> m.quality("a").clicks.inc()
+        >>> m.quality("a") is m.quality("a"), m.registry.get_sample_value(
+        ...     "stream_quality_clicks_total", {"variant": "a"})
+        (True, 1.0)
+        """
+        series = self._quality.get(variant)
+        if series is None:
+            series = self._quality[variant] = QualitySeries(
+                self.quality_clicks.labels(variant), self.quality_hits.labels(variant),
+                self.quality_reciprocal_rank.labels(variant), self.quality_ndcg.labels(variant),
+                self.quality_hit_rate.labels(variant), self.quality_ndcg_ratio.labels(variant),
+                self.quality_mrr.labels(variant), self.quality_pinned_clicks.labels(variant))
+        return series
 
     def initialise(self, input_topics: tuple[str, ...], output_topics: tuple[str, ...],
                    variants: tuple[str, ...] = ()) -> None:

@@ -109,17 +109,35 @@ class DedupeWindows:
 
     def seen(self, row: int, event: int) -> bool:
         """Whether the event hash is in the window of the user at ``row``."""
-        return self._rings.contains(row, _HASH, np.uint64(event))
+        # (a list of Python ints: comparing a uint64 array with a scalar costs more than
+        # the search on the few dozen hashes of a window)
+        return event in self._rings.values(row, _HASH)
 
     def record(self, row: int, event: int) -> None:
         """Add an applied event's hash (the oldest leaves a full window) and count it."""
-        self._rings.append(row, np.uint64(event))
+        self._rings.append(row, event)
         self._rings.row_field("applied")[row] += 1
+
+    def record_new(self, row: int, event: int) -> bool:
+        """:meth:`record` the event hash unless it is in the window of the user at ``row``
+        (:meth:`seen`); whether it was recorded (False: a duplicate).
+
+        >>> seen = DedupeWindows(size=4)
+        >>> row = seen.add_user("u1")
+        >>> [seen.record_new(row, event_hash(e)) for e in ("e1", "e2", "e1")]
+        [True, True, False]
+        >>> seen.window("u1") == ([event_hash("e1"), event_hash("e2")], 2)
+        True
+        """
+        if self.seen(row, event):
+            return False
+        self.record(row, event)
+        return True
 
     def window(self, user_id: str) -> tuple[list[int], int] | None:
         """The user's event hashes, oldest first, and applied count; ``None`` if not held."""
         row = self.index.get(user_id)
         if row is None:
             return None
-        hashes: list[int] = self._rings.field(row, _HASH).tolist()
+        hashes: list[int] = self._rings.record_lists(row)[_HASH]
         return hashes, int(self._rings.row_field("applied")[row])

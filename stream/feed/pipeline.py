@@ -92,27 +92,35 @@ class FeedPipeline:
             return next(iter(self.variant_weights))
         return assign_variant(user_id, self.variant_weights)
 
-    def _score_click(self, user_id: str, item_id: str) -> None:
+    def _score_click(self, user_id: str, item_id: str) -> str | None:
+        """Score a click against the user's last list; returns the variant whose rolling
+        figures it changed (their gauges are set once per batch, by
+        :meth:`_set_rolling_gauges`), or None."""
         found = self.last_lists.rank_of(user_id, item_id)
         if found is None:
-            return  # nothing was published to this user yet: nothing to judge
+            return None  # nothing was published to this user yet: nothing to judge
         variant, rank = found
-        m = self.metrics
+        series = self.metrics.quality(variant)
         if rank is not None and self.last_lists.is_pinned(user_id, rank):
-            m.quality_pinned_clicks.labels(variant).inc()  # the editor's, not the model's
-            return
+            series.pinned_clicks.inc()  # the editor's, not the model's
+            return None
         outcome = ClickOutcome(rank, self.settings.top_k)
-        m.quality_clicks.labels(variant).inc()
+        series.clicks.inc()
         if outcome.hit:
-            m.quality_hits.labels(variant).inc()
-            m.quality_reciprocal_rank.labels(variant).inc(outcome.reciprocal_rank)
-            m.quality_ndcg.labels(variant).inc(outcome.ndcg)
-        rolling = self.rolling[variant]
-        rolling.update(outcome)
-        figures = rolling.get()
-        m.quality_hit_rate.labels(variant).set(figures["hr"])
-        m.quality_ndcg_ratio.labels(variant).set(figures["ndcg"])
-        m.quality_mrr.labels(variant).set(figures["mrr"])
+            series.hits.inc()
+            series.reciprocal_rank.inc(outcome.reciprocal_rank)
+            series.ndcg.inc(outcome.ndcg)
+        self.rolling[variant].update(outcome)
+        return variant
+
+    def _set_rolling_gauges(self, variants: set[str]) -> None:
+        """Set the rolling quality gauges of the variants whose clicks were scored."""
+        for variant in variants:
+            figures = self.rolling[variant].get()
+            series = self.metrics.quality(variant)
+            series.hit_rate.set(figures["hr"])
+            series.ndcg_ratio.set(figures["ndcg"])
+            series.mrr.set(figures["mrr"])
 
     def _learn(self, event: Interaction) -> None:
         start = time.perf_counter()
@@ -186,6 +194,10 @@ class FeedPipeline:
         # whose facts are to be published
         facts: dict[int, tuple[list[int], dict[str, list[Any]]]] = {}
         parsed: list[Interaction | Forget | InvalidEvent] = []
+        # (topic, type) -> events consumed, and the variants whose clicks were scored: their
+        # metrics are updated once per batch, not per event
+        consumed: dict[tuple[str, str], int] = {}
+        scored: set[str] = set()
         for msg in batch:
             try:
                 parsed.append(parse_interaction(msg.value, self.limits, now))
@@ -208,11 +220,13 @@ class FeedPipeline:
                 else:
                     if not self._first_time(event, msg):
                         # at-least-once delivery replayed an event we applied already
-                        self.metrics.events_duplicate.labels(msg.topic).inc()
-                        self.metrics.events_consumed.labels(msg.topic, "duplicate").inc()
+                        key = (msg.topic, "duplicate")
+                        consumed[key] = consumed.get(key, 0) + 1
                         continue
                     if event.type == "click":
-                        self._score_click(event.user_id, event.item_id)
+                        variant = self._score_click(event.user_id, event.item_id)
+                        if variant is not None:
+                            scored.add(variant)
                     self._learn(event)
                     dirty.add(event.user_id)
                     self._erased.discard(event.user_id)
@@ -230,7 +244,8 @@ class FeedPipeline:
                 for model in self.recommenders.values():  # what it began to share is not
                     model.drain_facts()
                 continue
-            self.metrics.events_consumed.labels(msg.topic, kind).inc()
+            key = (msg.topic, kind)
+            consumed[key] = consumed.get(key, 0) + 1
             shared = {v: m.drain_facts() for v, m in self.recommenders.items()}
             if not any(shared.values()):
                 continue
@@ -247,6 +262,11 @@ class FeedPipeline:
             entry[0][2] += 1
             for variant, item_facts in shared.items():
                 entry[1][variant].extend(item_facts)
+        for (topic, kind), count in consumed.items():
+            self.metrics.events_consumed.labels(topic, kind).inc(count)
+            if kind == "duplicate":
+                self.metrics.events_duplicate.labels(topic).inc(count)
+        self._set_rolling_gauges(scored)
         self.drop_evicted()
         # the facts go first: whatever a checkpoint says was applied has its facts published
         out[:0] = [self._facts_record(p, *entry) for p, entry in facts.items()]
@@ -313,11 +333,7 @@ class FeedPipeline:
         if row is None:
             row = self._restore_user(event.user_id, msg)
         self.applied.set_partition(row, msg.partition)
-        event_id = event_hash(event.event_id)
-        if self.applied.seen(row, event_id):
-            return False
-        self.applied.record(row, event_id)
-        return True
+        return self.applied.record_new(row, event_hash(event.event_id))
 
     def _restore_user(self, user_id: str, msg: RawMessage) -> int:
         """The user's row of applied-event windows, restored with the models' user state from
@@ -467,27 +483,27 @@ class FeedPipeline:
             for user_id in user_ids:
                 recs = lists.get(user_id, [])
                 event_ts, produced_ts = users[user_id]
-                self.last_lists.put(user_id, variant, (r.item_id for r in recs),
-                                    [j for j, r in enumerate(recs) if r.pinned])
+                items = [{"item_id": r.item_id, "score": r.score, "reason": r.reason}
+                         for r in recs]
+                pinned = [j for j, r in enumerate(recs) if r.pinned]
+                for j in pinned:
+                    items[j]["pinned"] = True
+                self.last_lists.put(user_id, variant, [r.item_id for r in recs], pinned)
                 value = orjson.dumps(
                     {
                         "user_id": user_id,
-                        "items": [
-                            {"item_id": r.item_id, "score": r.score, "reason": r.reason}
-                            | ({"pinned": True} if r.pinned else {})
-                            for r in recs
-                        ],
+                        "items": items,
                         "model": model.name,
                         "variant": variant,
                         "event_ts": event_ts,
                         "emitted_ts": emitted,
                     }
                 )
-                self.metrics.recommendations_published.inc()
                 if produced_ts is not None:
                     latency = max(emitted - produced_ts, 0.0)
                     self.metrics.event_to_recommendation_latency.observe(latency)
                 out.append(Outgoing(self.settings.topic_recommendations, user_id.encode(), value))
+            self.metrics.recommendations_published.inc(len(user_ids))
         return out
 
     def _serve(

@@ -131,6 +131,21 @@ class UserHistories:
         epoch = self.epoch or 0.0
         return items, ts.astype(np.float64) + epoch, weights.astype(np.float64)
 
+    def entry_lists(self, row: int) -> tuple[list[int], list[float], list[float]]:
+        """:meth:`entries` as lists of Python scalars (what an export writes), the same values.
+
+        >>> users = UserHistories(size=2)
+        >>> row = users.ensure("u1", 10.0)
+        >>> for item in (5, 6, 7):
+        ...     users.append(row, item, ts=10.0 + item, weight=0.5)
+        >>> users.entry_lists(row) == tuple(a.tolist() for a in users.entries(row))
+        True
+        """
+        items, ts, weights = self._rings.record_lists(row)
+        epoch = self.epoch or 0.0
+        # (a float32 time widened to a double, then the epoch added in double: as entries())
+        return items, [t + epoch for t in ts], weights
+
     def remove_items(self, items: NDArray[np.int64]) -> None:
         """Drop items (expired from the catalogue) from every history, keeping the order."""
         if items.size == 0 or not self.index:

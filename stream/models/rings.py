@@ -91,6 +91,8 @@ class Rings:
         self._used = [0] * len(self.widths)
         self._free_slots: list[list[int]] = [[] for _ in self.widths]
         # per row: which width (-1: no record yet), which slot, how many records, next write
+        # (read with item(), a Python int without the NumPy scalar that int() would convert:
+        # appends and searches read several per call)
         self.tier: NDArray[np.int8] = np.full(capacity, -1, dtype=np.int8)
         self.slot: NDArray[np.int32] = np.zeros(capacity, dtype=np.int32)
         self.length: NDArray[np.int32] = np.zeros(capacity, dtype=np.int32)
@@ -131,7 +133,7 @@ class Rings:
 
     def width(self, row: int) -> int:
         """The width of the row's slot (0 before its first record)."""
-        t = int(self.tier[row])
+        t = self.tier.item(row)
         return self.widths[t] if t >= 0 else 0
 
     # --- rows ---------------------------------------------------------------------------------
@@ -197,9 +199,9 @@ class Rings:
         return s
 
     def _release(self, row: int) -> None:
-        t = int(self.tier[row])
+        t = self.tier.item(row)
         if t >= 0:
-            s = int(self.slot[row])
+            s = self.slot.item(row)
             for a, fill in zip(self._data[t], self._fills, strict=True):
                 a[s] = fill
             self._owner[t][s] = -1
@@ -223,8 +225,8 @@ class Rings:
     def append(self, row: int, *values: Any) -> None:
         """Add a record (one value per field, in order); the oldest goes when the row holds
         ``size`` already."""
-        t = int(self.tier[row])
-        n = int(self.length[row])
+        t = self.tier.item(row)
+        n = self.length.item(row)
         if t < 0:
             t = 0
             self._place(row, 0, [])
@@ -232,8 +234,8 @@ class Rings:
             t += 1
             self._place(row, t, self.records(row))
         w = self.widths[t]
-        s = int(self.slot[row])
-        pos = int(self.head[row])
+        s = self.slot.item(row)
+        pos = self.head.item(row)
         for a, v in zip(self._data[t], values, strict=True):
             a[s, pos] = v
         self.head[row] = (pos + 1) % w
@@ -241,27 +243,49 @@ class Rings:
             self.length[row] = n + 1
 
     def _order(self, row: int, t: int) -> NDArray[np.int64] | slice:
-        n = int(self.length[row])
+        n = self.length.item(row)
         w = self.widths[t]
         if n < w:
             return slice(0, n)
-        return (int(self.head[row]) + np.arange(w)) % w
+        return (self.head.item(row) + np.arange(w)) % w
 
     def records(self, row: int) -> list[NDArray[Any]]:
         """Every field of the row's records, oldest first (copies)."""
-        t = int(self.tier[row])
+        t = self.tier.item(row)
         if t < 0:
             return [np.zeros(0, dtype=d) for d in self._dtypes]
         order = self._order(row, t)
-        s = int(self.slot[row])
+        s = self.slot.item(row)
         return [np.array(a[s, order]) for a in self._data[t]]
+
+    def record_lists(self, row: int) -> list[list[Any]]:
+        """Every field of the row's records, oldest first, as lists of Python scalars: what
+        :meth:`records` and ``tolist`` give, without the arrays in between (for exports).
+
+        >>> rings = Rings(3, {"id": (np.int32, -1), "w": (np.float16, 0.0)})
+        >>> row = rings.add()
+        >>> for value in range(5):
+        ...     rings.append(row, value, value / 4)
+        >>> rings.record_lists(row), rings.record_lists(rings.add())
+        ([[2, 3, 4], [0.5, 0.75, 1.0]], [[], []])
+        """
+        t = self.tier.item(row)
+        if t < 0:
+            return [[] for _ in self._dtypes]
+        s = self.slot.item(row)
+        n = self.length.item(row)
+        lists: list[list[Any]] = [a[s, :n].tolist() for a in self._data[t]]
+        head = self.head.item(row)
+        if n == self.widths[t] and head:  # a full ring: the oldest record is at its head
+            lists = [values[head:] + values[:head] for values in lists]
+        return lists
 
     def field(self, row: int, field: int) -> NDArray[Any]:
         """One field of the row's records, oldest first (a copy)."""
-        t = int(self.tier[row])
+        t = self.tier.item(row)
         if t < 0:
             return np.zeros(0, dtype=self._dtypes[field])
-        return np.array(self._data[t][field][int(self.slot[row]), self._order(row, t)])
+        return np.array(self._data[t][field][self.slot.item(row), self._order(row, t)])
 
     def replace(self, row: int, records: Sequence[NDArray[Any]]) -> None:
         """Make ``records`` (oldest first, at most ``size``) the row's records, in the
@@ -280,12 +304,31 @@ class Rings:
 
     def find(self, row: int, field: int, value: Any) -> int:
         """The slot position of the first record whose ``field`` is ``value``, or -1."""
-        t = int(self.tier[row])
+        t = self.tier.item(row)
         if t < 0:
             return -1
-        n = int(self.length[row])
-        hits = np.flatnonzero(self._data[t][field][int(self.slot[row]), :n] == value)
+        n = self.length.item(row)
+        hits = np.flatnonzero(self._data[t][field][self.slot.item(row), :n] == value)
         return int(hits[0]) if hits.size else -1
+
+    def values(self, row: int, field: int) -> list[Any]:
+        """One field of the row's records as Python scalars, in slot order (oldest first only
+        while the row has not wrapped): for integer fields, where it agrees with :meth:`contains`,
+        a membership test on this list is cheaper than the array comparison on short rows.
+
+        >>> rings = Rings(3, {"id": (np.uint64, 0)})
+        >>> row = rings.add()
+        >>> for value in (5, 6, 7, 2**64 - 1):
+        ...     rings.append(row, value)
+        >>> rings.values(row, 0), rings.values(rings.add(), 0)
+        ([18446744073709551615, 6, 7], [])
+        """
+        t = self.tier.item(row)
+        if t < 0:
+            return []
+        values: list[Any] = self._data[t][field][self.slot.item(row),
+                                                 :self.length.item(row)].tolist()
+        return values
 
     def contains(self, row: int, field: int, value: Any) -> bool:
         """Whether a record of the row has ``value`` in ``field``."""
@@ -293,11 +336,11 @@ class Rings:
 
     def get(self, row: int, field: int, pos: int) -> Any:
         """``field`` of the record at slot position ``pos``."""
-        return self._data[int(self.tier[row])][field][int(self.slot[row]), pos]
+        return self._data[self.tier.item(row)][field][self.slot.item(row), pos]
 
     def put(self, row: int, field: int, pos: int, value: Any) -> None:
         """Set ``field`` of the record at slot position ``pos``."""
-        self._data[int(self.tier[row])][field][int(self.slot[row]), pos] = value
+        self._data[self.tier.item(row)][field][self.slot.item(row), pos] = value
 
     def rows_with(self, field: int, values: NDArray[Any]) -> NDArray[np.int32]:
         """The rows holding a record whose ``field`` is among ``values``."""

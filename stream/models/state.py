@@ -50,15 +50,15 @@ class StateCodec:
         if row is None:
             return None
         ids = self.pool.catalog.ids
-        items, ts, weights = users.entries(row)
+        items, ts, weights = users.entry_lists(row)
         raw = self.learner.impressions.get(row)
         pending = None if raw is None else Impression.unpack(raw)
         deflated = None if raw is None else Impression.deflated_features(raw)
         return {
             "user_id": user_id,
-            "items": [ids[i] for i in items.tolist()],
-            "ts": ts.tolist(),
-            "weights": weights.tolist(),
+            "items": [ids[i] for i in items],
+            "ts": ts,
+            "weights": weights,
             "n_items": int(users.n_items[row]),
             "last_ts": float(users.last_ts[row]),
             "impression": None if pending is None else {

@@ -39,3 +39,13 @@ def test_users_are_restored_replaced_and_dropped() -> None:
     assert windows.window("u") == ([], 0) and len(windows) == 1 and again == row
     assert windows.pop("u") == row and windows.pop("u") is None and "u" not in windows
     assert windows.window("u") is None and list(windows) == []
+
+
+def test_record_new_records_once_and_counts_only_new_events() -> None:
+    windows = DedupeWindows(size=4)
+    row = windows.add_user("u", [event_hash("e0")], applied=1)
+    first = [windows.record_new(row, event_hash(f"e{n}")) for n in (0, 1, 2, 1, 3, 4, 5, 1)]
+    # e1 is a duplicate while in the window, and new again once it has left it
+    assert first == [False, True, True, False, True, True, True, True]
+    assert windows.window("u") == ([event_hash(f"e{n}") for n in (3, 4, 5, 1)], 7)
+    assert windows.record_new(row, 2**64 - 1) and not windows.seen(row, 0)

@@ -63,6 +63,22 @@ def test_redelivered_events_are_not_applied_twice() -> None:
     assert p.user_checkpoint("u1")["applied"] == 7
 
 
+def test_a_duplicate_within_one_batch_is_not_applied_twice() -> None:
+    p = pipeline({})
+    items(p)
+    batch = clicks(p, "u1", range(3))
+    out = handle(p, [*batch, batch[1], *clicks(p, "u1", range(3, 4)), batch[0]])
+    assert p.user_checkpoint("u1")["applied"] == 4
+    registry = p.metrics.registry
+    topic = p.settings.topic_interactions
+    assert registry.get_sample_value("stream_events_duplicate_total", {"topic": topic}) == 2
+    assert registry.get_sample_value("stream_events_consumed_total",
+                                     {"topic": topic, "type": "duplicate"}) == 2
+    assert registry.get_sample_value("stream_events_consumed_total",
+                                     {"topic": topic, "type": "click"}) == 4
+    assert [o.topic for o in out].count(p.settings.topic_recommendations) == 1
+
+
 def test_a_new_worker_restores_the_checkpoint() -> None:
     store: dict[bytes, bytes] = {}
     first = pipeline(store)

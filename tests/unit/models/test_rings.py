@@ -76,3 +76,16 @@ def test_replace_fits_the_narrowest_width_and_rows_with_finds_holders() -> None:
     assert r.width(b) == 0 and r.rows_with(0, np.array([3])).size == 0
     with pytest.raises(ValueError):
         r.replace(b, [np.arange(21, dtype=np.int32), np.zeros(21, np.float16)])
+
+
+def test_record_lists_and_values_agree_with_the_arrays_at_every_length() -> None:
+    r = rings(20)
+    row = r.add()
+    for n in range(50):  # through every width, then around the ring twice
+        r.append(row, n, n / 4)
+        assert r.record_lists(row) == [a.tolist() for a in r.records(row)]
+        assert sorted(r.values(row, 0)) == sorted(r.records(row)[0].tolist())
+    r.replace(row, [np.arange(3, dtype=np.int32), np.zeros(3, dtype=np.float16)])
+    assert r.record_lists(row) == [[0, 1, 2], [0.0, 0.0, 0.0]] and r.values(row, 0) == [0, 1, 2]
+    r.remove(row)
+    assert r.record_lists(r.add()) == [[], []]

@@ -193,7 +193,7 @@ class LastLists:
         """Remember the list just published to the user (``pinned``: the 0-based slots an
         editor's rule filled). Beyond the capacity the least recently updated lists go, a
         sixteenth of the capacity at once."""
-        hashes = [zlib.crc32(i.encode("utf-8")) for i in item_ids]  # (item_hash, inlined)
+        hashes = [item_hash(i) for i in item_ids]
         index = self._variant_index(variant)
         rows = self._rows
         row = rows.pop(user_id, None)  # inserted again: last in the order, the most recent

@@ -15,11 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from prometheus_client import CollectorRegistry
 
-from stream.bench.workload import Workload
-from stream.events import Interaction, interaction_json
+from stream.bench.workload import BenchEvent, Workload
 from stream.feed import FeedPipeline
 from stream.messages import Outgoing, RawMessage
 from stream.metrics import Metrics
@@ -43,8 +41,9 @@ PIPELINE_STAGES = ("learning", "lists", "checkpoints", "facts")
 #: at moderate load (the latency runs' batches hold 35-50 events)
 DEFAULT_BATCHES = (48, 1000)
 
-#: seconds of event time between two interactions, as in the model path's bench
-EVENT_GAP = 0.01
+#: seconds of event time between two interactions, as in the throughput run (whose worker
+#: refreshes its topic lists every second of event time: here as often per event)
+EVENT_GAP = 0.001
 
 
 @dataclass
@@ -80,12 +79,13 @@ class _Run:
     batches: int = 0
 
 
-def _messages(settings: Settings, events: Sequence[Interaction], t0: float
-              ) -> list[RawMessage]:
-    """The interactions as the worker reads them (partition 0, in order)."""
-    return [RawMessage(settings.topic_interactions, 0, n, e.user_id.encode(),
-                       orjson.dumps(interaction_json(e)), t0 + n * EVENT_GAP)
-            for n, e in enumerate(events)]
+def _messages(settings: Settings, events: Sequence[BenchEvent], t0: float
+              ) -> tuple[list[RawMessage], list[float]]:
+    """The interactions as the worker reads them in the throughput run (partition 0, in
+    order, one every :data:`EVENT_GAP` s), and their times."""
+    times = [t0 + n * EVENT_GAP for n in range(len(events))]
+    return [RawMessage(settings.topic_interactions, 0, n, e.user_id.encode(), e.to_json(ts), ts)
+            for n, (e, ts) in enumerate(zip(events, times, strict=True))], times
 
 
 def replay(pipeline: TimedPipeline, clock: EventClock, messages: Sequence[RawMessage],
@@ -144,10 +144,8 @@ def measure_pipeline(cfg: BenchConfig, say: Say) -> dict[str, Any]:
     settings = Settings()
     workload = Workload(cfg.items, cfg.users, cfg.seed)
     t0 = 1_000_000.0
-    events = [e.to_interaction(t0 + 60 + i * EVENT_GAP)
-              for i, e in enumerate(workload.events(cfg.events))]
-    messages = _messages(settings, events, t0)
-    times = [e.ts for e in events]
+    events = list(workload.events(cfg.events))
+    messages, times = _messages(settings, events, t0)
     out: dict[str, Any] = {"events": len(events), "items": cfg.items, "users": cfg.users,
                            "k": settings.top_k, "batches": []}
     for batch in sorted(set(cfg.pipeline_batches)):

@@ -41,6 +41,13 @@ def _catalogues(text: str) -> tuple[int, ...]:
     return tuple(sorted(set(sizes)))
 
 
+def _batches(text: str) -> tuple[int, ...]:
+    sizes = _ints(text)
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"batch sizes of at least 1, e.g. 48,1000 (got {text!r})")
+    return tuple(sorted(set(sizes)))
+
+
 def _capped(text: str) -> tuple[int, int] | None:
     if text.strip().lower() in ("", "0", "none", "no"):
         return None
@@ -87,7 +94,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         memory_capped=args.memory_capped, memory_event_gap=args.memory_event_gap,
         seconds=args.seconds, model_events=args.model_events, model_items=args.model_items,
         cluster_events=args.cluster_events, cluster_workers=args.cluster_workers,
-        only=args.only, seed=args.seed,
+        pipeline_batches=args.pipeline_batches, only=args.only, seed=args.seed,
         broker=broker, profile=not args.no_profile, timeout=args.timeout,
     )
     out: Path = args.out
@@ -115,7 +122,8 @@ def register(sub: Any) -> None:
         help="benchmark: worker vs trivial Faust agent, latency, memory, model path, clusters",
         description="Measure, in one run: end-to-end throughput of a real worker against a "
         "trivial Faust agent on the same broker and events; event-to-recommendation latency "
-        "at fixed open-loop rates; memory per user; and the pure model path next to River's "
+        "at fixed open-loop rates; memory per user; the worker's handling in process (its "
+        "pipeline without Kafka or Faust); and the pure model path next to River's "
         "FunkMF. With --only cluster (not in the default set: it starts clusters of worker "
         "processes in turn, minutes of a small machine), what applying every worker's item "
         "facts costs a worker against its own events, and the cluster throughput that "
@@ -156,6 +164,10 @@ def register(sub: Any) -> None:
                    help="catalogue sizes of the pure model path, each with the same events "
                    "(those of a workload of the smallest; the larger catalogues add items "
                    "from the same generator) (default: 10000,100000,1000000)")
+    p.add_argument("--pipeline-batches", type=_batches, default=d.pipeline_batches,
+                   help="batch sizes of the worker's handling in process (the throughput "
+                   "run's items and interactions through the worker's pipeline, without "
+                   "Kafka or Faust) (default: 48,1000)")
     p.add_argument("--cluster-events", type=int, default=d.cluster_events,
                    help="interactions of each cluster run (default: %(default)s)")
     p.add_argument("--cluster-workers", type=_cluster_sizes, default=d.cluster_workers,

@@ -16,6 +16,7 @@ from stream.bench.formatting import Row
 from stream.bench.formatting import number as _num
 from stream.bench.formatting import tick as _tick
 from stream.bench.model_report import model_markdown, model_plot, model_rows
+from stream.bench.pipeline_report import pipeline_markdown, pipeline_rows
 
 __all__ = ["print_summary", "summary_rows", "write_report"]
 
@@ -98,6 +99,9 @@ def summary_rows(result: dict[str, Any]) -> list[Row]:
                      "worker's whole state",
                      f"{_num(m.get('bytes_per_user'))} B",
                      TARGETS["memory"] if m["users"] >= 1_000_000 else ""))
+    pipeline = result.get("pipeline")
+    if pipeline:
+        rows += pipeline_rows(pipeline)
     model = result.get("model")
     if model:
         rows += model_rows(model)
@@ -258,6 +262,9 @@ def _markdown(result: dict[str, Any]) -> str:
                 "| events fed | users held | RSS MiB |", "|---:|---:|---:|",
             ]
             lines += [f"| {c['events']:,} | {c['users']:,} | {c['rss_mib']:,} |" for c in marks]
+    pipeline = result.get("pipeline")
+    if pipeline:
+        lines += pipeline_markdown(pipeline)
     model = result.get("model")
     if model:
         lines += model_markdown(model)

@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaProducer
 from stream.bench.cluster import measure_cluster
 from stream.bench.memory_runs import measure_memory
 from stream.bench.model import measure_model
+from stream.bench.pipeline import DEFAULT_BATCHES, measure_pipeline
 from stream.bench.processes import (
     BenchTopics,
     Record,
@@ -50,7 +51,7 @@ __all__ = ["MEASUREMENTS", "OPTIONAL_MEASUREMENTS", "THROUGHPUT_SHARES", "BenchC
 log = logging.getLogger(__name__)
 
 #: what ``stream bench`` measures unless told otherwise
-MEASUREMENTS = ("throughput", "latency", "memory", "model")
+MEASUREMENTS = ("throughput", "latency", "memory", "pipeline", "model")
 #: what it measures only when ``--only`` names it: the clusters start several workers in
 #: turn, minutes of a small machine
 OPTIONAL_MEASUREMENTS = ("cluster",)
@@ -82,6 +83,8 @@ class BenchConfig:
     #: interactions of each cluster run, and the cluster sizes, smallest first
     cluster_events: int = 20_000
     cluster_workers: tuple[int, ...] = (1, 2, 3)
+    #: batch sizes of the worker's handling in process (``pipeline``)
+    pipeline_batches: tuple[int, ...] = DEFAULT_BATCHES
     only: tuple[str, ...] = MEASUREMENTS
     seed: int = 7
     broker: str | None = None
@@ -503,13 +506,16 @@ def run_bench(cfg: BenchConfig, say: Say, keep: Path | None = None) -> dict[str,
             "memory_event_gap": cfg.memory_event_gap,
             "seconds": cfg.seconds, "model_events": cfg.model_events,
             "model_items": list(cfg.model_items), "cluster_events": cfg.cluster_events,
-            "cluster_workers": list(cfg.cluster_workers), "seed": cfg.seed,
+            "cluster_workers": list(cfg.cluster_workers),
+            "pipeline_batches": list(cfg.pipeline_batches), "seed": cfg.seed,
             "only": list(cfg.only),
         },
         "machine": _machine(),
     }
     started = time.perf_counter()
     try:
+        if "pipeline" in cfg.only:
+            out["pipeline"] = measure_pipeline(cfg, say)
         if "model" in cfg.only:
             out["model"] = measure_model(cfg, work, say)
         if "memory" in cfg.only:

@@ -60,7 +60,7 @@ def test_bench_runs_every_measurement_and_cleans_up(tmp_path: Path) -> None:
         "--items", "60", "--users", "40", "--rates", "100", "--seconds", "1",
         "--memory-users", "200", "--memory-events-per-user", "3", "--memory-capped", "400:100",
         "--memory-event-gap", "5", "--model-events", "200", "--model-items", "120,60",
-        "--no-profile", "--timeout", "60")
+        "--pipeline-batches", "50,7", "--no-profile", "--timeout", "60")
     text = proc.stdout + proc.stderr
     assert proc.returncode == 0, text
     assert "stream bench (" in text and "bench.json" in text
@@ -91,6 +91,12 @@ def test_bench_runs_every_measurement_and_cleans_up(tmp_path: Path) -> None:
     assert 0 < capped["users"] <= 100 + 120
     assert max(c["users"] for c in capped["rss_curve"]) <= 100 + 120
     assert capped["rss_curve"][-1]["events"] == 1200
+    pipeline = result["pipeline"]  # the worker's handling in process, smallest batch first
+    assert [b["batch"] for b in pipeline["batches"]] == [7, 50]
+    for b in pipeline["batches"]:
+        assert b["events_per_second"] > 0 and b["lists"] > 0
+        assert all(v > 0 for v in b["stage_us_per_event"].values())
+        assert b["handled_batches"] == -(-600 // b["batch"])
     model = result["model"]
     # the same events at each catalogue size, smallest first, each stage timed
     assert [m["items"] for m in model["sizes"]] == [60, 120] and model["items"] == 60
@@ -110,6 +116,7 @@ def test_bench_runs_every_measurement_and_cleans_up(tmp_path: Path) -> None:
     md = (out / "bench.md").read_text()
     assert "| measure | figure | target |" in md
     assert "### Item facts in a cluster" in md
+    assert "## The worker's handling in process" in md
     for name in ("throughput.png", "latency.png", "memory.png", "memory-capped.png", "model.png",
                  "model.prof"):
         assert (out / name).stat().st_size > 0, name

@@ -216,9 +216,9 @@ class Scorer:
             # (in user_view's order of operations)
             blend += np.where(short_n > 0, 1.0, 0.0)[:, None] * (
                 s.short_term_weight * short_v / np.where(short_n > 0, short_n, 1.0)[:, None])
-            norm = np.linalg.norm(blend, axis=1)
-            made = (long_n > 0) & (norm > 0)
-            unit = (blend / np.where(norm > 0, norm, 1.0)[:, None]).astype(np.float32)
+            norms = np.linalg.norm(blend, axis=1)
+            made = (long_n > 0) & (norms > 0)
+            unit = (blend / np.where(norms > 0, norms, 1.0)[:, None]).astype(np.float32)
             queries = [unit[j] if made[j] else None for j in range(len(recent))]
         j = 0
         for view in views:

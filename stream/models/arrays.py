@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["distinct", "group_positions", "group_starts", "segment_positions", "stable_order"]
+__all__ = ["distinct", "group_positions", "group_starts", "norm", "segment_positions",
+           "stable_order"]
 
 
 def distinct(values: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -23,6 +26,17 @@ def distinct(values: NDArray[np.int64]) -> NDArray[np.int64]:
     np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
     out: NDArray[np.int64] = ordered[keep]
     return out
+
+
+def norm(vector: NDArray[np.float64]) -> float:
+    """The Euclidean norm of a vector: ``np.linalg.norm`` bit for bit (the square root of
+    its dot product with itself, as it computes it) without the cost of its checks and
+    dispatch, more than the product's on vectors of a few hundred.
+
+    >>> norm(np.array([3.0, 4.0]))
+    5.0
+    """
+    return math.sqrt(float(vector.dot(vector)))
 
 
 def group_starts(ordered: NDArray[np.int64]) -> NDArray[np.bool_]:

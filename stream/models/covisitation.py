@@ -200,7 +200,9 @@ class CoVisitation:
         if not inside.all():
             rows, row_weights = rows[inside], row_weights[inside]
         nbr = self.nbr[rows]
-        valid = (nbr >= 0) & (nbr < n)
+        # 0 <= neighbour < n in one comparison: read as unsigned, an empty slot's -1 is the
+        # largest value there is
+        valid = nbr.view(np.uint32) < n
         values: NDArray[np.float64] = (self.weight[rows] * row_weights[:, None])[valid]
         return nbr[valid].astype(np.int64), values
 
@@ -232,7 +234,8 @@ class CoVisitation:
         over every column (0 at least), bit for bit, at a cost that follows the slots read:
         the sums go into a scratch array that only the touched columns are read from and
         reset in (a pass over ``n`` items only where they are not many more than the
-        slots).
+        slots). ``column_scale`` must be finite: a column no slot touches scores 0 whatever
+        its scale, and is not asked for it.
 
         >>> cv = CoVisitation(neighbors=4, half_life=86400.0)
         >>> cv.add(2, np.array([0, 1]), weight=1.0, ts=0.0)
@@ -262,8 +265,12 @@ class CoVisitation:
         last[cols] = order
         touched = cols[last[cols] == order]
         try:
-            top = float((acc[touched] * column_scale(touched)).max())
-            at: NDArray[np.float64] = acc[items] * column_scale(items)
+            # scaled in place, once: ``items`` read their scores from the touched columns
+            # (the others hold 0, as 0 times a finite scale is)
+            scaled = acc[touched] * column_scale(touched)
+            acc[touched] = scaled
+            top = float(scaled.max())
+            at: NDArray[np.float64] = acc[items]
         finally:
             acc[touched] = 0.0
         return at, max(top, 0.0)

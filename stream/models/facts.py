@@ -196,6 +196,14 @@ def record_facts(settings: ModelSettings, facts: Sequence[Sequence[Any]]
             at.append(ts)
         return p
 
+    def items(item_ids: Sequence[str], ts: float) -> list[int]:
+        """:func:`item` of each of ``item_ids``, met at one time: the new ones take the next
+        positions in turn, in one pass of ``dict.setdefault``."""
+        named = pos.setdefault
+        out = [named(i, len(pos)) for i in item_ids]
+        at.extend([ts] * (len(pos) - len(at)))
+        return out
+
     for fact in facts:
         kind = fact[0]
         if kind == "rank":
@@ -203,7 +211,7 @@ def record_facts(settings: ModelSettings, facts: Sequence[Sequence[Any]]
             continue
         ts = float(fact[2])
         if kind == "shown":
-            positions = [item(i, ts) for i in fact[1]]
+            positions = items(fact[1], ts)
             stat = counts["shown"]
             stat[0].extend(positions)
             stat[1].extend([ts] * len(positions))
@@ -222,12 +230,11 @@ def record_facts(settings: ModelSettings, facts: Sequence[Sequence[Any]]
         elif kind == "degree":
             target, weight = counts["degree"], float(fact[3])
         elif kind == "covisit":  # a new read: co-visits with the reader's recent items
-            w = float(fact[4])
-            for other in fact[3]:
-                pair_a.append(p)
-                pair_b.append(item(other, ts))
-                pair_ts.append(ts)
-                pair_w.append(w)
+            others = items(fact[3], ts)
+            pair_a.extend([p] * len(others))
+            pair_b.extend(others)
+            pair_ts.extend([ts] * len(others))
+            pair_w.extend([float(fact[4])] * len(others))
             target, weight = counts["degree"], 1.0
         else:
             raise ValueError(f"unknown item fact {kind!r}")

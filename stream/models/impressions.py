@@ -68,8 +68,9 @@ class Impression:
         n = int(self.items.size)
         width = 0 if self.features is None else int(self.features.shape[1])
         parts = [_HEAD.pack(self.ts, n, width, self.user_columns),
-                 self.items.astype(np.int32).tobytes(), self.labelled.astype(np.bool_).tobytes(),
-                 self.clicked.astype(np.bool_).tobytes()]
+                 self.items.astype(np.int32).tobytes(),
+                 self.labelled.astype(np.bool_, copy=False).tobytes(),
+                 self.clicked.astype(np.bool_, copy=False).tobytes()]
         if self.features is not None:
             parts.append(zlib.compress(self.features.astype(np.float16).tobytes()))
         return b"".join(parts)
@@ -80,14 +81,12 @@ class Impression:
         ts, n, width, user_columns = _HEAD.unpack_from(raw)
         at = _HEAD.size
         items = np.frombuffer(raw, np.int32, n, at).astype(np.int64)
-        labelled = np.frombuffer(raw, np.bool_, n, at + 4 * n).copy()
-        clicked = np.frombuffer(raw, np.bool_, n, at + 5 * n).copy()
+        flags = np.frombuffer(raw, np.bool_, 2 * n, at + 4 * n).copy()  # labelled, clicked
         features = None
-        deflated = cls.deflated_features(raw)
-        if deflated is not None:
-            features = np.frombuffer(zlib.decompress(deflated), np.float16).reshape(
-                n, width).astype(np.float32)
-        return cls(items, labelled, clicked, ts, features, bool(user_columns))
+        if width:  # (read in place: the deflated bytes are not copied out first)
+            half = zlib.decompress(memoryview(raw)[at + 6 * n:])
+            features = np.frombuffer(half, np.float16).reshape(n, width).astype(np.float32)
+        return cls(items, flags[:n], flags[n:], ts, features, bool(user_columns))
 
     @staticmethod
     def time_of(raw: bytes) -> float:

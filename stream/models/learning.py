@@ -209,18 +209,22 @@ class InteractionLearner:
         raw = self.impressions.get(row)
         if raw is None:
             return
-        hits = np.flatnonzero(Impression.items_of(raw) == item)
-        if hits.size == 0:
+        # a list is a few dozen items at most: Python's own search beats numpy's calls
+        listed = Impression.items_of(raw).tolist()
+        if item not in listed:
             return
+        pos = listed.index(item)  # the item's first position
         pending = Impression.unpack(raw)
-        pos = int(hits[0])
         if not pending.clicked[pos]:
             pending.clicked[pos] = True
             self.outbox.append(["click", item_id, ts])
         label_pos: list[int] = []
         if self.settings.use_ranker and pending.features is not None:
-            above = np.flatnonzero(~pending.labelled[:pos] & (pending.items[:pos] != item))
-            label_pos = above.tolist() + ([pos] if not pending.labelled[pos] else [])
+            # the unlabelled positions above (none of them shows the item: pos is its first)
+            labelled = pending.labelled.tolist()
+            label_pos = [k for k in range(pos) if not labelled[k]]
+            if not labelled[pos]:
+                label_pos.append(pos)
         if not label_pos or pending.features is None:
             self.impressions[row] = Impression.with_flags(raw, pending.labelled,
                                                           pending.clicked)
@@ -233,11 +237,11 @@ class InteractionLearner:
         else:
             self.impressions[row] = Impression.with_flags(raw, pending.labelled,
                                                           pending.clicked)
-        labels = np.zeros(len(label_pos), dtype=bool)
-        labels[-1] = label_pos[-1] == pos
+        # positives: the clicked position alone, when it is labelled now
+        labels = [False] * (len(label_pos) - 1) + [label_pos[-1] == pos]
         # as packed: the ranker learns the float16 features every process holds alike
         features = pending.features[label_pos].astype(np.float16).astype(np.float32)
-        self.outbox.append(["rank", features.ravel().tolist(), labels.tolist()])
+        self.outbox.append(["rank", features.ravel().tolist(), labels])
 
     def forget(self, event: Forget) -> int | None:
         """Write the facts that take a user's reads back from co-visitation, item degrees and

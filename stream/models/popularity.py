@@ -117,10 +117,14 @@ class DecayedPopularity:
     def at(self, indexes: NDArray[np.int64], now: float) -> NDArray[np.float64]:
         """Decayed counts of ``indexes`` as of ``now``: ``scores(now, n)[indexes]`` bit for
         bit, without the whole catalogue."""
+        if self._t_ref is None or not indexes.size:
+            return np.zeros(indexes.size, dtype=np.float64)
+        held = indexes < self._values.shape[0]
+        if held.all():  # the usual case: no masks
+            out: NDArray[np.float64] = self._values[indexes] / self._factor(now)
+            return out
         out = np.zeros(indexes.size, dtype=np.float64)
-        if self._t_ref is not None and indexes.size:
-            held = indexes < self._values.shape[0]
-            out[held] = self._values[indexes[held]] / self._factor(now)
+        out[held] = self._values[indexes[held]] / self._factor(now)
         return out
 
     def top(self, now: float) -> float:

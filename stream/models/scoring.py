@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from stream.models.arrays import norm
 from stream.models.facts import ItemStatistics
 from stream.models.histories import UserHistories
 from stream.models.items import ItemPool
@@ -149,21 +150,22 @@ class Scorer:
         # profiles from the most recent reads: older ones are decayed and only cost time
         q = s.collab_query_items
         items, ts, weights = items[-q:], ts[-q:], weights[-q:]
-        last = float(self.users.last_ts[row])
-        long_w = weights * np.exp2(-(last - ts) / s.interest_half_life_seconds)
-        short_w = weights * np.exp2(-(last - ts) / s.short_term_half_life_seconds)
+        back = -(float(self.users.last_ts[row]) - ts)  # minus each read's age, for both decays
+        long_w = weights * np.exp2(back / s.interest_half_life_seconds)
+        short_w = weights * np.exp2(back / s.short_term_half_life_seconds)
         query: NDArray[np.float32] | None = None
         use_content = s.use_content and content
         if use_content:
             vectors = self.pool.catalog.vectors[items]
-            long_v, short_v = long_w @ vectors, short_w @ vectors
-            long_n, short_n = float(np.linalg.norm(long_v)), float(np.linalg.norm(short_v))
+            wide = vectors.astype(np.float64)  # as each product would cast them, once for both
+            long_v, short_v = long_w @ wide, short_w @ wide
+            long_n, short_n = norm(long_v), norm(short_v)
             if long_n > 0:
                 blend = (1.0 - s.short_term_weight) * long_v / long_n
                 if short_n > 0:
                     blend += s.short_term_weight * short_v / short_n
-                norm = float(np.linalg.norm(blend))
-                query = (blend / norm).astype(np.float32) if norm > 0 else None
+                size = norm(blend)
+                query = (blend / size).astype(np.float32) if size > 0 else None
         blended = (1.0 - s.short_term_weight) * long_w + s.short_term_weight * short_w
         view = UserView(row, items, blended, query, seen)
         if use_content:
@@ -214,9 +216,9 @@ class Scorer:
             # (in user_view's order of operations)
             blend += np.where(short_n > 0, 1.0, 0.0)[:, None] * (
                 s.short_term_weight * short_v / np.where(short_n > 0, short_n, 1.0)[:, None])
-            norm = np.linalg.norm(blend, axis=1)
-            made = (long_n > 0) & (norm > 0)
-            unit = (blend / np.where(norm > 0, norm, 1.0)[:, None]).astype(np.float32)
+            norms = np.linalg.norm(blend, axis=1)
+            made = (long_n > 0) & (norms > 0)
+            unit = (blend / np.where(norms > 0, norms, 1.0)[:, None]).astype(np.float32)
             queries = [unit[j] if made[j] else None for j in range(len(recent))]
         j = 0
         for view in views:

@@ -217,3 +217,16 @@ def test_a_prepared_batch_takes_the_catalogue_columns_in_one_call() -> None:
     # prepared: all 20 known items at once, then "new" when its impression gives it a slot
     assert calls[0][:2] == [5, 5] and len(calls[0]) == 3 and calls[1] == [20, 1]
     assert learned[0] == learned[1]
+
+
+def test_a_record_names_each_item_once_in_the_order_first_met() -> None:
+    from stream.models.facts import record_facts
+    record = record_facts(ModelSettings(), [
+        ["shown", ["a", "b", "a"], 1.0],
+        ["covisit", "c", 2.0, ["b", "d", "e", "d"], 0.5],
+        ["shown", ["e", "f"], 3.0]])
+    assert record["items"] == ["a", "b", "c", "d", "e", "f"]
+    assert record["at"] == [1.0, 1.0, 2.0, 2.0, 2.0, 3.0]
+    assert record["shown"][0] == [0, 1, 4, 5]
+    # c with b, d, e and d again (summed): pairs of positions, each once
+    assert record["covisit"][:2] == [[1, 2, 2], [2, 3, 4]]

@@ -35,3 +35,11 @@ def test_total_and_top_follow_every_kind_of_change() -> None:
 def test_an_empty_counter_has_nothing() -> None:
     pop = DecayedPopularity(half_life=60.0)
     assert pop.total(10.0) == 0.0 and pop.top(10.0) == 0.0
+
+
+def test_counts_at_items_past_the_array_are_zero() -> None:
+    pop = DecayedPopularity(half_life=3600.0, capacity=4)
+    pop.update(1, ts=0.0, weight=2.0)
+    assert pop.at(np.array([1, 0]), 3600.0).tolist() == [1.0, 0.0]
+    assert pop.at(np.array([1, 9]), 3600.0).tolist() == [1.0, 0.0]
+    assert pop.at(np.zeros(0, dtype=np.int64), 3600.0).size == 0

@@ -49,3 +49,14 @@ def test_a_recent_read_without_a_row_leaves_the_others_their_own_weights() -> No
     assert cv.scores(rows, weights, 3).tolist() == [0.0, 0.0, 1.0]
     at, top = cv.scores_at(rows, weights, 3, np.array([2]), lambda cols: np.ones(cols.size))
     assert at.tolist() == [1.0] and top == 1.0
+
+
+def test_neighbours_past_the_columns_asked_and_empty_slots_score_nothing() -> None:
+    # row 2 holds items 0, 1 and 5 and an empty slot: with 3 columns asked, 5 is left out
+    cv = CoVisitation(neighbors=4, half_life=86400.0, capacity=8)
+    cv.add(2, np.array([0, 1, 5]), weight=1.0, ts=0.0)
+    rows, weights = np.array([2], dtype=np.int64), np.array([2.0])
+    assert cv.scores(rows, weights, 3).tolist() == [2.0, 2.0, 0.0]
+    at, top = cv.scores_at(rows, weights, 3, np.array([0, 1, 2]),
+                           lambda cols: cols.astype(np.float64) + 1.0)
+    assert at.tolist() == [2.0, 4.0, 0.0] and top == 4.0

@@ -76,17 +76,18 @@ class Impression:
         return b"".join(parts)
 
     @classmethod
-    def unpack(cls, raw: bytes) -> Impression:
-        """The impression :meth:`pack` packed, in arrays of its own."""
+    def unpack(cls, raw: bytes, features: bool = True) -> Impression:
+        """The impression :meth:`pack` packed, in arrays of its own; with ``features``
+        false, without its features (``None``: not inflated, for a reader of the rest)."""
         ts, n, width, user_columns = _HEAD.unpack_from(raw)
         at = _HEAD.size
         items = np.frombuffer(raw, np.int32, n, at).astype(np.int64)
         flags = np.frombuffer(raw, np.bool_, 2 * n, at + 4 * n).copy()  # labelled, clicked
-        features = None
-        if width:  # (read in place: the deflated bytes are not copied out first)
+        inflated = None
+        if width and features:  # (read in place: the deflated bytes are not copied out)
             half = zlib.decompress(memoryview(raw)[at + 6 * n:])
-            features = np.frombuffer(half, np.float16).reshape(n, width).astype(np.float32)
-        return cls(items, flags[:n], flags[n:], ts, features, bool(user_columns))
+            inflated = np.frombuffer(half, np.float16).reshape(n, width).astype(np.float32)
+        return cls(items, flags[:n], flags[n:], ts, inflated, bool(user_columns))
 
     @staticmethod
     def time_of(raw: bytes) -> float:

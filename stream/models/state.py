@@ -52,7 +52,8 @@ class StateCodec:
         ids = self.pool.catalog.ids
         items, ts, weights = users.entry_lists(row)
         raw = self.learner.impressions.get(row)
-        pending = None if raw is None else Impression.unpack(raw)
+        # the features are exported as they are held, deflated: not inflated here
+        pending = None if raw is None else Impression.unpack(raw, features=False)
         deflated = None if raw is None else Impression.deflated_features(raw)
         return {
             "user_id": user_id,

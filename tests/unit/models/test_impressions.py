@@ -33,3 +33,14 @@ def test_an_impression_without_features_unpacks_without() -> None:
     got = Impression.unpack(packed)
     assert got.features is None and got.items.tolist() == [1]
     assert Impression.deflated_features(packed) is None
+
+
+def test_an_impression_unpacks_without_inflating_its_features_when_asked() -> None:
+    features = np.full((2, 3), 0.5, dtype=np.float32)
+    packed = Impression(np.array([4, 5]), np.array([False, True]), np.array([True, False]),
+                        2.0, features, True).pack()
+    got = Impression.unpack(packed, features=False)
+    assert got.features is None and got.items.tolist() == [4, 5] and got.ts == 2.0
+    assert got.labelled.tolist() == [False, True] and got.clicked.tolist() == [True, False]
+    assert got.user_columns is True
+    assert Impression.deflated_features(packed) is not None  # still held, deflated

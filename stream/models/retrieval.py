@@ -10,7 +10,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from stream.models.arrays import (
-    distinct,
     group_positions,
     group_starts,
     segment_positions,
@@ -23,7 +22,24 @@ from stream.models.languages import unread_language_pairs
 from stream.models.scoring import Scorer, UserView
 from stream.models.settings import ModelSettings
 
-__all__ = ["CoReads", "Retrieved", "Retriever"]
+__all__ = ["CoReads", "Retrieved", "Retriever", "distinct_positions"]
+
+
+def distinct_positions(values: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.intp]]:
+    """The distinct values, sorted, and where each value is among them: ``distinct(values)``
+    and ``np.searchsorted`` of ``values`` in it, from one sort (a look-up per value costs
+    about as much as the sort).
+
+    >>> union, at = distinct_positions(np.array([7, 3, 7, 5]))
+    >>> union.tolist(), at.tolist()
+    ([3, 5, 7], [2, 0, 2, 1])
+    """
+    ordered, order = stable_order(values)
+    first = group_starts(ordered)
+    at = np.empty(values.size, dtype=np.intp)
+    at[order] = np.cumsum(first) - 1
+    union: NDArray[np.int64] = ordered[first]
+    return union, at
 
 
 @dataclass(slots=True)
@@ -342,9 +358,8 @@ class Retriever:
         if most <= 0 or not held.any():
             return []
         keys = readers[held].astype(np.int64) * n_topics + topics[held]
-        uniq = distinct(keys)
-        sums = np.bincount(np.searchsorted(uniq, keys), weights=weights[held],
-                           minlength=uniq.size)
+        uniq, at = distinct_positions(keys)
+        sums = np.bincount(at, weights=weights[held], minlength=uniq.size)
         owner = uniq // n_topics
         order = np.lexsort((uniq, -sums, owner))
         rank = group_positions(owner[order])
@@ -371,10 +386,9 @@ class Retriever:
         members = np.concatenate(held)
         # what every reader's prior adds alike, and whether a list may hold the item now,
         # asked once for the batch
-        union = distinct(members)
+        union, at = distinct_positions(members)
         allowed = self.pool.allowed(union, now)
         popularity, freshness = scorer.trend_terms(now, union)
-        at = np.searchsorted(union, members)
         ok = allowed[at]
         kept = sizes
         if not ok.all():

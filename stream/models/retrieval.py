@@ -131,6 +131,14 @@ class _Pairs:
                      for name in ("readers", "items", "content", "collab", "prior")))
 
 
+#: the trend terms (normalised popularity, freshness) of each of some pairs' items
+_Trends = tuple[NDArray[np.float64], NDArray[np.float64]]
+
+
+def _no_trends() -> _Trends:
+    return np.zeros(0), np.zeros(0)
+
+
 @dataclass(slots=True)
 class _TopicGrid:
     """The lists of a batch's readers' topics scored for them: a row per (topic, reader),
@@ -201,11 +209,11 @@ class Retriever:
         # candidates bound it from below (a floor): the best of one topic's list, the best
         # co-visited ones without content. What cannot reach the floor is dropped before
         # it costs more (a co-visited item's content, a listed item's place in the merge).
-        collab, co_reads = self._co_visited(batch, now)
+        collab, trends, co_reads = self._co_visited(batch, now)
         topics = self._score_topics(batch, self._topics(batch), now)
         floor = np.maximum(self._floor(collab, len(views), width),
                            self._topic_floor(topics, len(views), width))
-        collab = self._with_content(batch, collab, floor, now)
+        collab = self._with_content(batch, collab, trends, floor)
         floor = np.maximum(floor, self._floor(collab, len(views), width))
         listed = self._listed(batch, topics, floor)
         # one copy of each (reader, item): the co-visited one where there are two (it has
@@ -224,15 +232,16 @@ class Retriever:
 
     # --- co-visitation ------------------------------------------------------------------------
 
-    def _co_visited(self, batch: _Batch, now: float) -> tuple[_Pairs, CoReads]:
+    def _co_visited(self, batch: _Batch, now: float) -> tuple[_Pairs, _Trends, CoReads]:
         """Each reader's co-visited items, scored as ``Scorer`` scores co-visitation (summed
         over the recent reads' slots in their order, divided by the degrees, normalised by
         the reader's largest score): the unread ones a list may hold, with the prior
-        without content (:meth:`_with_content` adds it), sorted by reader."""
+        without content (:meth:`_with_content` adds it) and the trend terms it was made of,
+        sorted by reader."""
         s = self.settings
         scorer, n = self.scorer, batch.n
         if not s.use_collab or batch.items.size == 0:
-            return _Pairs.empty(), CoReads.empty(n)
+            return _Pairs.empty(), _no_trends(), CoReads.empty(n)
         which, cols, weights = scorer.stats.covisit.held(batch.items)
         inside = cols < n
         if not inside.all():
@@ -249,7 +258,7 @@ class Retriever:
         sums = np.bincount(group, weights=values, minlength=distinct_keys.size)
         co_reads = CoReads(ordered, batch.positions[which][order], weights[order], n)
         if distinct_keys.size == 0:
-            return _Pairs.empty(), co_reads
+            return _Pairs.empty(), _no_trends(), co_reads
         readers = (distinct_keys // n).astype(np.intp)
         items = distinct_keys - readers.astype(np.int64) * n
         raw = sums * scorer._degree_at(items, now) ** -s.covisit_beta
@@ -266,32 +275,37 @@ class Retriever:
         content = np.zeros(items.size)
         # the prior without content: what the content may add to it is at most its weight
         prior = scorer.prior(content, collab, popularity, freshness)
-        return _Pairs(readers, items, content, collab, prior), co_reads
+        return _Pairs(readers, items, content, collab, prior), (popularity, freshness), co_reads
 
-    def _with_content(self, batch: _Batch, pairs: _Pairs, floor: NDArray[np.float64],
-                      now: float) -> _Pairs:
+    def _with_content(self, batch: _Batch, pairs: _Pairs, trends: _Trends,
+                      floor: NDArray[np.float64]) -> _Pairs:
         """The co-visited items whose content could lift them to the reader's ``floor``
         (content adds at most ``content_weight``), at most ``retrieval_collab`` per reader
-        (the best without content), with their content and prior."""
+        (the best without content), with their content and prior (from their ``trends``,
+        as :meth:`_co_visited` found them: the same at the same ``now``)."""
         s = self.settings
         lift = np.where([v.query is not None for v in batch.views], s.content_weight, 0.0)
-        pairs = pairs.where(pairs.prior + lift[pairs.readers] >= floor[pairs.readers])
+        # the pairs kept, chosen by position and copied once
+        chosen = np.flatnonzero(pairs.prior + lift[pairs.readers] >= floor[pairs.readers])
         cap = s.retrieval_collab
-        counts = np.bincount(pairs.readers, minlength=len(batch.views))
+        counts = np.bincount(pairs.readers[chosen], minlength=len(batch.views))
         over = np.flatnonzero(counts > cap)
         if over.size:
             starts = np.cumsum(counts) - counts
-            keep = np.ones(pairs.items.size, dtype=bool)
+            prior = pairs.prior[chosen]
+            keep = np.ones(chosen.size, dtype=bool)
             for reader in over.tolist():
                 lo, m = int(starts[reader]), int(counts[reader])
                 keep[lo:lo + m] = False
                 if cap > 0:
-                    best = np.argpartition(-pairs.prior[lo:lo + m], cap - 1)[:cap]
+                    best = np.argpartition(-prior[lo:lo + m], cap - 1)[:cap]
                     keep[lo + np.sort(best)] = True
-            pairs = pairs.where(keep)
+            chosen = chosen[keep]
+        pairs = pairs.where(chosen)
         self._content(batch, pairs)
-        popularity, freshness = self.scorer.trend_terms(now, pairs.items)
-        pairs.prior = self.scorer.prior(pairs.content, pairs.collab, popularity, freshness)
+        popularity, freshness = trends
+        pairs.prior = self.scorer.prior(pairs.content, pairs.collab, popularity[chosen],
+                                        freshness[chosen])
         return pairs
 
     def _content(self, batch: _Batch, pairs: _Pairs) -> None:

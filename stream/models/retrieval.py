@@ -347,37 +347,40 @@ class Retriever:
         out: list[list[int]] = [[EVERYTHING] for _ in batch.views]
         if batch.items.size == 0:
             return out
-        n_topics = len(lists.names)
-        language = lists.item_language[batch.items]
-        for reader, topic in self._heaviest(batch.readers, language, batch.weights,
-                                            n_topics, 1):
-            out[reader].append(topic)
         topics = lists.item_topics[batch.items]
         held = topics >= 0
         share = batch.weights / np.maximum(np.count_nonzero(held, axis=1), 1)
-        readers = np.broadcast_to(batch.readers[:, None], topics.shape)[held]
-        weights = np.broadcast_to(share[:, None], topics.shape)[held]
-        for reader, topic in self._heaviest(readers, topics[held], weights, n_topics,
-                                            self.settings.retrieval_topics):
-            out[reader].append(topic)
+        # both kinds in one pass, each reader's apart: the languages of the reads (whole
+        # weights) as owner 2 * reader, their topics (weights shared) as 2 * reader + 1
+        owners = np.concatenate([2 * batch.readers,
+                                 np.broadcast_to(2 * batch.readers[:, None] + 1,
+                                                 topics.shape)[held]])
+        named = np.concatenate([lists.item_language[batch.items], topics[held]])
+        weights = np.concatenate([batch.weights,
+                                  np.broadcast_to(share[:, None], topics.shape)[held]])
+        most = np.tile(np.array([1, self.settings.retrieval_topics], dtype=np.intp),
+                       len(batch.views))
+        for owner, topic in self._heaviest(owners, named, weights, len(lists.names), most):
+            out[owner // 2].append(topic)
         return out
 
     @staticmethod
-    def _heaviest(readers: NDArray[np.intp], topics: NDArray[np.int32],
-                  weights: NDArray[np.float64], n_topics: int, most: int
+    def _heaviest(owners: NDArray[np.intp], topics: NDArray[np.int32],
+                  weights: NDArray[np.float64], n_topics: int, most: NDArray[np.intp]
                   ) -> list[tuple[int, int]]:
-        """(reader, topic) for each reader's ``most`` topics of the largest summed weight
-        (the lower topic id first among equals); topics -1 are none."""
+        """(owner, topic) for each owner's ``most[owner]`` topics of the largest summed
+        weight, owner by owner (the lower topic id first among equals); topics -1 are
+        none."""
         held = topics >= 0
-        if most <= 0 or not held.any():
+        if not held.any():
             return []
-        keys = readers[held].astype(np.int64) * n_topics + topics[held]
+        keys = owners[held].astype(np.int64) * n_topics + topics[held]
         uniq, at = distinct_positions(keys)
         sums = np.bincount(at, weights=weights[held], minlength=uniq.size)
         owner = uniq // n_topics
         order = np.lexsort((uniq, -sums, owner))
         rank = group_positions(owner[order])
-        chosen = uniq[order[rank < most]]
+        chosen = uniq[order[rank < most[owner[order]]]]
         return list(zip((chosen // n_topics).tolist(), (chosen % n_topics).tolist(),
                         strict=True))
 

@@ -88,10 +88,15 @@ class ListRanker:
         reasons = self.explainer.reasons(found.views, readers, items[chosen], x[chosen],
                                          found.co_reads)
         ids = self.pool.catalog.ids
-        for reader, idx, score, reason in zip(readers.tolist(), items[chosen].tolist(),
-                                              scores, reasons, strict=True):
-            out[found.user_ids[reader]].append(Recommendation(item_id=ids[idx], score=score,
-                                                              reason=reason))
+        # (item_id, score, reason) by position: keyword arguments cost half as much again
+        made = list(map(Recommendation, [ids[idx] for idx in items[chosen].tolist()], scores,
+                        reasons))
+        # the picks come reader by reader (np.nonzero goes row by row): a slice each
+        start = 0
+        for user_id, end in zip(found.user_ids,
+                                np.cumsum(np.count_nonzero(some, axis=1)).tolist(), strict=True):
+            out[user_id] = made[start:end]
+            start = end
         return out
 
     def _mmr(self, items: NDArray[np.int64], final: NDArray[np.float64], k: int

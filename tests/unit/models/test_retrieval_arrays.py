@@ -10,7 +10,7 @@ from stream.models.retrieval import distinct_positions
 
 def test_distinct_positions_is_distinct_and_searchsorted() -> None:
     rng = np.random.default_rng(3)
-    for size in (0, 1, 2, 17, 1000):
+    for size in (0, 1, 2, 17, 1000, 2047, 2048, 5000):
         values = rng.integers(0, max(size // 3, 1), size=size).astype(np.int64)
         union, at = distinct_positions(values)
         expected = distinct(values)
@@ -20,8 +20,8 @@ def test_distinct_positions_is_distinct_and_searchsorted() -> None:
 
 
 def test_distinct_positions_of_large_keys() -> None:
-    # keys too large for one tagged sort take numpy's stable sort: the same result
-    values = np.array([2**61, 5, 2**61, -3], dtype=np.int64)
+    # many keys too large for one tagged sort take numpy's stable sort: the same result
+    values = np.tile(np.array([2**61, 5, 2**61, -3], dtype=np.int64), 1000)
     union, at = distinct_positions(values)
     assert union.tolist() == [-3, 5, 2**61]
-    assert at.tolist() == [2, 1, 2, 0]
+    assert at.tolist() == [2, 1, 2, 0] * 1000

@@ -16,6 +16,11 @@ from stream.models.settings import ModelSettings
 
 __all__ = ["Explainer"]
 
+
+def _strongest(tag_weight: tuple[str, float]) -> tuple[float, str]:
+    """The order of interests: the largest weight first, then by tag."""
+    return -tag_weight[1], tag_weight[0]
+
 #: the generators a reason may name, in the order :meth:`Explainer._main` weighs them
 _CONTENT, _COLLAB, _POPULARITY, _FRESHNESS = range(4)
 
@@ -62,8 +67,8 @@ class Explainer:
         (``co_reads``), the similar one by one product per reader of their recent reads'
         vectors with their items'."""
         main, top = self._main(x)
-        has_reads = np.array([views[r].items.size > 0 for r in readers.tolist()], dtype=bool)
-        named = (top > 0) & has_reads
+        has_reads = np.array([v.items.size > 0 for v in views], dtype=bool)
+        named = (top > 0) & has_reads[readers]
         best = np.full(items.size, -1, dtype=np.intp)
         by_collab = named & (main == _COLLAB)
         if by_collab.any():
@@ -174,25 +179,35 @@ class Explainer:
         return "because you read another article with this title"
 
     def _followed(self, view: UserView) -> set[str]:
+        """The tags of the user's :meth:`interests`, found once per view."""
         if view.followed is None:
-            view.followed = {tag for tag, _ in self.interests(view)}
+            top, _ = self._top_tags(view)
+            view.followed = {tag for tag, _ in top}
         return view.followed
 
     def interests(self, view: UserView) -> list[tuple[str, float]]:
         """The user's top interests: tags with weights summing to at most 1, strongest first
         (time-decayed, reads weighted by dwell)."""
+        top, total = self._top_tags(view)
+        return [(tag, round(w / total, 3)) for tag, w in top]
+
+    def _top_tags(self, view: UserView) -> tuple[list[tuple[str, float]], float]:
+        """The ``interests_top_k`` tags of the largest summed weight (a read's weight shared
+        among its tags), strongest first, with those sums, and the sum over every tag;
+        none where that is not positive."""
         totals: dict[str, float] = {}
         tags_of = self.pool.catalog.tags
+        get = totals.get
         for idx, weight in zip(view.items.tolist(), view.weights.tolist(), strict=True):
             tags = tags_of[idx]
-            for tag in tags:
-                totals[tag] = totals.get(tag, 0.0) + weight / len(tags)
+            if tags:
+                share = weight / len(tags)
+                for tag in tags:
+                    totals[tag] = get(tag, 0.0) + share
         total = sum(totals.values())
         if total <= 0:
-            return []
-        top = sorted(totals.items(),
-                     key=lambda kv: (-kv[1], kv[0]))[: self.settings.interests_top_k]
-        return [(tag, round(w / total, 3)) for tag, w in top]
+            return [], total
+        return sorted(totals.items(), key=_strongest)[: self.settings.interests_top_k], total
 
     def changed(self, row: int, found: list[tuple[str, float]]) -> bool:
         """Whether a user's interests changed (to two decimals) since the last call that

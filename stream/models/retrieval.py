@@ -23,7 +23,32 @@ from stream.models.languages import unread_language_pairs
 from stream.models.scoring import Scorer, UserView
 from stream.models.settings import ModelSettings
 
-__all__ = ["CoReads", "Retrieved", "Retriever"]
+__all__ = ["CoReads", "Retrieved", "Retriever", "distinct_positions"]
+
+
+#: from about this many values, one tagged sort finds the distinct ones and each value's
+#: place among them faster than a sort and a look-up per value (four times at 10,000);
+#: below, the tagging's dozen array operations cost more than the look-ups
+_ONE_SORT_FROM = 2048
+
+
+def distinct_positions(values: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.intp]]:
+    """The distinct values, sorted, and where each value is among them: ``distinct(values)``
+    and ``np.searchsorted`` of ``values`` in it, from one sort where there are many.
+
+    >>> union, at = distinct_positions(np.array([7, 3, 7, 5]))
+    >>> union.tolist(), at.tolist()
+    ([3, 5, 7], [2, 0, 2, 1])
+    """
+    if values.size < _ONE_SORT_FROM:
+        union = distinct(values)
+        at: NDArray[np.intp] = np.searchsorted(union, values)
+        return union, at
+    ordered, order = stable_order(values)
+    first = group_starts(ordered)
+    at = np.empty(values.size, dtype=np.intp)
+    at[order] = np.cumsum(first) - 1
+    return ordered[first], at
 
 
 @dataclass(slots=True)
@@ -115,6 +140,14 @@ class _Pairs:
                      for name in ("readers", "items", "content", "collab", "prior")))
 
 
+#: the trend terms (normalised popularity, freshness) of each of some pairs' items
+_Trends = tuple[NDArray[np.float64], NDArray[np.float64]]
+
+
+def _no_trends() -> _Trends:
+    return np.zeros(0), np.zeros(0)
+
+
 @dataclass(slots=True)
 class _TopicGrid:
     """The lists of a batch's readers' topics scored for them: a row per (topic, reader),
@@ -185,11 +218,11 @@ class Retriever:
         # candidates bound it from below (a floor): the best of one topic's list, the best
         # co-visited ones without content. What cannot reach the floor is dropped before
         # it costs more (a co-visited item's content, a listed item's place in the merge).
-        collab, co_reads = self._co_visited(batch, now)
+        collab, trends, co_reads = self._co_visited(batch, now)
         topics = self._score_topics(batch, self._topics(batch), now)
         floor = np.maximum(self._floor(collab, len(views), width),
                            self._topic_floor(topics, len(views), width))
-        collab = self._with_content(batch, collab, floor, now)
+        collab = self._with_content(batch, collab, trends, floor)
         floor = np.maximum(floor, self._floor(collab, len(views), width))
         listed = self._listed(batch, topics, floor)
         # one copy of each (reader, item): the co-visited one where there are two (it has
@@ -208,15 +241,16 @@ class Retriever:
 
     # --- co-visitation ------------------------------------------------------------------------
 
-    def _co_visited(self, batch: _Batch, now: float) -> tuple[_Pairs, CoReads]:
+    def _co_visited(self, batch: _Batch, now: float) -> tuple[_Pairs, _Trends, CoReads]:
         """Each reader's co-visited items, scored as ``Scorer`` scores co-visitation (summed
         over the recent reads' slots in their order, divided by the degrees, normalised by
         the reader's largest score): the unread ones a list may hold, with the prior
-        without content (:meth:`_with_content` adds it), sorted by reader."""
+        without content (:meth:`_with_content` adds it) and the trend terms it was made of,
+        sorted by reader."""
         s = self.settings
         scorer, n = self.scorer, batch.n
         if not s.use_collab or batch.items.size == 0:
-            return _Pairs.empty(), CoReads.empty(n)
+            return _Pairs.empty(), _no_trends(), CoReads.empty(n)
         which, cols, weights = scorer.stats.covisit.held(batch.items)
         inside = cols < n
         if not inside.all():
@@ -233,7 +267,7 @@ class Retriever:
         sums = np.bincount(group, weights=values, minlength=distinct_keys.size)
         co_reads = CoReads(ordered, batch.positions[which][order], weights[order], n)
         if distinct_keys.size == 0:
-            return _Pairs.empty(), co_reads
+            return _Pairs.empty(), _no_trends(), co_reads
         readers = (distinct_keys // n).astype(np.intp)
         items = distinct_keys - readers.astype(np.int64) * n
         raw = sums * scorer._degree_at(items, now) ** -s.covisit_beta
@@ -250,32 +284,37 @@ class Retriever:
         content = np.zeros(items.size)
         # the prior without content: what the content may add to it is at most its weight
         prior = scorer.prior(content, collab, popularity, freshness)
-        return _Pairs(readers, items, content, collab, prior), co_reads
+        return _Pairs(readers, items, content, collab, prior), (popularity, freshness), co_reads
 
-    def _with_content(self, batch: _Batch, pairs: _Pairs, floor: NDArray[np.float64],
-                      now: float) -> _Pairs:
+    def _with_content(self, batch: _Batch, pairs: _Pairs, trends: _Trends,
+                      floor: NDArray[np.float64]) -> _Pairs:
         """The co-visited items whose content could lift them to the reader's ``floor``
         (content adds at most ``content_weight``), at most ``retrieval_collab`` per reader
-        (the best without content), with their content and prior."""
+        (the best without content), with their content and prior (from their ``trends``,
+        as :meth:`_co_visited` found them: the same at the same ``now``)."""
         s = self.settings
         lift = np.where([v.query is not None for v in batch.views], s.content_weight, 0.0)
-        pairs = pairs.where(pairs.prior + lift[pairs.readers] >= floor[pairs.readers])
+        # the pairs kept, chosen by position and copied once
+        chosen = np.flatnonzero(pairs.prior + lift[pairs.readers] >= floor[pairs.readers])
         cap = s.retrieval_collab
-        counts = np.bincount(pairs.readers, minlength=len(batch.views))
+        counts = np.bincount(pairs.readers[chosen], minlength=len(batch.views))
         over = np.flatnonzero(counts > cap)
         if over.size:
             starts = np.cumsum(counts) - counts
-            keep = np.ones(pairs.items.size, dtype=bool)
+            prior = pairs.prior[chosen]
+            keep = np.ones(chosen.size, dtype=bool)
             for reader in over.tolist():
                 lo, m = int(starts[reader]), int(counts[reader])
                 keep[lo:lo + m] = False
                 if cap > 0:
-                    best = np.argpartition(-pairs.prior[lo:lo + m], cap - 1)[:cap]
+                    best = np.argpartition(-prior[lo:lo + m], cap - 1)[:cap]
                     keep[lo + np.sort(best)] = True
-            pairs = pairs.where(keep)
+            chosen = chosen[keep]
+        pairs = pairs.where(chosen)
         self._content(batch, pairs)
-        popularity, freshness = self.scorer.trend_terms(now, pairs.items)
-        pairs.prior = self.scorer.prior(pairs.content, pairs.collab, popularity, freshness)
+        popularity, freshness = trends
+        pairs.prior = self.scorer.prior(pairs.content, pairs.collab, popularity[chosen],
+                                        freshness[chosen])
         return pairs
 
     def _content(self, batch: _Batch, pairs: _Pairs) -> None:
@@ -317,38 +356,40 @@ class Retriever:
         out: list[list[int]] = [[EVERYTHING] for _ in batch.views]
         if batch.items.size == 0:
             return out
-        n_topics = len(lists.names)
-        language = lists.item_language[batch.items]
-        for reader, topic in self._heaviest(batch.readers, language, batch.weights,
-                                            n_topics, 1):
-            out[reader].append(topic)
         topics = lists.item_topics[batch.items]
         held = topics >= 0
         share = batch.weights / np.maximum(np.count_nonzero(held, axis=1), 1)
-        readers = np.broadcast_to(batch.readers[:, None], topics.shape)[held]
-        weights = np.broadcast_to(share[:, None], topics.shape)[held]
-        for reader, topic in self._heaviest(readers, topics[held], weights, n_topics,
-                                            self.settings.retrieval_topics):
-            out[reader].append(topic)
+        # both kinds in one pass, each reader's apart: the languages of the reads (whole
+        # weights) as owner 2 * reader, their topics (weights shared) as 2 * reader + 1
+        owners = np.concatenate([2 * batch.readers,
+                                 np.broadcast_to(2 * batch.readers[:, None] + 1,
+                                                 topics.shape)[held]])
+        named = np.concatenate([lists.item_language[batch.items], topics[held]])
+        weights = np.concatenate([batch.weights,
+                                  np.broadcast_to(share[:, None], topics.shape)[held]])
+        most = np.tile(np.array([1, self.settings.retrieval_topics], dtype=np.intp),
+                       len(batch.views))
+        for owner, topic in self._heaviest(owners, named, weights, len(lists.names), most):
+            out[owner // 2].append(topic)
         return out
 
     @staticmethod
-    def _heaviest(readers: NDArray[np.intp], topics: NDArray[np.int32],
-                  weights: NDArray[np.float64], n_topics: int, most: int
+    def _heaviest(owners: NDArray[np.intp], topics: NDArray[np.int32],
+                  weights: NDArray[np.float64], n_topics: int, most: NDArray[np.intp]
                   ) -> list[tuple[int, int]]:
-        """(reader, topic) for each reader's ``most`` topics of the largest summed weight
-        (the lower topic id first among equals); topics -1 are none."""
+        """(owner, topic) for each owner's ``most[owner]`` topics of the largest summed
+        weight, owner by owner (the lower topic id first among equals); topics -1 are
+        none."""
         held = topics >= 0
-        if most <= 0 or not held.any():
+        if not held.any():
             return []
-        keys = readers[held].astype(np.int64) * n_topics + topics[held]
-        uniq = distinct(keys)
-        sums = np.bincount(np.searchsorted(uniq, keys), weights=weights[held],
-                           minlength=uniq.size)
+        keys = owners[held].astype(np.int64) * n_topics + topics[held]
+        uniq, at = distinct_positions(keys)
+        sums = np.bincount(at, weights=weights[held], minlength=uniq.size)
         owner = uniq // n_topics
         order = np.lexsort((uniq, -sums, owner))
         rank = group_positions(owner[order])
-        chosen = uniq[order[rank < most]]
+        chosen = uniq[order[rank < most[owner[order]]]]
         return list(zip((chosen // n_topics).tolist(), (chosen % n_topics).tolist(),
                         strict=True))
 
@@ -371,10 +412,9 @@ class Retriever:
         members = np.concatenate(held)
         # what every reader's prior adds alike, and whether a list may hold the item now,
         # asked once for the batch
-        union = distinct(members)
+        union, at = distinct_positions(members)
         allowed = self.pool.allowed(union, now)
         popularity, freshness = scorer.trend_terms(now, union)
-        at = np.searchsorted(union, members)
         ok = allowed[at]
         kept = sizes
         if not ok.all():

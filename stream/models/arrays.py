@@ -7,8 +7,8 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["distinct", "group_positions", "group_starts", "norm", "segment_positions",
-           "stable_order"]
+__all__ = ["distinct", "distinct_positions", "group_positions", "group_starts", "norm",
+           "segment_positions", "stable_order"]
 
 
 def distinct(values: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -103,3 +103,28 @@ def segment_positions(owners: NDArray[np.intp], n_owners: int
     starts = np.cumsum(counts) - counts
     position: NDArray[np.intp] = np.arange(owners.size) - starts[owners[order]]
     return order, position, counts
+
+
+#: from about this many values, one tagged sort finds the distinct ones and each value's
+#: place among them faster than a sort and a look-up per value (four times at 10,000);
+#: below, the tagging's dozen array operations cost more than the look-ups
+_ONE_SORT_FROM = 2048
+
+
+def distinct_positions(values: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.intp]]:
+    """The distinct values, sorted, and where each value is among them: ``distinct(values)``
+    and ``np.searchsorted`` of ``values`` in it, from one sort where there are many.
+
+    >>> union, at = distinct_positions(np.array([7, 3, 7, 5]))
+    >>> union.tolist(), at.tolist()
+    ([3, 5, 7], [2, 0, 2, 1])
+    """
+    if values.size < _ONE_SORT_FROM:
+        union = distinct(values)
+        at: NDArray[np.intp] = np.searchsorted(union, values)
+        return union, at
+    ordered, order = stable_order(values)
+    first = group_starts(ordered)
+    at = np.empty(values.size, dtype=np.intp)
+    at[order] = np.cumsum(first) - 1
+    return ordered[first], at

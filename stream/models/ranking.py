@@ -8,13 +8,14 @@ from collections.abc import Iterable
 import numpy as np
 from numpy.typing import NDArray
 
+from stream.models.arrays import distinct_positions
 from stream.models.base import Recommendation
 from stream.models.candidates import TopicLists
 from stream.models.discovery import limit_discovery_rows
 from stream.models.explanations import Explainer
 from stream.models.histories import UserHistories
 from stream.models.items import ItemPool
-from stream.models.retrieval import Retrieved, Retriever, distinct_positions
+from stream.models.retrieval import Retrieved, Retriever
 from stream.models.scoring import F, Scorer
 from stream.models.settings import ModelSettings
 

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from stream.models.arrays import (
-    distinct,
+    distinct_positions,
     group_positions,
     group_starts,
     segment_positions,
@@ -23,32 +23,7 @@ from stream.models.languages import unread_language_pairs
 from stream.models.scoring import Scorer, UserView
 from stream.models.settings import ModelSettings
 
-__all__ = ["CoReads", "Retrieved", "Retriever", "distinct_positions"]
-
-
-#: from about this many values, one tagged sort finds the distinct ones and each value's
-#: place among them faster than a sort and a look-up per value (four times at 10,000);
-#: below, the tagging's dozen array operations cost more than the look-ups
-_ONE_SORT_FROM = 2048
-
-
-def distinct_positions(values: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.intp]]:
-    """The distinct values, sorted, and where each value is among them: ``distinct(values)``
-    and ``np.searchsorted`` of ``values`` in it, from one sort where there are many.
-
-    >>> union, at = distinct_positions(np.array([7, 3, 7, 5]))
-    >>> union.tolist(), at.tolist()
-    ([3, 5, 7], [2, 0, 2, 1])
-    """
-    if values.size < _ONE_SORT_FROM:
-        union = distinct(values)
-        at: NDArray[np.intp] = np.searchsorted(union, values)
-        return union, at
-    ordered, order = stable_order(values)
-    first = group_starts(ordered)
-    at = np.empty(values.size, dtype=np.intp)
-    at[order] = np.cumsum(first) - 1
-    return ordered[first], at
+__all__ = ["CoReads", "Retrieved", "Retriever"]
 
 
 @dataclass(slots=True)

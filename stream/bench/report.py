@@ -41,6 +41,19 @@ MEMORY_PARTS = {
 }
 
 
+def _floor_text(floor: dict[str, Any] | None) -> str:
+    """A latency floor's p50 / p95 / p99, or why there is none."""
+    if not floor:
+        return "–"
+    if "error" in floor:
+        return str(floor["error"])
+    lower = "≥ " if floor.get("censored") else ""
+    kept = "" if floor.get("sustained") else " (NOT sustained)"
+    return (f"{lower}{_num(floor.get('p50_ms'), ',.1f')} / {lower}"
+            f"{_num(floor.get('p95_ms'), ',.1f')} / {lower}{_num(floor.get('p99_ms'), ',.1f')}"
+            f" ms{kept}")
+
+
 def _capped(m: dict[str, Any]) -> bool:
     """Whether a memory run fed more users than its cap."""
     return bool(m.get("users_fed", 0) > m.get("user_cap", math.inf))
@@ -85,6 +98,10 @@ def summary_rows(result: dict[str, Any]) -> list[Row]:
             f" / {lower}{_num(step.get('p99_ms'), ',.1f')} ms",
             target,
         ))
+        floor = step.get("floor")
+        if floor:
+            rows.append((f"  floor: batched Faust agent without work at {step['rate']:,.0f}/s, "
+                         "p50 / p95 / p99", _floor_text(floor), ""))
     for m in result.get("memory", []):
         if "error" in m:
             rows.append((f"memory at {m['users']:,} users", str(m["error"]), ""))
@@ -190,8 +207,9 @@ def _markdown(result: dict[str, Any]) -> str:
         lines += ["", "## Latency (open loop)", "",
                   "| rate/s | achieved/s | clicks+reads | p50 ms | p95 ms | p99 ms | max ms "
                   "| no list by the end | drained after s | batches | mean batch "
-                  "| handling ms | completion ms | full GCs × mean ms |",
-                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| handling ms | completion ms | full GCs × mean ms "
+                  "| floor p50 / p95 / p99 ms |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for s in result["latency"]:
             if "error" in s:
                 continue
@@ -205,7 +223,8 @@ def _markdown(result: dict[str, Any]) -> str:
                 f"{_num(batches.get('mean_processing_ms'), '.1f')} | "
                 f"{_num(batches.get('mean_completion_ms'), '.1f')} | "
                 f"{_num(batches.get('gc_oldest_pauses'), ',.0f')} × "
-                f"{_num(batches.get('gc_oldest_mean_ms'), '.1f')} |")
+                f"{_num(batches.get('gc_oldest_mean_ms'), '.1f')} | "
+                f"{_floor_text(s.get('floor'))} |")
         lines += ["", "Latency is the published list's `emitted_ts` minus the event's send "
                   "time, for every click and read (the first list of that user that reflects "
                   "it). Events with no list by the end count with the time waited so far, a "
@@ -213,7 +232,11 @@ def _markdown(result: dict[str, Any]) -> str:
                   "interactions agent's metrics): how many batches, their mean size, the mean "
                   "time to handle one, and the mean time from handing one over to its "
                   "acknowledgement (output and checkpoints on the broker); then the collections of "
-                  "the oldest generation of Python's garbage collector and their mean pause."]
+                  "the oldest generation of Python's garbage collector and their mean pause. "
+                  "The floor is the batched Faust agent without model or state (the throughput "
+                  "run's ceiling) at the same rate with the same events, matched the same way: "
+                  "what Faust, aiokafka and the broker take on this machine with no work in "
+                  "between, which no worker built on them beats."]
     mem = [m for m in result.get("memory", []) if "error" not in m]
     if mem:
         parts = list(MEMORY_PARTS)
@@ -329,6 +352,13 @@ def _plots(result: dict[str, Any], out: Path) -> list[Path]:
             for x, v in zip(xs, values, strict=True):
                 ax.annotate(f"{v:,.0f}" if v >= 10 else f"{v:.1f}", (x, v), ha="center",
                             va="bottom", fontsize=8)
+        floors = [(i, s["floor"]) for i, s in enumerate(steps)
+                  if "p50_ms" in s.get("floor", {})]
+        for key, marker, label in (("p50_ms", "_", "floor p50 (no-work agent)"),
+                                   ("p99_ms", "x", "floor p99")):
+            if floors:
+                ax.scatter([i for i, _ in floors], [max(f[key], 0.01) for _, f in floors],
+                           marker=marker, s=160, color="black", zorder=3, label=label)
         ax.set_xticks(range(len(steps)),
                       [f"{s['rate']:,.0f}/s\n{'kept up' if s['sustained'] else 'fell behind'}"
                        for s in steps])

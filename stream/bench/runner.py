@@ -5,7 +5,6 @@ when asked for) the cost of item facts in clusters of workers."""
 from __future__ import annotations
 
 import asyncio
-import bisect
 import logging
 import math
 import shutil
@@ -19,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaProducer
 
 from stream.bench.cluster import measure_cluster
+from stream.bench.floor import FloorAgent, measure_floor_step
 from stream.bench.memory_runs import measure_memory
 from stream.bench.model import measure_model
+from stream.bench.open_loop import event_latencies, produce_open_loop
 from stream.bench.pipeline import DEFAULT_BATCHES, measure_pipeline
 from stream.bench.processes import (
     BenchTopics,
-    Record,
     consumed_events,
     cpu_seconds,
     end_offsets,
@@ -272,68 +271,6 @@ def _progress(say: Say, what: str, wanted: int) -> Callable[[float], None]:
 # --- 2. latency --------------------------------------------------------------------------
 
 
-async def _produce_open_loop(bootstrap: str, topic: str, events: list[BenchEvent],
-                             rate: float) -> tuple[dict[int, float], float]:
-    """Send ``events`` at ``rate`` per second on a fixed schedule (open loop: a slow
-    consumer does not slow the producer), each stamped with its send time; returns the stamps
-    and the seconds the sending took."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
-    await producer.start()
-    stamps: dict[int, float] = {}
-    start = time.perf_counter()
-    try:
-        i = 0
-        while i < len(events):
-            due = min(len(events), int((time.perf_counter() - start) * rate) + 1)
-            while i < due:
-                e = events[i]
-                ts = time.time()
-                stamps[e.seq] = ts
-                await producer.send(topic, e.to_json(ts), key=e.user_id.encode())
-                i += 1
-            wait = i / rate - (time.perf_counter() - start)
-            if wait > 0:
-                await asyncio.sleep(wait)
-        await producer.flush()
-    finally:
-        await producer.stop()
-    return stamps, time.perf_counter() - start
-
-
-def event_latencies(events: list[BenchEvent], stamps: dict[int, float],
-                    outputs: list[Record], censor_at: float) -> tuple[list[float], int]:
-    """Per click or read: the first published list of that user whose ``event_ts`` is at
-    least the event's stamp reflects it; latency is that list's ``emitted_ts`` minus the
-    stamp. Events no list reflects yet count as ``censor_at - stamp`` (a lower bound); the
-    second value is how many there were."""
-    lists: dict[str, tuple[list[float], list[float]]] = {}
-    parsed = []
-    for r in outputs:
-        if r.value is None:
-            continue
-        body = orjson.loads(r.value)
-        parsed.append((body["user_id"], float(body["event_ts"]), float(body["emitted_ts"])))
-    parsed.sort(key=lambda t: (t[0], t[1]))
-    for user, event_ts, emitted in parsed:
-        ts_list, emitted_list = lists.setdefault(user, ([], []))
-        ts_list.append(event_ts)
-        emitted_list.append(emitted)
-    latencies: list[float] = []
-    censored = 0
-    for e in events:
-        if e.kind == "impression" or e.seq not in stamps:
-            continue
-        stamp = stamps[e.seq]
-        found = lists.get(e.user_id)
-        j = bisect.bisect_left(found[0], stamp) if found else 0
-        if found and j < len(found[0]):
-            latencies.append(max(found[1][j] - stamp, 0.0))
-        else:
-            censored += 1
-            latencies.append(max(censor_at - stamp, 0.0))
-    return latencies, censored
-
-
 @dataclass
 class _LatencyWorker:
     """A worker that has learned the catalogue, kept between latency steps it kept up with."""
@@ -362,18 +299,24 @@ def _latency_worker(cfg: BenchConfig, broker: _Broker, work: Path, name: str
     return _LatencyWorker(topics, proc, port, cfg.items)
 
 
+def step_events(cfg: BenchConfig, rate: float) -> list[BenchEvent]:
+    """The events of the latency step at ``rate``: the same readers and catalogue, a
+    different stretch of their traffic for each rate."""
+    n = max(int(rate * cfg.seconds), 1)
+    return list(Workload(cfg.items, cfg.users, cfg.seed).events(n, part=1 + int(rate)))
+
+
 def measure_latency_step(cfg: BenchConfig, broker: _Broker, work: Path, rate: float,
                          worker: _LatencyWorker, say: Say) -> dict[str, Any]:
     """One open-loop step at ``rate`` events/s for ``cfg.seconds`` on ``worker``."""
     s = worker.topics.settings
-    n = max(int(rate * cfg.seconds), 1)
-    # the same readers and catalogue, a different stretch of their traffic for each rate
-    events = list(Workload(cfg.items, cfg.users, cfg.seed).events(n, part=1 + int(rate)))
+    events = step_events(cfg, rate)
+    n = len(events)
     result: dict[str, Any] = {"rate": rate, "seconds": cfg.seconds, "events": n}
     say(f"latency: {rate:,.0f} events/s for {cfg.seconds:g} s")
     before = _batch_metrics(worker.port)
     stamps, sent_seconds = asyncio.run(
-        _produce_open_loop(broker.bootstrap, s.topic_interactions, events, rate))
+        produce_open_loop(broker.bootstrap, s.topic_interactions, events, rate))
     end = time.monotonic()
     worker.consumed += n
     drained, _ = consumed_events(worker.port, worker.consumed, max(5.0, cfg.seconds),
@@ -452,7 +395,11 @@ def measure_latency(cfg: BenchConfig, broker: _Broker, work: Path, sustained_hin
                     say: Say) -> list[dict[str, Any]]:
     """Each rate of ``cfg.rates``, plus each share of :data:`THROUGHPUT_SHARES` of the
     measured throughput, lowest first. A worker that kept up serves the next step too; one
-    that fell behind is replaced by a fresh one (new topics), so no backlog carries over."""
+    that fell behind is replaced by a fresh one (new topics), so no backlog carries over.
+
+    Each step's ``floor`` is the batched Faust agent without model or state at the same rate
+    with the same events (:mod:`stream.bench.floor`), replaced the same way: the latency of
+    Faust, aiokafka and the broker alone on this machine."""
     shares: dict[float, float] = {}
     if sustained_hint:
         for share in THROUGHPUT_SHARES:
@@ -460,6 +407,8 @@ def measure_latency(cfg: BenchConfig, broker: _Broker, work: Path, sustained_hin
     rates = set(cfg.rates) | set(shares)
     steps = []
     worker: _LatencyWorker | None = None
+    floor: FloorAgent | None = None
+    partitions = Settings().partitions
     try:
         for rate in sorted(rates):
             if worker is None:
@@ -477,9 +426,22 @@ def measure_latency(cfg: BenchConfig, broker: _Broker, work: Path, sustained_hin
             if not step["sustained"]:
                 stop_process(worker.proc)
                 worker = None
+            if floor is None:
+                floor = FloorAgent.start(broker.url, broker.bootstrap, partitions, work)
+            if floor is None:
+                step["floor"] = {"error": "the batched agent did not answer a first event"}
+                continue
+            say(f"latency floor: the batched agent without work at {rate:,.0f} events/s")
+            step["floor"] = measure_floor_step(floor, broker.bootstrap, step_events(cfg, rate),
+                                               rate, cfg.seconds)
+            if not step["floor"]["sustained"]:
+                floor.stop()
+                floor = None
     finally:
         if worker is not None:
             stop_process(worker.proc)
+        if floor is not None:
+            floor.stop()
     return steps
 
 

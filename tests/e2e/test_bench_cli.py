@@ -81,6 +81,10 @@ def test_bench_runs_every_measurement_and_cleans_up(tmp_path: Path) -> None:
     assert max(rates) < 100_000  # a rate a worker can reach: measured over its whole run
     for step in result["latency"]:
         assert step["measured"] > 0 and step["p50_ms"] <= step["p99_ms"]
+        # the no-work agent at the same rate, with the same events, matched the same way
+        floor = step["floor"]
+        assert floor["rate"] == step["rate"] and floor["measured"] == step["measured"]
+        assert floor["sustained"] and floor["p50_ms"] <= floor["p99_ms"]
     memory, capped = result["memory"]
     assert memory["users"] == 200 and memory["bytes_per_user"] > 0
     assert memory["events"] == 600 and set(memory["breakdown_bytes_per_user"]) == {
@@ -116,6 +120,7 @@ def test_bench_runs_every_measurement_and_cleans_up(tmp_path: Path) -> None:
     md = (out / "bench.md").read_text()
     assert "| measure | figure | target |" in md
     assert "### Item facts in a cluster" in md
+    assert "floor: batched Faust agent without work at 100/s" in md
     assert "## The worker's handling in process" in md
     for name in ("throughput.png", "latency.png", "memory.png", "memory-capped.png", "model.png",
                  "model.prof"):

@@ -1,0 +1,135 @@
+"""The latency floor of ``stream bench``: the batched Faust agent without model or state
+(:func:`~stream.bench.trivial.create_batched_app`) at each open-loop rate of the worker's
+latency steps, on the same broker, with the same events and the same batch and fetch
+settings.
+
+What that agent reaches is what Faust, aiokafka and the broker cost between an event's send
+and a published answer on this machine, with no work in between: no worker built on them
+does better, and the worker's own latency is read against it."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from stream.bench.open_loop import event_latencies, produce_open_loop
+from stream.bench.processes import (
+    BenchTopics,
+    Record,
+    end_offsets,
+    read_records,
+    start_reference,
+)
+from stream.bench.workload import BenchEvent
+from stream.dev.measure import percentile
+from stream.dev.processes import stop_process
+
+__all__ = ["FloorAgent", "measure_floor_step"]
+
+#: seconds the batched agent may take to join its group and answer a first event
+READY_SECONDS = 60.0
+
+
+@dataclass
+class FloorAgent:
+    """A batched reference agent on topics of its own, kept between the steps it kept up
+    with, and how many events each user has sent it so far (its outputs carry each user's
+    running count: every event was handled once the last output of every user says so)."""
+
+    topics: BenchTopics
+    proc: subprocess.Popen[bytes]
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, broker_url: str, bootstrap: str, partitions: int, work: Path
+              ) -> FloorAgent | None:
+        """Start one and wait until it answers a first event (None if it never does)."""
+        topics = BenchTopics.create(broker_url, bootstrap, partitions)
+        proc = start_reference(topics, work, "batched")
+        agent = cls(topics, proc)
+        try:
+            # one event of a user no step sends, so the steps' counts start at zero
+            first = BenchEvent(-1, "click", "floor-ready", "floor-ready")
+            asyncio.run(_send(bootstrap, topics.settings.topic_interactions, [first]))
+            deadline = time.monotonic() + READY_SECONDS
+            while time.monotonic() < deadline and proc.poll() is None:
+                if asyncio.run(end_offsets(bootstrap, topics.batched_sink, partitions)):
+                    return agent
+                time.sleep(0.25)
+        except BaseException:
+            stop_process(proc)
+            raise
+        stop_process(proc)
+        return None
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+
+
+async def _send(bootstrap: str, topic: str, events: list[BenchEvent]) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for e in events:
+            await producer.send(topic, e.to_json(time.time()), key=e.user_id.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def measure_floor_step(agent: FloorAgent, bootstrap: str, events: list[BenchEvent],
+                       rate: float, seconds: float) -> dict[str, Any]:
+    """``events`` sent to ``agent`` at ``rate`` per second, as the worker's step sends them,
+    and the latency of each click and read, matched to the agent's answers as the worker's
+    lists are (:func:`~stream.bench.open_loop.event_latencies`); it kept up (``sustained``)
+    when it had handled every event within two seconds of the last send."""
+    s = agent.topics.settings
+    for e in events:
+        agent.counts[e.user_id] = agent.counts.get(e.user_id, 0) + 1
+    stamps, sent_seconds = asyncio.run(
+        produce_open_loop(bootstrap, s.topic_interactions, events, rate))
+    end = time.monotonic()
+    deadline = end + max(5.0, seconds)
+    drained_after: float | None = None
+    records: list[Record] = []
+    while time.monotonic() < deadline and agent.proc.poll() is None:
+        records = asyncio.run(read_records(bootstrap, agent.topics.batched_sink,
+                                           s.partitions))
+        if _handled(records, agent.counts):
+            drained_after = time.monotonic() - end
+            break
+        time.sleep(0.25)
+    censor_at = time.time()
+    latencies, censored = event_latencies(events, stamps, records, censor_at)
+    return {
+        "rate": rate,
+        "achieved_rate": round(len(events) / sent_seconds, 1) if sent_seconds > 0 else None,
+        "measured": len(latencies), "censored": censored,
+        "drained_after_s": round(drained_after, 2) if drained_after is not None else None,
+        "sustained": drained_after is not None and drained_after <= 2.0 and not censored,
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
+        "p95_ms": round(percentile(latencies, 0.95) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+    }
+
+
+def _handled(records: list[Record], counts: dict[str, int]) -> bool:
+    """Whether the answers show every event sent so far handled: each user's highest count
+    is the number of events they sent."""
+    last: dict[str, int] = {}
+    for r in records:
+        if r.value is None:
+            continue
+        value = orjson.loads(r.value)
+        user = value["user_id"]
+        last[user] = max(last.get(user, 0), int(value["count"]))
+    return all(last.get(user, 0) >= n for user, n in counts.items())
+

@@ -5,13 +5,23 @@ settings.
 
 What that agent reaches is what Faust, aiokafka and the broker cost between an event's send
 and a published answer on this machine, with no work in between: no worker built on them
-does better, and the worker's own latency is read against it."""
+does better, and the worker's own latency is read against it.
+
+Run alone, ``python -m stream.bench.floor --rates 300,840 [--work-us-per-event 300
+--work-us-per-batch 2000]`` measures it at those rates on the embedded broker (or
+``--broker``), optionally with the agent holding the CPU that long per event and per batch
+before it answers: the latency a worker of that cost would have here, which tells how much
+handling a latency target leaves room for."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import shutil
 import subprocess
+import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,11 +36,13 @@ from stream.bench.processes import (
     read_records,
     start_reference,
 )
-from stream.bench.workload import BenchEvent
+from stream.bench.workload import BenchEvent, Workload
+from stream.dev.broker import EmbeddedBroker
 from stream.dev.measure import percentile
 from stream.dev.processes import stop_process
+from stream.settings import Settings
 
-__all__ = ["FloorAgent", "measure_floor_step"]
+__all__ = ["FloorAgent", "main", "measure_floor_step"]
 
 #: seconds the batched agent may take to join its group and answer a first event
 READY_SECONDS = 60.0
@@ -47,11 +59,12 @@ class FloorAgent:
     counts: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, broker_url: str, bootstrap: str, partitions: int, work: Path
-              ) -> FloorAgent | None:
-        """Start one and wait until it answers a first event (None if it never does)."""
+    def start(cls, broker_url: str, bootstrap: str, partitions: int, work: Path,
+              cpu: tuple[float, float] = (0.0, 0.0)) -> FloorAgent | None:
+        """Start one (holding the CPU ``cpu`` µs per event and per batch) and wait until it
+        answers a first event (None if it never does)."""
         topics = BenchTopics.create(broker_url, bootstrap, partitions)
-        proc = start_reference(topics, work, "batched")
+        proc = start_reference(topics, work, "batched", cpu)
         agent = cls(topics, proc)
         try:
             # one event of a user no step sends, so the steps' counts start at zero
@@ -133,3 +146,51 @@ def _handled(records: list[Record], counts: dict[str, int]) -> bool:
         last[user] = max(last.get(user, 0), int(value["count"]))
     return all(last.get(user, 0) >= n for user, n in counts.items())
 
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Measure the floor at each rate (lowest first) and print p50 / p95 / p99."""
+    parser = argparse.ArgumentParser(prog="python -m stream.bench.floor", description=__doc__)
+    parser.add_argument("--rates", default="300,840", help="open-loop rates, events/s")
+    parser.add_argument("--seconds", type=float, default=15.0, help="length of each step")
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--work-us-per-event", type=float, default=0.0)
+    parser.add_argument("--work-us-per-batch", type=float, default=0.0)
+    parser.add_argument("--broker", default=None, help="kafka://host:port (default: embedded)")
+    args = parser.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="stream-floor-"))
+    embedded = EmbeddedBroker(log_dir=work / "broker").start() if args.broker is None else None
+    url = embedded.url if embedded is not None else args.broker
+    bootstrap = embedded.bootstrap if embedded is not None else url.removeprefix("kafka://")
+    cpu = (args.work_us_per_event, args.work_us_per_batch)
+    agent: FloorAgent | None = None
+    try:
+        for rate in sorted(float(r) for r in args.rates.split(",")):
+            if agent is None:
+                agent = FloorAgent.start(url, bootstrap, Settings().partitions, work, cpu)
+            if agent is None:
+                print(f"{rate:,.0f}/s: the batched agent did not answer a first event")
+                return 1
+            n = max(int(rate * args.seconds), 1)
+            events = list(Workload(args.items, args.users, args.seed).events(n, part=1 + int(rate)))
+            step = measure_floor_step(agent, bootstrap, events, rate, args.seconds)
+            kept = "sustained" if step["sustained"] else "NOT sustained"
+            print(f"{rate:,.0f}/s ({kept}; work {cpu[0]:g} µs/event + {cpu[1]:g} µs/batch): "
+                  f"p50 {step['p50_ms']:.1f} / p95 {step['p95_ms']:.1f} / "
+                  f"p99 {step['p99_ms']:.1f} ms over {step['measured']:,} clicks and reads")
+            if not step["sustained"]:
+                agent.stop()
+                agent = None
+    finally:
+        if agent is not None:
+            agent.stop()
+        if embedded is not None:
+            embedded.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

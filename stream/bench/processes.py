@@ -109,11 +109,11 @@ def start_worker(topics: BenchTopics, work_dir: Path, name: str, web_port: int |
     return proc, metrics_port
 
 
-def start_reference(topics: BenchTopics, work_dir: Path, kind: str = "trivial"
-                    ) -> subprocess.Popen[bytes]:
+def start_reference(topics: BenchTopics, work_dir: Path, kind: str = "trivial",
+                    work: tuple[float, float] = (0.0, 0.0)) -> subprocess.Popen[bytes]:
     """A reference Faust agent (:mod:`stream.bench.trivial`: ``trivial`` or ``batched``, the
-    latter with the worker's batch settings) on the topic set's interactions, writing to its
-    own sink."""
+    latter with the worker's batch settings and ``work``, µs of CPU per event and per batch)
+    on the topic set's interactions, writing to its own sink."""
     s = topics.settings
     cmd = [
         sys.executable, "-m", "stream.bench.trivial",
@@ -128,6 +128,8 @@ def start_reference(topics: BenchTopics, work_dir: Path, kind: str = "trivial"
         "--batch-max", str(s.batch_max),
         "--within", str(s.batch_within),
         "--fetch-max-wait-ms", str(s.fetch_max_wait_ms),
+        "--work-us-per-event", str(work[0]),
+        "--work-us-per-batch", str(work[1]),
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_")}
     return start_process(cmd, env, work_dir / f"{kind}.log")

@@ -93,11 +93,17 @@ def create_batched_app(
     batch_max: int,
     within: float,
     fetch_max_wait_ms: int,
+    work_per_event: float = 0.0,
+    work_per_batch: float = 0.0,
 ) -> faust.App:
     """The batched agent's Faust app: batches of ``source``, a count per user in a dict, and
     one message per user per batch on ``sink`` (key: the user, value: the count and the
     ``ts`` of the user's last event in the batch), delivered before the batch is acked
-    through the worker's own :class:`~stream.agents.common.OutputProducer`."""
+    through the worker's own :class:`~stream.agents.common.OutputProducer`.
+
+    ``work_per_event`` and ``work_per_batch`` (seconds) make it hold the CPU that long for
+    each batch before it answers, as a worker's handling does: the latency a worker with that
+    cost per event and per batch would have, on this machine and broker."""
     from stream.agents.common import OutputProducer
     from stream.agents.faust_fixes import use_fetch_wait
     from stream.messages import Outgoing
@@ -117,6 +123,8 @@ def create_batched_app(
                     user = event["user_id"]
                     counts[user] = counts.get(user, 0) + 1
                     last[user] = event["ts"]
+                if work_per_event or work_per_batch:
+                    _busy(work_per_batch + work_per_event * len(values))
                 emitted = time.time()
                 await output.publish([
                     Outgoing(sink, user.encode(), orjson.dumps(
@@ -128,6 +136,13 @@ def create_batched_app(
 
     app.agent(source_topic, name="stream.bench.batched")(count_and_send)
     return app
+
+
+def _busy(seconds: float) -> None:
+    """Hold the CPU (and the GIL) for ``seconds``."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -146,11 +161,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-max", type=int, default=1000)
     parser.add_argument("--within", type=float, default=0.005)
     parser.add_argument("--fetch-max-wait-ms", type=int, default=20)
+    parser.add_argument("--work-us-per-event", type=float, default=0.0,
+                        help="batched: µs of CPU held per event of a batch before it answers")
+    parser.add_argument("--work-us-per-batch", type=float, default=0.0,
+                        help="batched: µs of CPU held per batch before it answers")
     args = parser.parse_args(argv)
     if args.kind == "batched":
         app = create_batched_app(args.broker, args.source, args.sink, args.app_id,
                                  args.data_dir, args.partitions, args.batch_max, args.within,
-                                 args.fetch_max_wait_ms)
+                                 args.fetch_max_wait_ms, args.work_us_per_event * 1e-6,
+                                 args.work_us_per_batch * 1e-6)
     else:
         app = create_trivial_app(args.broker, args.source, args.sink, args.app_id,
                                  args.data_dir, args.partitions, args.producer_max_batch_size)

@@ -172,3 +172,26 @@ def test_bench_measures_clusters_only_when_asked(tmp_path: Path) -> None:
     assert "### Cluster throughput implied by the model (not measured)" in md
     assert _bench_dirs(tmp) == set(), "temporary folders left behind"
     assert _processes_with(marker) == set(), "the bench left processes behind"
+
+
+def test_floor_alone_measures_the_no_work_agent_with_the_work_asked_for(tmp_path: Path) -> None:
+    marker = uuid.uuid4().hex
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_")}
+    env["BENCH_E2E_MARKER"] = marker
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env["TMPDIR"] = str(tmp)
+    proc = subprocess.run(
+        [sys.executable, "-m", "stream.bench.floor", "--rates", "60,30", "--seconds", "1",
+         "--items", "60", "--users", "40", "--work-us-per-event", "200",
+         "--work-us-per-batch", "1000"],
+        capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 0, text
+    lines = proc.stdout.splitlines()
+    # lowest rate first, each with its percentiles and the work it was asked to do
+    assert [line.split("/s")[0] for line in lines] == ["30", "60"], text
+    for line in lines:
+        assert "(sustained; work 200 µs/event + 1000 µs/batch): p50 " in line, text
+    assert not list(tmp.glob("stream-floor-*")), "temporary folders left behind"
+    assert _processes_with(marker) == set(), "the floor left processes behind"

@@ -51,7 +51,7 @@ class ModelSettings(BaseModel):
     ctr_prior: float = Field(
         20.0, gt=0, description="Showings at the overall click rate each item's CTR starts from."
     )
-    covisit_neighbors: int = Field(400, ge=1, description="Co-visited items kept per item.")
+    covisit_neighbors: int = Field(200, ge=1, description="Co-visited items kept per item.")
     covisit_window: int = Field(
         50, ge=1, description="A read is paired with this many of the user's previous reads."
     )

@@ -399,7 +399,9 @@ def measure_latency(cfg: BenchConfig, broker: _Broker, work: Path, sustained_hin
 
     Each step's ``floor`` is the batched Faust agent without model or state at the same rate
     with the same events (:mod:`stream.bench.floor`), replaced the same way: the latency of
-    Faust, aiokafka and the broker alone on this machine."""
+    Faust, aiokafka and the broker alone on this machine. The floor's steps run once the
+    worker's are over and its last worker is stopped, so neither has the other's idle
+    consumers beside it."""
     shares: dict[float, float] = {}
     if sustained_hint:
         for share in THROUGHPUT_SHARES:
@@ -407,8 +409,6 @@ def measure_latency(cfg: BenchConfig, broker: _Broker, work: Path, sustained_hin
     rates = set(cfg.rates) | set(shares)
     steps = []
     worker: _LatencyWorker | None = None
-    floor: FloorAgent | None = None
-    partitions = Settings().partitions
     try:
         for rate in sorted(rates):
             if worker is None:
@@ -426,6 +426,22 @@ def measure_latency(cfg: BenchConfig, broker: _Broker, work: Path, sustained_hin
             if not step["sustained"]:
                 stop_process(worker.proc)
                 worker = None
+    finally:
+        if worker is not None:
+            stop_process(worker.proc)
+    _measure_floors(cfg, broker, work, [s for s in steps if "error" not in s], say)
+    return steps
+
+
+def _measure_floors(cfg: BenchConfig, broker: _Broker, work: Path, steps: list[dict[str, Any]],
+                    say: Say) -> None:
+    """Each step's ``floor``, at its rate with its events, lowest rate first; an agent that
+    fell behind is replaced by a fresh one (new topics)."""
+    floor: FloorAgent | None = None
+    partitions = Settings().partitions
+    try:
+        for step in steps:
+            rate = step["rate"]
             if floor is None:
                 floor = FloorAgent.start(broker.url, broker.bootstrap, partitions, work)
             if floor is None:
@@ -438,11 +454,8 @@ def measure_latency(cfg: BenchConfig, broker: _Broker, work: Path, sustained_hin
                 floor.stop()
                 floor = None
     finally:
-        if worker is not None:
-            stop_process(worker.proc)
         if floor is not None:
             floor.stop()
-    return steps
 
 
 # --- all ---------------------------------------------------------------------------------

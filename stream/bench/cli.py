@@ -167,7 +167,7 @@ def register(sub: Any) -> None:
     p.add_argument("--pipeline-batches", type=_batches, default=d.pipeline_batches,
                    help="batch sizes of the worker's handling in process (the throughput "
                    "run's items and interactions through the worker's pipeline, without "
-                   "Kafka or Faust) (default: 48,1000)")
+                   "Kafka or Faust) (default: 8,48,1000)")
     p.add_argument("--cluster-events", type=int, default=d.cluster_events,
                    help="interactions of each cluster run (default: %(default)s)")
     p.add_argument("--cluster-workers", type=_cluster_sizes, default=d.cluster_workers,

@@ -37,9 +37,11 @@ __all__ = ["DEFAULT_BATCHES", "PIPELINE_STAGES", "EventClock", "TimedPipeline", 
 #: batch's item fact records applied, as every worker applies every worker's (*facts*)
 PIPELINE_STAGES = ("learning", "lists", "checkpoints", "facts")
 
-#: the batch sizes measured by default: the worker's largest (a backlog) and what it takes
-#: at moderate load (the latency runs' batches hold 35-50 events)
-DEFAULT_BATCHES = (48, 1000)
+#: the batch sizes measured by default: the worker's largest (a backlog), what it takes at
+#: half its maximum throughput (the latency runs' batches there hold 35-50 events) and at a
+#: few hundred events/s (6-8): a list costs several times more in a small batch, and that
+#: is where the latency at moderate rates goes
+DEFAULT_BATCHES = (8, 48, 1000)
 
 #: seconds of event time between two interactions, as in the throughput run (whose worker
 #: refreshes its topic lists every second of event time: here as often per event)

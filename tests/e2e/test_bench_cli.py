@@ -34,23 +34,30 @@ def _bench_dirs(tmp: Path) -> set[Path]:
     return set(tmp.glob("stream-bench-*"))
 
 
+def _run(tmp_path: Path, command: list[str], timeout: float
+         ) -> tuple[subprocess.CompletedProcess[str], Path, str]:
+    """``python COMMAND`` with a temporary folder of its own and a marker in its children's
+    environment; returns the finished process, that folder and the marker."""
+    marker = uuid.uuid4().hex
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_")}
+    env["BENCH_E2E_MARKER"] = marker
+    # a temporary folder of its own: another bench on the machine cannot be taken for what
+    # this one left behind
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env["TMPDIR"] = str(tmp)
+    proc = subprocess.run([sys.executable, *command], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=tmp_path)
+    return proc, tmp, marker
+
+
 def _bench(tmp_path: Path, *args: str, timeout: float = 240
            ) -> tuple[subprocess.CompletedProcess[str], Path, Path, str]:
     """``stream bench --out OUT ARGS`` in a temporary folder of its own; returns the finished
     process, OUT, that temporary folder, and the marker in its children's environment."""
-    marker = uuid.uuid4().hex
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_")}
-    env["BENCH_E2E_MARKER"] = marker
-    # a temporary folder of the bench's own: another bench on the machine cannot be taken
-    # for what this one left behind
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
-    env["TMPDIR"] = str(tmp)
     out = tmp_path / "out"
-    proc = subprocess.run(
-        [sys.executable, "-m", "stream", "bench", "--out", str(out), *args],
-        capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp_path,
-    )
+    proc, tmp, marker = _run(tmp_path, ["-m", "stream", "bench", "--out", str(out), *args],
+                             timeout)
     return proc, out, tmp, marker
 
 
@@ -175,17 +182,10 @@ def test_bench_measures_clusters_only_when_asked(tmp_path: Path) -> None:
 
 
 def test_floor_alone_measures_the_no_work_agent_with_the_work_asked_for(tmp_path: Path) -> None:
-    marker = uuid.uuid4().hex
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_")}
-    env["BENCH_E2E_MARKER"] = marker
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
-    env["TMPDIR"] = str(tmp)
-    proc = subprocess.run(
-        [sys.executable, "-m", "stream.bench.floor", "--rates", "60,30", "--seconds", "1",
-         "--items", "60", "--users", "40", "--work-us-per-event", "200",
-         "--work-us-per-batch", "1000"],
-        capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path)
+    proc, tmp, marker = _run(
+        tmp_path, ["-m", "stream.bench.floor", "--rates", "60,30", "--seconds", "1",
+                   "--items", "60", "--users", "40", "--work-us-per-event", "200",
+                   "--work-us-per-batch", "1000"], 180)
     text = proc.stdout + proc.stderr
     assert proc.returncode == 0, text
     lines = proc.stdout.splitlines()

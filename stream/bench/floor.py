@@ -33,6 +33,7 @@ from stream.bench.processes import (
     BenchTopics,
     Record,
     end_offsets,
+    produce,
     read_records,
     start_reference,
 )
@@ -69,7 +70,8 @@ class FloorAgent:
         try:
             # one event of a user no step sends, so the steps' counts start at zero
             first = BenchEvent(-1, "click", "floor-ready", "floor-ready")
-            asyncio.run(_send(bootstrap, topics.settings.topic_interactions, [first]))
+            asyncio.run(produce(bootstrap, topics.settings.topic_interactions,
+                                [(first.user_id.encode(), first.to_json(time.time()))]))
             deadline = time.monotonic() + READY_SECONDS
             while time.monotonic() < deadline and proc.poll() is None:
                 if asyncio.run(end_offsets(bootstrap, topics.batched_sink, partitions)):
@@ -83,19 +85,6 @@ class FloorAgent:
 
     def stop(self) -> None:
         stop_process(self.proc)
-
-
-async def _send(bootstrap: str, topic: str, events: list[BenchEvent]) -> None:
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    try:
-        for e in events:
-            await producer.send(topic, e.to_json(time.time()), key=e.user_id.encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
 
 
 def measure_floor_step(agent: FloorAgent, bootstrap: str, events: list[BenchEvent],

@@ -354,10 +354,12 @@ def _plots(result: dict[str, Any], out: Path) -> list[Path]:
                             va="bottom", fontsize=8)
         floors = [(i, s["floor"]) for i, s in enumerate(steps)
                   if "p50_ms" in s.get("floor", {})]
-        for key, marker, label in (("p50_ms", "_", "floor p50 (no-work agent)"),
-                                   ("p99_ms", "x", "floor p99")):
+        # each over its own bar: p50 on the left, p99 on the right
+        for key, offset, marker, label in (("p50_ms", -width, "_", "floor p50 (no-work agent)"),
+                                           ("p99_ms", width, "x", "floor p99")):
             if floors:
-                ax.scatter([i for i, _ in floors], [max(f[key], 0.01) for _, f in floors],
+                ax.scatter([i + offset for i, _ in floors],
+                           [max(f[key], 0.01) for _, f in floors],
                            marker=marker, s=160, color="black", zorder=3, label=label)
         ax.set_xticks(range(len(steps)),
                       [f"{s['rate']:,.0f}/s\n{'kept up' if s['sustained'] else 'fell behind'}"

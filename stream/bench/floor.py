@@ -21,14 +21,14 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from stream.bench.open_loop import event_latencies, produce_open_loop
+from stream.bench.open_loop import event_latencies, produce_open_loop, step_events
 from stream.bench.processes import (
     BenchTopics,
     Record,
@@ -37,13 +37,13 @@ from stream.bench.processes import (
     read_records,
     start_reference,
 )
-from stream.bench.workload import BenchEvent, Workload
+from stream.bench.workload import BenchEvent
 from stream.dev.broker import EmbeddedBroker
 from stream.dev.measure import percentile
 from stream.dev.processes import stop_process
 from stream.settings import Settings
 
-__all__ = ["FloorAgent", "main", "measure_floor_step"]
+__all__ = ["FloorAgent", "main", "measure_floor_step", "measure_floors"]
 
 #: seconds the batched agent may take to join its group and answer a first event
 READY_SECONDS = 60.0
@@ -136,6 +136,35 @@ def _handled(records: list[Record], counts: dict[str, int]) -> bool:
     return all(last.get(user, 0) >= n for user, n in counts.items())
 
 
+def measure_floors(broker_url: str, bootstrap: str, work: Path,
+                   steps: Sequence[tuple[float, list[BenchEvent]]], seconds: float,
+                   cpu: tuple[float, float] = (0.0, 0.0),
+                   say: Callable[[str], None] = lambda text: None) -> list[dict[str, Any]]:
+    """The floor at each (rate, events) of ``steps``, in their order, by one agent while it
+    keeps up (holding the CPU ``cpu`` µs per event and per batch); one that fell behind is
+    replaced by a fresh one (new topics), so no backlog carries over."""
+    out: list[dict[str, Any]] = []
+    agent: FloorAgent | None = None
+    partitions = Settings().partitions
+    try:
+        for rate, events in steps:
+            if agent is None:
+                agent = FloorAgent.start(broker_url, bootstrap, partitions, work, cpu)
+            if agent is None:
+                out.append({"rate": rate,
+                            "error": "the batched agent did not answer a first event"})
+                continue
+            say(f"latency floor: the batched agent without work at {rate:,.0f} events/s")
+            step = measure_floor_step(agent, bootstrap, events, rate, seconds)
+            out.append(step)
+            if not step["sustained"]:
+                agent.stop()
+                agent = None
+    finally:
+        if agent is not None:
+            agent.stop()
+    return out
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure the floor at each rate (lowest first) and print p50 / p95 / p99."""
@@ -154,30 +183,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     url = embedded.url if embedded is not None else args.broker
     bootstrap = embedded.bootstrap if embedded is not None else url.removeprefix("kafka://")
     cpu = (args.work_us_per_event, args.work_us_per_batch)
-    agent: FloorAgent | None = None
+    rates = sorted(float(r) for r in args.rates.split(","))
     try:
-        for rate in sorted(float(r) for r in args.rates.split(",")):
-            if agent is None:
-                agent = FloorAgent.start(url, bootstrap, Settings().partitions, work, cpu)
-            if agent is None:
-                print(f"{rate:,.0f}/s: the batched agent did not answer a first event")
-                return 1
-            n = max(int(rate * args.seconds), 1)
-            events = list(Workload(args.items, args.users, args.seed).events(n, part=1 + int(rate)))
-            step = measure_floor_step(agent, bootstrap, events, rate, args.seconds)
-            kept = "sustained" if step["sustained"] else "NOT sustained"
-            print(f"{rate:,.0f}/s ({kept}; work {cpu[0]:g} µs/event + {cpu[1]:g} µs/batch): "
-                  f"p50 {step['p50_ms']:.1f} / p95 {step['p95_ms']:.1f} / "
-                  f"p99 {step['p99_ms']:.1f} ms over {step['measured']:,} clicks and reads")
-            if not step["sustained"]:
-                agent.stop()
-                agent = None
+        steps = measure_floors(
+            url, bootstrap, work,
+            [(rate, step_events(args.items, args.users, args.seed, rate, args.seconds))
+             for rate in rates], args.seconds, cpu)
     finally:
-        if agent is not None:
-            agent.stop()
         if embedded is not None:
             embedded.stop()
         shutil.rmtree(work, ignore_errors=True)
+    for step in steps:
+        if "error" in step:
+            print(f"{step['rate']:,.0f}/s: {step['error']}")
+            return 1
+        kept = "sustained" if step["sustained"] else "NOT sustained"
+        print(f"{step['rate']:,.0f}/s ({kept}; work {cpu[0]:g} µs/event + {cpu[1]:g} µs/batch): "
+              f"p50 {step['p50_ms']:.1f} / p95 {step['p95_ms']:.1f} / "
+              f"p99 {step['p99_ms']:.1f} ms over {step['measured']:,} clicks and reads")
     return 0
 
 

@@ -12,9 +12,17 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from stream.bench.processes import Record
-from stream.bench.workload import BenchEvent
+from stream.bench.workload import BenchEvent, Workload
 
-__all__ = ["event_latencies", "produce_open_loop"]
+__all__ = ["event_latencies", "produce_open_loop", "step_events"]
+
+
+def step_events(items: int, users: int, seed: int, rate: float, seconds: float
+                ) -> list[BenchEvent]:
+    """The events of a latency step of ``seconds`` at ``rate``: the same readers and
+    catalogue at every rate, a different stretch of their traffic for each."""
+    n = max(int(rate * seconds), 1)
+    return list(Workload(items, users, seed).events(n, part=1 + int(rate)))
 
 
 async def produce_open_loop(bootstrap: str, topic: str, events: list[BenchEvent],

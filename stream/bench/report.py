@@ -41,17 +41,21 @@ MEMORY_PARTS = {
 }
 
 
+def _percentiles(step: dict[str, Any]) -> str:
+    """A latency step's p50 / p95 / p99, each a lower bound (≥) where events went
+    unanswered."""
+    lower = "≥ " if step.get("censored") else ""
+    return " / ".join(f"{lower}{_num(step.get(key), ',.1f')}"
+                      for key in ("p50_ms", "p95_ms", "p99_ms")) + " ms"
+
+
 def _floor_text(floor: dict[str, Any] | None) -> str:
     """A latency floor's p50 / p95 / p99, or why there is none."""
     if not floor:
         return "–"
     if "error" in floor:
         return str(floor["error"])
-    lower = "≥ " if floor.get("censored") else ""
-    kept = "" if floor.get("sustained") else " (NOT sustained)"
-    return (f"{lower}{_num(floor.get('p50_ms'), ',.1f')} / {lower}"
-            f"{_num(floor.get('p95_ms'), ',.1f')} / {lower}{_num(floor.get('p99_ms'), ',.1f')}"
-            f" ms{kept}")
+    return _percentiles(floor) + ("" if floor.get("sustained") else " (NOT sustained)")
 
 
 def _capped(m: dict[str, Any]) -> bool:
@@ -84,8 +88,6 @@ def summary_rows(result: dict[str, Any]) -> list[Row]:
         if "error" in step:
             rows.append((f"latency at {step['rate']:,.0f}/s", step["error"], ""))
             continue
-        cens = step.get("censored", 0)
-        lower = "≥ " if cens else ""
         kept = "sustained" if step.get("sustained") else "NOT sustained"
         share = step.get("share_of_throughput")
         target = ""
@@ -94,8 +96,7 @@ def summary_rows(result: dict[str, Any]) -> list[Row]:
         near = f", ~{share:.0%} of throughput" if share else ""
         rows.append((
             f"latency at {step['rate']:,.0f}/s ({kept}{near}), p50 / p95 / p99",
-            f"{lower}{_num(step.get('p50_ms'), ',.1f')} / {lower}{_num(step.get('p95_ms'), ',.1f')}"
-            f" / {lower}{_num(step.get('p99_ms'), ',.1f')} ms",
+            _percentiles(step),
             target,
         ))
         floor = step.get("floor")

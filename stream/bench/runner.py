@@ -20,10 +20,10 @@ from typing import Any
 import orjson
 
 from stream.bench.cluster import measure_cluster
-from stream.bench.floor import FloorAgent, measure_floor_step
+from stream.bench.floor import measure_floors
 from stream.bench.memory_runs import measure_memory
 from stream.bench.model import measure_model
-from stream.bench.open_loop import event_latencies, produce_open_loop
+from stream.bench.open_loop import event_latencies, produce_open_loop, step_events
 from stream.bench.pipeline import DEFAULT_BATCHES, measure_pipeline
 from stream.bench.processes import (
     BenchTopics,
@@ -299,18 +299,11 @@ def _latency_worker(cfg: BenchConfig, broker: _Broker, work: Path, name: str
     return _LatencyWorker(topics, proc, port, cfg.items)
 
 
-def step_events(cfg: BenchConfig, rate: float) -> list[BenchEvent]:
-    """The events of the latency step at ``rate``: the same readers and catalogue, a
-    different stretch of their traffic for each rate."""
-    n = max(int(rate * cfg.seconds), 1)
-    return list(Workload(cfg.items, cfg.users, cfg.seed).events(n, part=1 + int(rate)))
-
-
 def measure_latency_step(cfg: BenchConfig, broker: _Broker, work: Path, rate: float,
                          worker: _LatencyWorker, say: Say) -> dict[str, Any]:
     """One open-loop step at ``rate`` events/s for ``cfg.seconds`` on ``worker``."""
     s = worker.topics.settings
-    events = step_events(cfg, rate)
+    events = step_events(cfg.items, cfg.users, cfg.seed, rate, cfg.seconds)
     n = len(events)
     result: dict[str, Any] = {"rate": rate, "seconds": cfg.seconds, "events": n}
     say(f"latency: {rate:,.0f} events/s for {cfg.seconds:g} s")
@@ -435,27 +428,13 @@ def measure_latency(cfg: BenchConfig, broker: _Broker, work: Path, sustained_hin
 
 def _measure_floors(cfg: BenchConfig, broker: _Broker, work: Path, steps: list[dict[str, Any]],
                     say: Say) -> None:
-    """Each step's ``floor``, at its rate with its events, lowest rate first; an agent that
-    fell behind is replaced by a fresh one (new topics)."""
-    floor: FloorAgent | None = None
-    partitions = Settings().partitions
-    try:
-        for step in steps:
-            rate = step["rate"]
-            if floor is None:
-                floor = FloorAgent.start(broker.url, broker.bootstrap, partitions, work)
-            if floor is None:
-                step["floor"] = {"error": "the batched agent did not answer a first event"}
-                continue
-            say(f"latency floor: the batched agent without work at {rate:,.0f} events/s")
-            step["floor"] = measure_floor_step(floor, broker.bootstrap, step_events(cfg, rate),
-                                               rate, cfg.seconds)
-            if not step["floor"]["sustained"]:
-                floor.stop()
-                floor = None
-    finally:
-        if floor is not None:
-            floor.stop()
+    """Each step's ``floor``, at its rate with its events, lowest rate first."""
+    floors = measure_floors(
+        broker.url, broker.bootstrap, work,
+        [(step["rate"], step_events(cfg.items, cfg.users, cfg.seed, step["rate"], cfg.seconds))
+         for step in steps], cfg.seconds, say=say)
+    for step, floor in zip(steps, floors, strict=True):
+        step["floor"] = floor
 
 
 # --- all ---------------------------------------------------------------------------------

@@ -13,12 +13,8 @@ forgotten readers):
 A change that is meant to alter results rewrites the files (``python -m
 tests.unit.test_golden_outputs``) in a commit that says why; any other difference is a bug.
 
-"Bit for bit" holds for one set of CPU kernels: NumPy and OpenBLAS pick theirs at run time,
-and their AVX-512 ones round some sums, exponentials and powers an ulp away from their AVX2
-ones, which reorders lists whose scores tie to the last digits (measured: on an AVX-512
-machine both tests failed with the files an AVX2 machine wrote). So the outputs are recorded,
-and compared, in a process held to the AVX2 kernels (:func:`pinned_env`) on any x86-64
-machine.
+"Bit for bit" holds for one set of CPU kernels: the outputs are recorded, as they are compared,
+with the AVX2 ones (:mod:`tests.kernels`).
 """
 
 from __future__ import annotations
@@ -40,52 +36,11 @@ from stream.messages import Outgoing, RawMessage
 from stream.metrics import Metrics
 from stream.models import StreamRecommender
 from stream.settings import Settings
+from tests.kernels import MARK, pinned_env
 
 GOLDEN = Path(__file__).parent / "golden"
 ROOT = Path(__file__).parents[2]
 T0 = 1_000_000.0
-
-#: NumPy's dispatch targets above AVX2 (x86-64): what :func:`pinned_env` turns off
-_WIDER_THAN_AVX2 = ("X86_V4", "AVX512_ICL", "AVX512_SPR")
-
-
-def pinned_env() -> dict[str, str]:
-    """The environment of a process that computes with the kernels the files were recorded
-    with: NumPy's AVX-512 dispatch targets off (those of this build: naming another only
-    warns, and turning off one the machine lacks is allowed) and OpenBLAS's Haswell (AVX2)
-    kernels where the CPU has AVX2, on one thread."""
-    import numpy as np
-
-    env = dict(os.environ)
-    try:
-        umath: Any = np._core._multiarray_umath  # type: ignore[attr-defined]
-    except AttributeError:  # numpy 1.x
-        umath = np.core._multiarray_umath  # type: ignore[attr-defined]
-    dispatch = set(getattr(umath, "__cpu_dispatch__", ()))
-    wider = [f for f in _WIDER_THAN_AVX2 if f in dispatch]
-    if wider:
-        env["NPY_DISABLE_CPU_FEATURES"] = " ".join(wider)
-    if getattr(umath, "__cpu_features__", {}).get("AVX2"):
-        env["OPENBLAS_CORETYPE"] = "Haswell"
-    env["OPENBLAS_NUM_THREADS"] = "1"
-    return env
-
-
-def _pinned() -> bool:
-    """Whether this process runs with :func:`pinned_env`'s kernels."""
-    want = pinned_env()
-    return all(os.environ.get(k) == want.get(k)
-               for k in ("NPY_DISABLE_CPU_FEATURES", "OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS"))
-
-
-def recorded(name: str) -> Any:
-    """What ``record_<name>`` gives now, recorded in a process of :func:`pinned_env`."""
-    done = subprocess.run([sys.executable, "-m", "tests.unit.test_golden_outputs", "--print",
-                           name], cwd=ROOT, env=pinned_env(), capture_output=True,
-                          timeout=600, check=False)
-    assert done.returncode == 0, done.stderr.decode(errors="replace")[-4000:]
-    return orjson.loads(done.stdout)
-
 
 def _digest(value: Any) -> str:
     return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)).hexdigest()
@@ -195,7 +150,7 @@ def _golden(name: str) -> Any:
 
 
 def test_the_model_gives_what_it_gave() -> None:
-    got, want = recorded("model"), _golden("model")
+    got, want = record_model(), _golden("model")
     assert got["ranker_warm"]  # the ranker's scores were compared, not only the prior's
     assert sum(len(recs) for c in got["lists"] for recs in c.values()) > 1000
     for n, (a, b) in enumerate(zip(got["lists"], want["lists"], strict=True)):
@@ -205,25 +160,18 @@ def test_the_model_gives_what_it_gave() -> None:
 
 
 def test_the_feed_pipeline_gives_what_it_gave() -> None:
-    got, want = recorded("pipeline"), _golden("pipeline")
+    got, want = record_pipeline(), _golden("pipeline")
     assert len(got["produced"]) == len(want["produced"])
     for n, (a, b) in enumerate(zip(got["produced"], want["produced"], strict=True)):
         assert a == b, f"message {n}"
     assert got["checkpoints"] == want["checkpoints"]
 
 
-RECORDS = {"model": record_model, "pipeline": record_pipeline}
-
-if __name__ == "__main__":
-    if not _pinned():  # again, with the kernels the files are recorded with
-        sys.exit(subprocess.run([sys.executable, "-m", "tests.unit.test_golden_outputs",
-                                 *sys.argv[1:]], cwd=ROOT, env=pinned_env(),
-                                check=False).returncode)
-    if sys.argv[1:2] == ["--print"]:  # what the tests compare
-        sys.stdout.buffer.write(orjson.dumps(RECORDS[sys.argv[2]]()))
-        sys.exit(0)
-    # rewrite the recorded outputs (say why in the commit)
+if __name__ == "__main__":  # rewrite the recorded outputs (say why in the commit)
+    if os.environ.get(MARK) != "avx2":  # again, with the kernels the tests compare with
+        sys.exit(subprocess.run([sys.executable, "-m", "tests.unit.test_golden_outputs"],
+                                cwd=ROOT, env=pinned_env(), check=False).returncode)
     GOLDEN.mkdir(exist_ok=True)
-    for name, record in RECORDS.items():
+    for name, record in (("model", record_model), ("pipeline", record_pipeline)):
         (GOLDEN / f"{name}.json").write_bytes(orjson.dumps(record()) + b"\n")
         print(f"wrote {GOLDEN / name}.json", file=sys.stderr)

@@ -11,7 +11,12 @@ Run alone, ``python -m stream.bench.floor --rates 300,840 [--work-us-per-event 3
 --work-us-per-batch 2000]`` measures it at those rates on the embedded broker (or
 ``--broker``), optionally with the agent holding the CPU that long per event and per batch
 before it answers: the latency a worker of that cost would have here, which tells how much
-handling a latency target leaves room for."""
+handling a latency target leaves room for.
+
+With ``--hop`` it measures less still: one broker hop, the same open-loop sender to a plain
+aiokafka consumer in a process of its own (no Faust, no answer, no second hop), fetching with
+the worker's ``fetch_max_wait_ms``: from an event's send to its arrival. An event's way to a
+published list takes two such hops."""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import argparse
 import asyncio
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -43,7 +49,7 @@ from stream.dev.measure import percentile
 from stream.dev.processes import stop_process
 from stream.settings import Settings
 
-__all__ = ["FloorAgent", "main", "measure_floor_step", "measure_floors"]
+__all__ = ["FloorAgent", "main", "measure_floor_step", "measure_floors", "measure_hop"]
 
 #: seconds the batched agent may take to join its group and answer a first event
 READY_SECONDS = 60.0
@@ -166,6 +172,69 @@ def measure_floors(broker_url: str, bootstrap: str, work: Path,
     return out
 
 
+async def _arrivals(bootstrap: str, topic: str, n: int, fetch_wait_ms: int,
+                    timeout: float) -> list[float]:
+    """Seconds from each of the first ``n`` events' send stamps (their ``ts``) to their
+    arrival here, read from the start of ``topic`` without a group; "ready" is printed once
+    the consumer has started. Stops after ``timeout`` s with what arrived."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest",
+                                fetch_max_wait_ms=fetch_wait_ms)
+    await consumer.start()
+    print("ready", flush=True)
+    out: list[float] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(out) < n and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            now = time.time()
+            out.extend(now - float(orjson.loads(m.value or b"{}")["ts"])
+                       for records in batches.values() for m in records)
+    finally:
+        await consumer.stop()
+    return out
+
+
+def measure_hop(broker_url: str, bootstrap: str, events: list[BenchEvent], rate: float,
+                fetch_wait_ms: int) -> dict[str, Any]:
+    """``events`` sent at ``rate`` per second to a topic of their own and read by a plain
+    consumer in another process (``python -m stream.bench.floor --arrivals``): the latency
+    of one broker hop for every event; ``sustained`` when every event arrived within two
+    seconds of the last send (the consumer stops reading then)."""
+    topics = BenchTopics.create(broker_url, bootstrap, Settings().partitions)
+    topic = topics.settings.topic_interactions
+    # the consumer reads until then from its start, a moment before the first send
+    budget = len(events) / rate + 2.5
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stream.bench.floor", "--arrivals", bootstrap, topic,
+         str(len(events)), str(fetch_wait_ms), str(budget)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != b"ready":
+            return {"rate": rate, "error": "the consumer did not start"}
+        _, sent_seconds = asyncio.run(produce_open_loop(bootstrap, topic, events, rate))
+        try:
+            left = proc.communicate(timeout=budget + 30.0)[0]
+        except subprocess.TimeoutExpired:  # counted as not sustained: nothing arrived
+            left = b""
+    finally:
+        stop_process(proc)
+    lines = left.splitlines()
+    latencies: list[float] = orjson.loads(lines[-1]) if lines else []
+    return {
+        "rate": rate, "hop": True, "fetch_max_wait_ms": fetch_wait_ms,
+        "achieved_rate": round(len(events) / sent_seconds, 1) if sent_seconds > 0 else None,
+        "measured": len(latencies), "events": len(events),
+        "sustained": len(latencies) == len(events),
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
+        "p95_ms": round(percentile(latencies, 0.95) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure the floor at each rate (lowest first) and print p50 / p95 / p99."""
     parser = argparse.ArgumentParser(prog="python -m stream.bench.floor", description=__doc__)
@@ -177,18 +246,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work-us-per-event", type=float, default=0.0)
     parser.add_argument("--work-us-per-batch", type=float, default=0.0)
     parser.add_argument("--broker", default=None, help="kafka://host:port (default: embedded)")
+    parser.add_argument("--hop", action="store_true",
+                        help="one broker hop alone: the sender to a plain consumer, no agent")
+    parser.add_argument("--fetch-max-wait-ms", type=int, default=Settings().fetch_max_wait_ms,
+                        help="the hop's consumer fetch wait (default: the worker's)")
+    parser.add_argument("--arrivals", nargs=5, default=None, help=argparse.SUPPRESS,
+                        metavar=("BOOTSTRAP", "TOPIC", "N", "WAIT_MS", "TIMEOUT"))
     args = parser.parse_args(argv)
+    if args.arrivals is not None:  # the hop's consumer (measure_hop starts it)
+        bootstrap, topic, n, wait_ms, timeout = args.arrivals
+        got = asyncio.run(_arrivals(bootstrap, topic, int(n), int(wait_ms), float(timeout)))
+        print(orjson.dumps(got).decode(), flush=True)
+        return 0
     work = Path(tempfile.mkdtemp(prefix="stream-floor-"))
     embedded = EmbeddedBroker(log_dir=work / "broker").start() if args.broker is None else None
     url = embedded.url if embedded is not None else args.broker
     bootstrap = embedded.bootstrap if embedded is not None else url.removeprefix("kafka://")
     cpu = (args.work_us_per_event, args.work_us_per_batch)
     rates = sorted(float(r) for r in args.rates.split(","))
+    events = [(rate, step_events(args.items, args.users, args.seed, rate, args.seconds))
+              for rate in rates]
     try:
-        steps = measure_floors(
-            url, bootstrap, work,
-            [(rate, step_events(args.items, args.users, args.seed, rate, args.seconds))
-             for rate in rates], args.seconds, cpu)
+        if args.hop:
+            steps = [measure_hop(url, bootstrap, step, rate, args.fetch_max_wait_ms)
+                     for rate, step in events]
+        else:
+            steps = measure_floors(url, bootstrap, work, events, args.seconds, cpu)
     finally:
         if embedded is not None:
             embedded.stop()
@@ -198,9 +281,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{step['rate']:,.0f}/s: {step['error']}")
             return 1
         kept = "sustained" if step["sustained"] else "NOT sustained"
-        print(f"{step['rate']:,.0f}/s ({kept}; work {cpu[0]:g} µs/event + {cpu[1]:g} µs/batch): "
+        what = (f"one broker hop, fetch wait {args.fetch_max_wait_ms} ms" if args.hop
+                else f"work {cpu[0]:g} µs/event + {cpu[1]:g} µs/batch")
+        counted = "events" if args.hop else "clicks and reads"
+        print(f"{step['rate']:,.0f}/s ({kept}; {what}): "
               f"p50 {step['p50_ms']:.1f} / p95 {step['p95_ms']:.1f} / "
-              f"p99 {step['p99_ms']:.1f} ms over {step['measured']:,} clicks and reads")
+              f"p99 {step['p99_ms']:.1f} ms over {step['measured']:,} {counted}")
     return 0
 
 

@@ -195,3 +195,18 @@ def test_floor_alone_measures_the_no_work_agent_with_the_work_asked_for(tmp_path
         assert "(sustained; work 200 µs/event + 1000 µs/batch): p50 " in line, text
     assert not list(tmp.glob("stream-floor-*")), "temporary folders left behind"
     assert _processes_with(marker) == set(), "the floor left processes behind"
+
+
+def test_floor_measures_one_broker_hop_alone(tmp_path: Path) -> None:
+    proc, tmp, marker = _run(
+        tmp_path, ["-m", "stream.bench.floor", "--hop", "--rates", "80,40", "--seconds", "1",
+                   "--items", "60", "--users", "40", "--fetch-max-wait-ms", "20"], 180)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 0, text
+    lines = proc.stdout.splitlines()
+    assert [line.split("/s")[0] for line in lines] == ["40", "80"], text
+    # every event sent arrived, each step with its own count
+    assert "(sustained; one broker hop, fetch wait 20 ms): p50 " in lines[0], text
+    assert lines[0].endswith("over 40 events") and lines[1].endswith("over 80 events"), text
+    assert not list(tmp.glob("stream-floor-*")), "temporary folders left behind"
+    assert _processes_with(marker) == set(), "the hop left processes behind"

@@ -264,9 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     bootstrap = embedded.bootstrap if embedded is not None else url.removeprefix("kafka://")
     cpu = (args.work_us_per_event, args.work_us_per_batch)
     rates = sorted(float(r) for r in args.rates.split(","))
-    events = [(rate, step_events(args.items, args.users, args.seed, rate, args.seconds))
-              for rate in rates]
     try:
+        events = [(rate, step_events(args.items, args.users, args.seed, rate, args.seconds))
+                  for rate in rates]
         if args.hop:
             steps = [measure_hop(url, bootstrap, step, rate, args.fetch_max_wait_ms)
                      for rate, step in events]

@@ -34,7 +34,12 @@ from typing import Any
 
 import orjson
 
-from stream.bench.open_loop import event_latencies, produce_open_loop, step_events
+from stream.bench.open_loop import (
+    event_latencies,
+    latency_percentiles,
+    produce_open_loop,
+    step_events,
+)
 from stream.bench.processes import (
     BenchTopics,
     Record,
@@ -45,7 +50,6 @@ from stream.bench.processes import (
 )
 from stream.bench.workload import BenchEvent
 from stream.dev.broker import EmbeddedBroker
-from stream.dev.measure import percentile
 from stream.dev.processes import stop_process
 from stream.settings import Settings
 
@@ -123,9 +127,7 @@ def measure_floor_step(agent: FloorAgent, bootstrap: str, events: list[BenchEven
         "measured": len(latencies), "censored": censored,
         "drained_after_s": round(drained_after, 2) if drained_after is not None else None,
         "sustained": drained_after is not None and drained_after <= 2.0 and not censored,
-        "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
-        "p95_ms": round(percentile(latencies, 0.95) * 1000, 2),
-        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+        **latency_percentiles(latencies),
     }
 
 
@@ -229,9 +231,7 @@ def measure_hop(broker_url: str, bootstrap: str, events: list[BenchEvent], rate:
         "achieved_rate": round(len(events) / sent_seconds, 1) if sent_seconds > 0 else None,
         "measured": len(latencies), "events": len(events),
         "sustained": len(latencies) == len(events),
-        "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
-        "p95_ms": round(percentile(latencies, 0.95) * 1000, 2),
-        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+        **latency_percentiles(latencies),
     }
 
 

@@ -13,8 +13,9 @@ from aiokafka import AIOKafkaProducer
 
 from stream.bench.processes import Record
 from stream.bench.workload import BenchEvent, Workload
+from stream.dev.measure import percentile
 
-__all__ = ["event_latencies", "produce_open_loop", "step_events"]
+__all__ = ["event_latencies", "latency_percentiles", "produce_open_loop", "step_events"]
 
 
 def step_events(items: int, users: int, seed: int, rate: float, seconds: float
@@ -85,3 +86,14 @@ def event_latencies(events: list[BenchEvent], stamps: dict[int, float],
             censored += 1
             latencies.append(max(censor_at - stamp, 0.0))
     return latencies, censored
+
+
+def latency_percentiles(latencies: list[float]) -> dict[str, float]:
+    """``p50_ms``, ``p95_ms`` and ``p99_ms`` of latencies in seconds (NaN without any), as
+    every latency step reports them.
+
+    >>> latency_percentiles([0.004, 0.001, 0.003, 0.002])
+    {'p50_ms': 2.0, 'p95_ms': 4.0, 'p99_ms': 4.0}
+    """
+    return {f"p{round(q * 100)}_ms": round(percentile(latencies, q) * 1000, 2)
+            for q in (0.50, 0.95, 0.99)}

@@ -23,7 +23,12 @@ from stream.bench.cluster import measure_cluster
 from stream.bench.floor import measure_floors
 from stream.bench.memory_runs import measure_memory
 from stream.bench.model import measure_model
-from stream.bench.open_loop import event_latencies, produce_open_loop, step_events
+from stream.bench.open_loop import (
+    event_latencies,
+    latency_percentiles,
+    produce_open_loop,
+    step_events,
+)
 from stream.bench.pipeline import DEFAULT_BATCHES, measure_pipeline
 from stream.bench.processes import (
     BenchTopics,
@@ -40,7 +45,7 @@ from stream.bench.processes import (
 from stream.bench.profiles import top_frames
 from stream.bench.workload import BenchEvent, Workload
 from stream.dev.broker import EmbeddedBroker
-from stream.dev.measure import percentile, scrape
+from stream.dev.measure import scrape
 from stream.dev.processes import stop_process
 from stream.settings import Settings
 
@@ -328,9 +333,7 @@ def measure_latency_step(cfg: BenchConfig, broker: _Broker, work: Path, rate: fl
         # plus the 0.25 s between two looks at the worker's counters)
         sustained=bool(result.get("drained_after_s") is not None
                        and result["drained_after_s"] <= 2.0 and not censored),
-        p50_ms=round(percentile(latencies, 0.50) * 1000, 2),
-        p95_ms=round(percentile(latencies, 0.95) * 1000, 2),
-        p99_ms=round(percentile(latencies, 0.99) * 1000, 2),
+        **latency_percentiles(latencies),
         max_ms=round(max(latencies, default=math.nan) * 1000, 2),
     )
     return result

@@ -16,13 +16,13 @@ if "numpy" not in sys.modules:  # (every test process, and what it starts, inher
 import pytest
 
 from stream.dev.broker import EmbeddedBroker
-from tests.kernels import MARK
+from tests.kernels import pinned
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Refuse to run with kernels that were not pinned: NumPy was loaded before this file
     (by a plugin), and the bit-for-bit tests would then depend on the machine."""
-    if os.environ.get(MARK) != "avx2":
+    if not pinned():
         raise pytest.UsageError("NumPy was loaded before tests/conftest.py could pin its "
                                 "kernels (tests/kernels.py): run pytest without plugins "
                                 "that import NumPy")

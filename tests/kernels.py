@@ -15,11 +15,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 
-__all__ = ["MARK", "pinned_env"]
+__all__ = ["pinned", "pinned_env"]
 
 #: set by :func:`pinned_env`: the kernels of this environment are pinned already
-MARK = "PINNED_TEST_KERNELS"
+_MARK = "PINNED_TEST_KERNELS"
 
 #: NumPy's dispatch targets wider than AVX2 (x86-64, NumPy 2.4 names and older ones)
 _WIDER = ("X86_V4", "AVX512F", "AVX512CD", "AVX512_KNL", "AVX512_KNM", "AVX512_SKX",
@@ -36,13 +37,19 @@ print(int(bool(getattr(u, "__cpu_features__", {}).get("AVX2"))))
 """
 
 
+def pinned(env: Mapping[str, str] | None = None) -> bool:
+    """Whether ``env`` (this process's environment by default) has :func:`pinned_env`'s
+    kernels."""
+    return (os.environ if env is None else env).get(_MARK) == "avx2"
+
+
 def pinned_env() -> dict[str, str]:
     """This environment with the AVX2 kernels: NumPy's wider dispatch targets off (those of
     the installed build: naming one it does not dispatch only warns, and turning off one
     the machine lacks is allowed) and OpenBLAS's Haswell kernels where the CPU has AVX2.
     NumPy is asked in a process of its own: this one must not load it before it is pinned."""
     env = dict(os.environ)
-    if env.get(MARK) == "avx2":
+    if pinned(env):
         return env
     done = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True,
                           check=True, env=env)
@@ -52,5 +59,5 @@ def pinned_env() -> dict[str, str]:
         env["NPY_DISABLE_CPU_FEATURES"] = " ".join(wider)
     if avx2 == "1":
         env["OPENBLAS_CORETYPE"] = "Haswell"
-    env[MARK] = "avx2"
+    env[_MARK] = "avx2"
     return env

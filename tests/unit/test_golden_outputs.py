@@ -20,7 +20,6 @@ with the AVX2 ones (:mod:`tests.kernels`).
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,11 +35,12 @@ from stream.messages import Outgoing, RawMessage
 from stream.metrics import Metrics
 from stream.models import StreamRecommender
 from stream.settings import Settings
-from tests.kernels import MARK, pinned_env
+from tests.kernels import pinned, pinned_env
 
 GOLDEN = Path(__file__).parent / "golden"
 ROOT = Path(__file__).parents[2]
 T0 = 1_000_000.0
+
 
 def _digest(value: Any) -> str:
     return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)).hexdigest()
@@ -168,7 +168,7 @@ def test_the_feed_pipeline_gives_what_it_gave() -> None:
 
 
 if __name__ == "__main__":  # rewrite the recorded outputs (say why in the commit)
-    if os.environ.get(MARK) != "avx2":  # again, with the kernels the tests compare with
+    if not pinned():  # again, with the kernels the tests compare with
         sys.exit(subprocess.run([sys.executable, "-m", "tests.unit.test_golden_outputs"],
                                 cwd=ROOT, env=pinned_env(), check=False).returncode)
     GOLDEN.mkdir(exist_ok=True)

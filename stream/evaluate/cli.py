@@ -36,9 +36,12 @@ DATASETS: tuple[str, ...] = ("movielens-100k", "mind")
 PROTOCOLS: tuple[str, ...] = ("prequential", "split", "impressions")
 
 
-def build_models(names: Sequence[str], settings: Settings,
-                 seed: int) -> tuple[list[ModelRun], dict[str, Any]]:
-    """The models to evaluate, in the order given, and the parameters each was built with."""
+def build_models(names: Sequence[str], settings: Settings, seed: int,
+                 batch: int | None = None) -> tuple[list[ModelRun], dict[str, Any]]:
+    """The models to evaluate, in the order given, and the parameters each was built with;
+    with ``batch``, ours learns in batches of that many events, as a worker does
+    (:class:`~stream.evaluate.batched.BatchedModel`)."""
+    from stream.evaluate.batched import BatchedModel
     from stream.models import StreamRecommender
 
     runs: list[ModelRun] = []
@@ -48,9 +51,10 @@ def build_models(names: Sequence[str], settings: Settings,
         if name == "stream":
             # datasets without item texts: items known from events only are ranked too
             knobs = settings.recommender.model_copy(update={"recommend_stubs": True})
-            model = StreamRecommender(knobs)
-            params["stream"] = {"class": type(model).__name__,
-                                "settings": knobs.model_dump(mode="json")}
+            ours = StreamRecommender(knobs)
+            params["stream"] = {"class": type(ours).__name__,
+                                "settings": knobs.model_dump(mode="json"), "batch": batch}
+            model = ours if batch is None else BatchedModel(ours, batch)
         elif name == "popularity":
             half_life = settings.recommender.popularity_half_life_seconds
             model = PopularityBaseline(half_life=half_life)
@@ -107,6 +111,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="replay only the first N events in time order")
     p.add_argument("--seed", type=int, default=42, help="seed of every random choice (42)")
     p.add_argument("-k", "--k", type=int, default=10, help="length of ranked lists (10)")
+    p.add_argument("--batch", type=int, default=None, metavar="N",
+                   help="our model learns in batches of N events, as a worker does (its "
+                        "lists and scores from the last whole batch); default: one event "
+                        "at a time, its item facts applied at once")
     p.add_argument("--out", type=Path, default=None,
                    help="folder for metrics.json, report.md and plots")
     p.add_argument("--export-contract", type=Path, default=None, metavar="DIR",
@@ -134,7 +142,7 @@ def load_dataset(args: argparse.Namespace) -> Dataset:
 def _evaluate(args: argparse.Namespace, dataset: Dataset, console: Console) -> EvaluationResult:
     protocol = args.protocol or ("impressions" if dataset.name == "mind" else "prequential")
     settings = Settings()
-    runs, params = build_models(args.models, settings, args.seed)
+    runs, params = build_models(args.models, settings, args.seed, args.batch)
     args.model_params = params
     total = len(dataset.events) if args.limit is None else min(args.limit, len(dataset.events))
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -199,6 +207,8 @@ def _canonical_command(args: argparse.Namespace) -> str:
         parts += ["--seed", str(args.seed)]
     if args.k != 10:
         parts += ["--k", str(args.k)]
+    if args.batch is not None:
+        parts += ["--batch", str(args.batch)]
     if args.out is not None:
         parts += ["--out", str(args.out)]
     return shlex.join(parts)
@@ -222,6 +232,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         return 0
     if args.limit is not None and args.limit <= 0:
         console.print("[red]--limit must be positive[/]")
+        return 2
+    if args.batch is not None and args.batch <= 0:
+        console.print("[red]--batch must be positive[/]")
         return 2
     result = _evaluate(args, dataset, console)
     _print_summary(result, out)

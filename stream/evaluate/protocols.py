@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from stream.evaluate.batched import settle
 from stream.evaluate.datasets import Dataset
 from stream.evaluate.metrics import (
     auc,
@@ -429,6 +430,9 @@ def run_split(
             with run.timed():
                 run.model.learn_one(event)
             run.calls += 1
+    for run in runs:
+        with run.timed():
+            settle(run.model)
     feed.release_all(runs)
     relevant: dict[str, set[str]] = {}
     for r in test_rows:

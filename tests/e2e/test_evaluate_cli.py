@@ -140,12 +140,25 @@ def test_mind_impressions_limit_and_models(tmp_path: Path) -> None:
         assert 0.0 <= figures["auc"] <= 1.0
         assert figures["impressions_scored"] > 10
     assert "impression_ndcg@10" in (out / "report.md").read_text(encoding="utf-8")
+    # learning in batches, as a worker does: said in the settings and the command
+    batched = tmp_path / "batched"
+    stream_in_process("evaluate", "--dataset", "mind", "--data-dir", str(data), "--models",
+                      "stream", "--limit", "150", "--batch", "40", "--out", str(batched),
+                      "--no-progress")
+    document = orjson.loads((batched / "metrics.json").read_bytes())
+    assert document["settings"]["stream"]["batch"] == 40
+    assert "--batch 40" in (batched / "report.md").read_text(encoding="utf-8")
+    assert 0.0 <= document["models"]["stream"]["auc"] <= 1.0
 
 
 def test_bad_arguments_exit_non_zero(tmp_path: Path,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["evaluate", "--dataset", "mind"]) == 2
     assert "--data-dir" in capsys.readouterr().err
+    events = tmp_path / "events.jsonl"
+    events.write_text("", encoding="utf-8")
+    assert main(["evaluate", "--events", str(events), "--batch", "0"]) == 2
+    assert "--batch must be positive" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
         main(["evaluate", "--events", str(tmp_path / "x.jsonl"), "--models", "stream,bogus"])
     assert exc.value.code == 2 and "bogus" in capsys.readouterr().err

@@ -59,7 +59,8 @@ class FeedModel(Recommender, Protocol):
 
     def prepare(self, events: Sequence[Interaction]) -> None:
         """Get ready to learn ``events`` one by one (:meth:`learn_one_sharing`): what they
-        all need, taken in one go. Learning needs no call of this, it only costs more."""
+        all need, taken in one go. Learning needs no call of this, it only costs more; with
+        it, what is taken is what the batch found (a model says where that differs)."""
 
     def learn_one_sharing(self, event: Interaction) -> None:
         """Learn one event, keeping its item facts for :meth:`drain_facts`."""

@@ -59,7 +59,7 @@ class Housekeeper:
 
     def drop_user(self, user_id: str, row: int) -> None:
         """A user's history and pending list leave memory."""
-        self.learner.impressions.pop(row, None)
+        self.learner.drop_row(row)
         self.users.remove(user_id)
 
     def sweep(self, now: float) -> tuple[list[str], list[str]]:

@@ -112,6 +112,12 @@ class Impression:
         return raw[_HEAD.size + 6 * n:] if width else None
 
     @staticmethod
+    def reader_columns_taken(raw: bytes) -> bool:
+        """Whether the reader's columns of a packed impression's features are taken (at
+        its first click)."""
+        return bool(_HEAD.unpack_from(raw)[3])
+
+    @staticmethod
     def items_of(raw: bytes) -> NDArray[np.int32]:
         """The item indexes of a packed impression (a read-only view)."""
         n = _HEAD.unpack_from(raw)[1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,8 @@ from stream.models.histories import UserHistories
 from stream.models.impressions import Impression
 from stream.models.items import ItemPool
 from stream.models.ranker import FEATURES
-from stream.models.scoring import Scorer
+from stream.models.retrieval import covisited_of
+from stream.models.scoring import Scorer, UserView
 from stream.models.settings import ModelSettings
 
 __all__ = ["InteractionLearner"]
@@ -37,6 +39,34 @@ _PASS_AFTER = 1 / 1024
 _SENTIMENT = FEATURES.index("sentiment")
 
 
+@dataclass(slots=True)
+class _ReaderColumns:
+    """What the reader's columns of a list's features are made of, for the readers of a
+    batch, taken at once before it (:meth:`InteractionLearner.prepare`): their views (recent
+    reads, weights, content query) and their co-visitation scores at every item co-visited
+    with their recent reads."""
+
+    #: user row -> the reader's position in ``views``
+    at: dict[int, int]
+    views: list[UserView]
+    #: ``reader * n + item`` of each co-visited item, sorted, and its score
+    keys: NDArray[np.int64]
+    collab: NDArray[np.float64]
+    #: the catalogue's size when they were taken (an item added since is co-visited with none)
+    n: int
+
+    def collab_at(self, reader: int, items: NDArray[np.int64]) -> NDArray[np.float64]:
+        """A reader's co-visitation scores at ``items`` (0 where none was found)."""
+        out = np.zeros(items.size, dtype=np.float64)
+        if self.keys.size == 0:
+            return out
+        wanted = reader * self.n + items
+        at = np.minimum(np.searchsorted(self.keys, wanted), self.keys.size - 1)
+        hit = (self.keys[at] == wanted) & (items < self.n)
+        out[hit] = self.collab[at[hit]]
+        return out
+
+
 class InteractionLearner:
     """Learns a user's events into their history and pending list, and writes what they
     change in item-level statistics as item facts (see :mod:`stream.models.facts`) into
@@ -50,7 +80,10 @@ class InteractionLearner:
       co-visitation: by far the dearest) at its first click, when the list first teaches
       the ranker something (most lists are never clicked); a click labels it for the
       ranker (the clicked position a positive, the unclicked ones above it negatives:
-      skip-above);
+      skip-above). In a batch (:meth:`prepare`) the reader's columns are those of the
+      reader as the batch found them, taken for all its readers at once: a reader's own
+      reads earlier in the same batch are not in them (one event at a time, they are
+      exact);
     * a **forget** takes the user's contributions back, as far as the history holds them.
     """
 
@@ -72,6 +105,9 @@ class InteractionLearner:
         self._snapshot_at: float | None = None
         #: impressions that took some items' columns since then
         self._takes = 0
+        #: the reader's columns of the batch's readers as :meth:`prepare` found them, until
+        #: the statistics change
+        self._readers: _ReaderColumns | None = None
 
     def catalogue_changed(self) -> None:
         """Item statistics or metadata changed (facts applied, an item learned, a sweep):
@@ -79,6 +115,14 @@ class InteractionLearner:
         so an item shown many times in a batch has them taken once; a model that applies
         every event's facts at once takes them for every impression, exactly."""
         self._snapshot_at = None
+        self._readers = None
+
+    def drop_row(self, row: int) -> None:
+        """A user leaves memory (forgotten or evicted): their pending list and what
+        :meth:`prepare` took of them go (the row may be another user's next)."""
+        self.impressions.pop(row, None)
+        if self._readers is not None:
+            self._readers.at.pop(row, None)
 
     def _catalogue_features(self, items: NDArray[np.int64], now: float) -> NDArray[np.float32]:
         """The catalogue's columns of the features of ``items`` at ``now``, from the snapshot
@@ -117,22 +161,59 @@ class InteractionLearner:
             taken[take] = True
 
     def prepare(self, events: Sequence[Interaction]) -> None:
-        """Take the catalogue's columns of the features of every known item the impressions
-        among ``events`` show, in one call, as of the earliest of them: each impression then
-        finds its items' columns taken (the snapshot's rule: taken once while no statistics
-        change, within ``_SNAPSHOT_SECONDS``), instead of a call for each. A worker's
-        statistics change only between batches, and a batch of a few events would otherwise
-        take them impression by impression. Items not in the catalogue yet are left to the
-        impression that names them first (it gives them their slot)."""
+        """Get ready for a batch of ``events`` (learned next, before the statistics
+        change), taking at once what they would otherwise take one by one:
+
+        * the catalogue's columns of the features of every known item the impressions
+          show, as of the earliest of them: each impression then finds its items' columns
+          taken (the snapshot's rule: taken once while no statistics change, within
+          ``_SNAPSHOT_SECONDS``). Items not in the catalogue yet are left to the impression
+          that names them first (it gives them their slot);
+        * the reader's columns of every known reader with a click or read among them and a
+          list it may be on (pending, or served in the batch), as of the earliest click or
+          read: one gather of all their co-visitation slots instead of one per first
+          click, which cost more than anything else an event does."""
+        self._readers = None
         if not self.settings.use_ranker:
             return
         shown = [e for e in events if e.type == "impression"]
-        if not shown:
-            return
         index = self.pool.catalog.index
         items = [index[i] for e in shown for i in (e.item_ids or (e.item_id,)) if i in index]
         if items:
             self._take(np.unique(np.array(items, dtype=np.int64)), min(e.ts for e in shown))
+        self._readers = self._reader_columns(events, shown)
+
+    def _reader_columns(self, events: Sequence[Interaction], shown: list[Interaction]
+                        ) -> _ReaderColumns | None:
+        """What :meth:`prepare` takes of the readers: those whose click or read may be the
+        first on a list (one served in the batch, or one pending that is not clicked yet
+        and shows the item)."""
+        rows_of = self.users.index
+        served = {rows_of.get(e.user_id) for e in shown}
+        item_of = self.pool.catalog.index
+        rows: dict[int, int] = {}
+        now = math.inf
+        for e in events:
+            if e.type == "impression":
+                continue
+            row = rows_of.get(e.user_id)
+            if row is None or row in rows:
+                continue
+            if row not in served:
+                raw = self.impressions.get(row)
+                item = item_of.get(e.item_id)
+                if raw is None or item is None or Impression.reader_columns_taken(raw) \
+                        or item not in Impression.items_of(raw):
+                    continue
+            rows[row] = len(rows)
+            now = min(now, e.ts)
+        if not rows:
+            return None
+        scorer = self.scorer
+        n = len(self.pool.catalog)
+        views = scorer.user_views(list(rows), now)
+        keys, collab = covisited_of(scorer, views, n, now)
+        return _ReaderColumns(rows, views, keys, collab, n)
 
     def weight(self, event: Interaction) -> float:
         """How much an event says about interest: 1 for a click, 1 to 2 for a read by dwell."""
@@ -200,7 +281,13 @@ class InteractionLearner:
     def _add_user_columns(self, row: int, items: NDArray[np.int64],
                           features: NDArray[np.float32], now: float) -> None:
         scorer = self.scorer
-        scorer.add_user_columns(scorer.user_view(row, now), items, features, now)
+        taken = self._readers
+        reader = None if taken is None else taken.at.get(row)
+        if taken is None or reader is None:
+            scorer.add_user_columns(scorer.user_view(row, now), items, features, now)
+        else:
+            scorer.add_user_columns(taken.views[reader], items, features, now,
+                                    taken.collab_at(reader, items))
 
     def _learn_click(self, row: int, item: int, item_id: str, ts: float) -> None:
         """A click or read on an item of the user's last list: count it once for the item's

@@ -126,8 +126,10 @@ class StreamRecommender:
 
     def prepare(self, events: Sequence[Interaction]) -> None:
         """Take the catalogue's columns of the ranker features of every item the batch's
-        impressions show, in one call (:meth:`InteractionLearner.prepare
-        <stream.models.learning.InteractionLearner.prepare>`)."""
+        impressions show, and the reader's columns of every reader whose list a click of
+        the batch may be on (as the batch found them), in one call each
+        (:meth:`InteractionLearner.prepare <stream.models.learning.InteractionLearner.
+        prepare>`)."""
         self.learner.prepare(events)
 
     def learn_one_sharing(self, event: Interaction) -> None:

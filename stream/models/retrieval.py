@@ -23,7 +23,7 @@ from stream.models.languages import unread_language_pairs
 from stream.models.scoring import Scorer, UserView
 from stream.models.settings import ModelSettings
 
-__all__ = ["CoReads", "Retrieved", "Retriever"]
+__all__ = ["CoReads", "Retrieved", "Retriever", "covisited_of"]
 
 
 @dataclass(slots=True)
@@ -226,31 +226,13 @@ class Retriever:
         scorer, n = self.scorer, batch.n
         if not s.use_collab or batch.items.size == 0:
             return _Pairs.empty(), _no_trends(), CoReads.empty(n)
-        which, cols, weights = scorer.stats.covisit.held(batch.items)
-        inside = cols < n
-        if not inside.all():
-            which, cols, weights = which[inside], cols[inside], weights[inside]
-        row_weights = batch.weights * (1.0 / scorer._degree_at(batch.items, now))
-        values = weights.astype(np.float64) * row_weights[which]
-        keys = batch.readers[which].astype(np.int64) * n + cols
-        ordered, order = stable_order(keys)
-        first = group_starts(ordered)
-        group = np.empty(keys.size, dtype=np.intp)
-        group[order] = np.cumsum(first) - 1
-        distinct_keys = ordered[first]
-        # summed in slot order, as the catalogue-wide bincount of Scorer adds them
-        sums = np.bincount(group, weights=values, minlength=distinct_keys.size)
-        co_reads = CoReads(ordered, batch.positions[which][order], weights[order], n)
-        if distinct_keys.size == 0:
+        found = _covisited_scores(scorer, batch, now)
+        co_reads = CoReads(found.ordered, batch.positions[found.which][found.order],
+                           found.weights[found.order], n)
+        if found.keys.size == 0:
             return _Pairs.empty(), _no_trends(), co_reads
-        readers = (distinct_keys // n).astype(np.intp)
-        items = distinct_keys - readers.astype(np.int64) * n
-        raw = sums * scorer._degree_at(items, now) ** -s.covisit_beta
-        starts = np.flatnonzero(group_starts(readers))
-        top = np.maximum(np.maximum.reduceat(raw, starts), 0.0)
-        top = np.repeat(top, np.diff(np.append(starts, raw.size)))
-        collab = np.divide(raw, top, out=raw, where=top > 0)
-        keep = ~batch.seen(distinct_keys) & self.pool.allowed(items, now)
+        readers, items, collab = found.readers, found.items, found.collab
+        keep = ~batch.seen(found.keys) & self.pool.allowed(items, now)
         if s.unread_language_evidence > 0:
             keep &= ~unread_language_pairs(self.pool.catalog, batch.views, readers, items,
                                            collab, s.unread_language_evidence)
@@ -493,6 +475,73 @@ class Retriever:
         collab = np.where(held, pairs.collab[slot], 0.0)
         best = np.where(held, pairs.prior[slot], -np.inf)
         return Retrieved(user_ids, views, now, items, content, collab, best, co_reads)
+
+
+@dataclass(slots=True)
+class _CoVisited:
+    """A batch's readers' co-visitation scores (see :func:`_covisited_scores`)."""
+
+    #: the slots read (in the order :meth:`CoVisitation.held` gives them): the position of
+    #: the recent read holding each, and its weight (stored units)
+    which: NDArray[np.intp]
+    weights: NDArray[np.float32]
+    #: ``reader * n + item`` of each slot, sorted (stably), and the sorting order
+    ordered: NDArray[np.int64]
+    order: NDArray[np.intp]
+    #: each (reader, item) once, sorted by reader then item: its key, reader, item and
+    #: co-visitation score, normalised by the reader's largest
+    keys: NDArray[np.int64]
+    readers: NDArray[np.intp]
+    items: NDArray[np.int64]
+    collab: NDArray[np.float64]
+
+
+def _covisited_scores(scorer: Scorer, batch: _Batch, now: float) -> _CoVisited:
+    """Every item co-visited with a recent read of a batch's readers, with its
+    co-visitation score for that reader as ``Scorer`` scores it (summed over the recent
+    reads' slots in their order, divided by the degrees, normalised by the reader's
+    largest score): one gather of the slots the batch's recent reads hold, whatever the
+    catalogue."""
+    n = batch.n
+    which, cols, weights = scorer.stats.covisit.held(batch.items)
+    inside = cols < n
+    if not inside.all():
+        which, cols, weights = which[inside], cols[inside], weights[inside]
+    row_weights = batch.weights * (1.0 / scorer._degree_at(batch.items, now))
+    values = weights.astype(np.float64) * row_weights[which]
+    keys = batch.readers[which].astype(np.int64) * n + cols
+    ordered, order = stable_order(keys)
+    first = group_starts(ordered)
+    group = np.empty(keys.size, dtype=np.intp)
+    group[order] = np.cumsum(first) - 1
+    distinct_keys = ordered[first]
+    # summed in slot order, as the catalogue-wide bincount of Scorer adds them
+    sums = np.bincount(group, weights=values,
+                       minlength=distinct_keys.size).astype(np.float64, copy=False)
+    readers = (distinct_keys // n).astype(np.intp)
+    items = distinct_keys - readers.astype(np.int64) * n
+    if distinct_keys.size == 0:
+        return _CoVisited(which, weights, ordered, order, distinct_keys, readers, items, sums)
+    raw = sums * scorer._degree_at(items, now) ** -scorer.settings.covisit_beta
+    starts = np.flatnonzero(group_starts(readers))
+    top = np.maximum(np.maximum.reduceat(raw, starts), 0.0)
+    top = np.repeat(top, np.diff(np.append(starts, raw.size)))
+    collab = np.divide(raw, top, out=raw, where=top > 0)
+    return _CoVisited(which, weights, ordered, order, distinct_keys, readers, items, collab)
+
+
+def covisited_of(scorer: Scorer, views: list[UserView], n: int, now: float
+                 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """The co-visitation scores of readers (``views``, their recent reads as ranking reads
+    them) at every item co-visited with one of those reads, normalised by each reader's
+    largest, in one gather for all of them: ``reader * n + item`` sorted (``reader`` the
+    position in ``views``) and the score of each, bit for bit what
+    :meth:`Scorer._collab_at` gives one reader with the same weights (0 elsewhere)."""
+    batch = _Batch(views, n, scorer.settings.collab_query_items)
+    if not scorer.settings.use_collab or batch.items.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0)
+    found = _covisited_scores(scorer, batch, now)
+    return found.keys, found.collab
 
 
 class _Batch:

@@ -338,15 +338,17 @@ class Scorer:
         return x
 
     def add_user_columns(self, user: UserView, items: NDArray[np.int64],
-                         x: NDArray[np.float64] | NDArray[np.float32], now: float) -> None:
+                         x: NDArray[np.float64] | NDArray[np.float32], now: float,
+                         collab: NDArray[np.float64] | None = None) -> None:
         """Fill in the reader's columns of ``x`` (:meth:`catalogue_features` of ``items``):
-        content and co-visitation at ``now``, and the prior of every generator."""
+        content and co-visitation at ``now`` (``collab``: the co-visitation scores of
+        ``items`` where the caller has them), and the prior of every generator."""
         s = self.settings
         # the content score of a few items needs only their rows, not the whole catalogue
         # (an impression's features would otherwise cost a full scoring pass)
         if user.query is not None:
             x[:, F["content"]] = np.maximum(self.pool.catalog.matrix[items] @ user.query, 0.0)
-        x[:, F["collab"]] = self._collab_at(user, items, now)
+        x[:, F["collab"]] = self._collab_at(user, items, now) if collab is None else collab
         x[:, F["prior"]] = (s.content_weight * x[:, F["content"]]
                             + s.collab_weight * x[:, F["collab"]]
                             + s.popularity_weight * x[:, F["popularity"]]

@@ -230,3 +230,94 @@ def test_a_record_names_each_item_once_in_the_order_first_met() -> None:
     assert record["shown"][0] == [0, 1, 4, 5]
     # c with b, d, e and d again (summed): pairs of positions, each once
     assert record["covisit"][:2] == [[1, 2, 2], [2, 3, 4]]
+
+
+def _first_click_features(rec: StreamRecommender) -> dict[str, np.ndarray]:
+    """Per reader, the features of the ranker's examples written since the last drain."""
+    out: dict[str, np.ndarray] = {}
+    for fact in rec.drain_facts():
+        if fact[0] == "rank":
+            out[str(len(out))] = np.array(fact[1]).reshape(-1, len(FEATURES))
+    return out
+
+
+def test_a_prepared_batch_takes_the_readers_columns_as_the_batch_found_them() -> None:
+    """In a prepared batch, the reader's columns of a list's features at its first click are
+    those of the reader before the batch: the same as unprepared for a reader with no read
+    earlier in the batch, and without that read for one who had one (unprepared, it is in
+    them)."""
+    learned: list[dict[str, np.ndarray]] = []
+    before: dict[str, np.ndarray] = {}
+    for prepared in (False, True):
+        rec, workload = _model(ranker_min_examples=1)
+        events = [e.to_interaction(T0 + 60 + i * 3.0)
+                  for i, e in enumerate(workload.events(600))]
+        for e in events:
+            rec.learn_one(e)
+        readers = list(dict.fromkeys(e.user_id for e in reversed(events)
+                                     if e.type != "impression"))[:2]
+        now = events[-1].ts + 10.0
+        ids = rec.pool.catalog.ids
+        scorer = rec.scorer
+        for n, user in enumerate(readers):
+            shown = ids[10 * n:10 * n + 5]
+            items = np.array([rec.pool.catalog.index[i] for i in shown], dtype=np.int64)
+            row = rec.users.index[user]
+            before[user] = scorer.features(scorer.user_view(row, now), items,
+                                           scorer.rows(now, items))[:3]
+            rec.learn_one(Interaction(f"imp{n}", "impression", user, "", now,
+                                      item_ids=tuple(shown)))
+        # the first reader reads an item off the list first; the second only clicks
+        read = next(i for i in reversed(ids) if rec.users.position(
+            rec.users.index[readers[0]], rec.pool.catalog.index[i]) < 0)
+        batch = [Interaction("r0", "read", readers[0], read, now + 1.0, dwell_seconds=30.0),
+                 Interaction("c0", "click", readers[0], ids[2], now + 2.0),
+                 Interaction("c1", "click", readers[1], ids[12], now + 2.0)]
+        rec.drain_facts()
+        if prepared:
+            rec.prepare(batch)
+        for e in batch:
+            rec.learn_one_sharing(e)
+        learned.append(_first_click_features(rec))
+    unprepared, prepared_ = learned
+    assert sorted(unprepared) == sorted(prepared_) == ["0", "1"]
+    reader_columns = [F["content"], F["collab"], F["prior"]]
+    half = {u: x.astype(np.float16).astype(np.float64) for u, x in before.items()}
+    # the reader who read first: prepared, as before the batch; unprepared, with the read
+    np.testing.assert_array_equal(prepared_["0"], half[readers[0]])
+    assert not np.array_equal(unprepared["0"][:, reader_columns],
+                              half[readers[0]][:, reader_columns])
+    # the reader who only clicked: the same either way
+    np.testing.assert_array_equal(prepared_["1"], unprepared["1"])
+    np.testing.assert_array_equal(prepared_["1"], half[readers[1]])
+
+
+def test_a_reader_forgotten_in_a_batch_leaves_what_prepare_took() -> None:
+    """A forget in a prepared batch drops what ``prepare`` took of the reader: their row
+    may be the next new reader's, whose columns must not be the forgotten one's."""
+    rec, workload = _model(ranker_min_examples=1)
+    events = [e.to_interaction(T0 + 60 + i * 3.0) for i, e in enumerate(workload.events(400))]
+    for e in events:
+        rec.learn_one(e)
+    user = next(e.user_id for e in reversed(events) if e.type != "impression")
+    row = rec.users.index[user]
+    now = events[-1].ts + 10.0
+    ids = rec.pool.catalog.ids
+    rec.learn_one(Interaction("imp", "impression", user, "", now, item_ids=tuple(ids[:5])))
+    newcomer = [Interaction("imp2", "impression", "newcomer", "", now + 2.0,
+                            item_ids=tuple(ids[:5])),
+                Interaction("c2", "click", "newcomer", ids[1], now + 3.0)]
+    batch = [Interaction("c", "click", user, ids[2], now + 1.0)]
+    rec.prepare(batch + newcomer)
+    taken = rec.learner._readers
+    assert taken is not None and row in taken.at
+    rec.forget_user_sharing(Forget("f", user, now + 1.5))
+    assert row not in taken.at
+    rec.drain_facts()
+    for e in newcomer:
+        rec.learn_one_sharing(e)
+    assert rec.users.index["newcomer"] == row  # the forgotten reader's row, reused
+    (clicked,) = [np.array(f[1]).reshape(-1, len(FEATURES)) for f in rec.drain_facts()
+                  if f[0] == "rank"]
+    # a reader with no reads before the click: no content, no co-visitation
+    assert not clicked[:, [F["content"], F["collab"]]].any()

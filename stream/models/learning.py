@@ -93,8 +93,12 @@ class InteractionLearner:
         self.pool = pool
         self.users = users
         self.scorer = scorer
-        #: per user row with a list pending, the list packed (see :class:`Impression`)
-        self.impressions: dict[int, bytes] = {}
+        #: per user row with a list pending, the list packed (see :class:`Impression`), but
+        #: for those in ``_open``
+        self._packed: dict[int, bytes] = {}
+        #: the lists learned since the statistics last changed, unpacked: packed once when
+        #: they change (:meth:`settle`), not at every event of a batch that touches them
+        self._open: dict[int, Impression] = {}
         #: the item facts written since the model last drained them
         self.outbox: list[list[Any]] = []
         #: the catalogue's columns of the features of each item (rows where ``_taken``),
@@ -116,11 +120,43 @@ class InteractionLearner:
         every event's facts at once takes them for every impression, exactly."""
         self._snapshot_at = None
         self._readers = None
+        self.settle()
+
+    @property
+    def impressions(self) -> dict[int, bytes]:
+        """Per user row with a list pending, the list packed (see :class:`Impression`)."""
+        self.settle()
+        return self._packed
+
+    def settle(self) -> None:
+        """Pack the lists learned since the last call."""
+        if self._open:
+            packed = self._packed
+            for row, pending in self._open.items():
+                packed[row] = pending.pack()
+            self._open.clear()
+
+    def _keep(self, row: int, pending: Impression) -> None:
+        """Hold a user's pending list unpacked until :meth:`settle`, its features as packing
+        keeps them (float16): what unpacking it would give, bit for bit."""
+        if pending.features is not None:
+            pending.features = pending.features.astype(np.float16).astype(np.float32)
+        self._open[row] = pending
+
+    def _pending(self, row: int) -> Impression | None:
+        """A user's pending list (None: none), unpacked."""
+        pending = self._open.get(row)
+        if pending is None:
+            raw = self._packed.get(row)
+            if raw is not None:
+                pending = Impression.unpack(raw)
+        return pending
 
     def drop_row(self, row: int) -> None:
         """A user leaves memory (forgotten or evicted): their pending list and what
         :meth:`prepare` took of them go (the row may be another user's next)."""
-        self.impressions.pop(row, None)
+        self._packed.pop(row, None)
+        self._open.pop(row, None)
         if self._readers is not None:
             self._readers.at.pop(row, None)
 
@@ -174,6 +210,7 @@ class InteractionLearner:
           read: one gather of all their co-visitation slots instead of one per first
           click, which cost more than anything else an event does."""
         self._readers = None
+        self.settle()
         if not self.settings.use_ranker:
             return
         shown = [e for e in events if e.type == "impression"]
@@ -200,7 +237,7 @@ class InteractionLearner:
             if row is None or row in rows:
                 continue
             if row not in served:
-                raw = self.impressions.get(row)
+                raw = self._packed.get(row)
                 item = item_of.get(e.item_id)
                 if raw is None or item is None or Impression.reader_columns_taken(raw) \
                         or item not in Impression.items_of(raw):
@@ -261,14 +298,12 @@ class InteractionLearner:
         features = (self._catalogue_features(items, event.ts)
                     if self.settings.use_ranker else None)
         self.outbox.append(["shown", list(ids), event.ts])
-        raw = self.impressions.get(row)
-        if event.item_ids or raw is None or not event.position \
-                or event.ts - Impression.time_of(raw) > _LIST_SECONDS:
+        pending = None if event.item_ids or not event.position else self._pending(row)
+        if pending is None or event.ts - pending.ts > _LIST_SECONDS:
             pending = Impression(items, np.zeros(items.size, dtype=bool),
                                  np.zeros(items.size, dtype=bool), event.ts, features,
                                  user_columns=features is None)
         else:  # one more position of the list being served
-            pending = Impression.unpack(raw)
             pending.items = np.concatenate([pending.items, items])
             pending.labelled = np.concatenate([pending.labelled, np.zeros(1, dtype=bool)])
             pending.clicked = np.concatenate([pending.clicked, np.zeros(1, dtype=bool)])
@@ -276,7 +311,7 @@ class InteractionLearner:
                 if pending.user_columns:  # a list clicked already: this position's too
                     self._add_user_columns(row, items, features, event.ts)
                 pending.features = np.concatenate([pending.features, features])
-        self.impressions[row] = pending.pack()
+        self._keep(row, pending)
 
     def _add_user_columns(self, row: int, items: NDArray[np.int64],
                           features: NDArray[np.float32], now: float) -> None:
@@ -293,15 +328,21 @@ class InteractionLearner:
         """A click or read on an item of the user's last list: count it once for the item's
         click-through rate, and teach the ranker (skip-above labels), with the reader's
         columns of the list's features taken at its first click (before the click counts)."""
-        raw = self.impressions.get(row)
-        if raw is None:
-            return
-        # a list is a few dozen items at most: Python's own search beats numpy's calls
-        listed = Impression.items_of(raw).tolist()
-        if item not in listed:
-            return
+        pending = self._open.get(row)
+        if pending is None:
+            raw = self._packed.get(row)
+            if raw is None:
+                return
+            # a list is a few dozen items at most: Python's own search beats numpy's calls
+            listed = Impression.items_of(raw).tolist()
+            if item not in listed:
+                return
+            pending = Impression.unpack(raw)
+        else:
+            listed = pending.items.tolist()
+            if item not in listed:
+                return
         pos = listed.index(item)  # the item's first position
-        pending = Impression.unpack(raw)
         if not pending.clicked[pos]:
             pending.clicked[pos] = True
             self.outbox.append(["click", item_id, ts])
@@ -313,17 +354,15 @@ class InteractionLearner:
             if not labelled[pos]:
                 label_pos.append(pos)
         if not label_pos or pending.features is None:
-            self.impressions[row] = Impression.with_flags(raw, pending.labelled,
-                                                          pending.clicked)
+            self._open[row] = pending  # the flags changed, not the features
             return
         pending.labelled[label_pos] = True
         if not pending.user_columns:
             self._add_user_columns(row, pending.items, pending.features, ts)
             pending.user_columns = True
-            self.impressions[row] = pending.pack()
+            self._keep(row, pending)
         else:
-            self.impressions[row] = Impression.with_flags(raw, pending.labelled,
-                                                          pending.clicked)
+            self._open[row] = pending
         # positives: the clicked position alone, when it is labelled now
         labels = [False] * (len(label_pos) - 1) + [label_pos[-1] == pos]
         # as packed: the ranker learns the float16 features every process holds alike

@@ -144,7 +144,9 @@ class StreamRecommender:
             self.housekeeper.drop_user(event.user_id, row)
 
     def drain_facts(self) -> list[list[Any]]:
-        """The item facts written since the last call."""
+        """The item facts written since the last call (the end of a batch's learning: the
+        lists it touched are packed too)."""
+        self.learner.settle()
         facts, self.learner.outbox = self.learner.outbox, []
         return facts
 

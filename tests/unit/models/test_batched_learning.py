@@ -321,3 +321,34 @@ def test_a_reader_forgotten_in_a_batch_leaves_what_prepare_took() -> None:
                   if f[0] == "rank"]
     # a reader with no reads before the click: no content, no co-visitation
     assert not clicked[:, [F["content"], F["collab"]]].any()
+
+
+def test_lists_held_open_in_a_batch_pack_to_what_packing_each_event_gives() -> None:
+    """A batch's lists stay unpacked until it ends (one pack per list, not one per event
+    that touches it): the packed lists and the ranker's examples are bit for bit those of
+    packing after every event."""
+    packed: list[dict[int, bytes]] = []
+    examples: list[list[Any]] = []
+    for per_event in (True, False):
+        rec, workload = _model(ranker_min_examples=1)
+        events = [e.to_interaction(T0 + 60 + i * 3.0)
+                  for i, e in enumerate(workload.events(1200))]
+        facts: list[Any] = []
+        for b in range(0, len(events), 200):
+            batch = events[b:b + 200]
+            for e in batch:
+                rec.learn_one_sharing(e)
+                if per_event:
+                    rec.learner.settle()
+                    assert not rec.learner._open
+            if not per_event:
+                assert rec.learner._open  # held open until the batch ends
+            drained = rec.drain_facts()
+            assert not rec.learner._open
+            rec.apply_facts(drained)
+            facts += drained
+        packed.append(dict(rec.learner.impressions))
+        examples.append([f for f in facts if f[0] == "rank"])
+    assert len(examples[0]) > 20 and len(packed[0]) > 50
+    assert examples[0] == examples[1]
+    assert packed[0] == packed[1]

@@ -61,7 +61,8 @@ def _funk_targets(e: Interaction, dwell_full: float) -> list[tuple[str, float]]:
 def _worker_batches(rec: StreamRecommender, events: list[Interaction], batch: int, k: int,
                    split: _Split | None = None) -> int:
     """The worker's model path over ``events`` in batches of ``batch``; returns the lists
-    made. Per batch: the batch prepared, each event learned with ``learn_one_sharing`` and
+    made. Per batch: the batch prepared, each event learned with ``learn_one_sharing`` (then
+    ``settle``) and
     the batch's item facts summed per item into one record (*learning*), the record applied
     (*facts*), then the top ``k`` of
     every user with a click or read in it, in the ranker's two stages (*retrieval*,
@@ -75,6 +76,7 @@ def _worker_batches(rec: StreamRecommender, events: list[Interaction], batch: in
         rec.prepare(chunk)
         for e in chunk:
             rec.learn_one_sharing(e)
+        rec.settle()
         record = rec.record_facts(rec.drain_facts())
         t1 = clock()
         rec.apply_records([record])

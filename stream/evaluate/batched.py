@@ -64,6 +64,7 @@ class BatchedModel:
         model.prepare(events)
         for event in events:
             model.learn_one_sharing(event)
+        model.settle()
         model.apply_records([model.record_facts(model.drain_facts())])
 
     def recommend(self, user_id: str, k: int, now: float) -> list[Recommendation]:

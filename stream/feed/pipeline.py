@@ -262,6 +262,8 @@ class FeedPipeline:
             entry[0][2] += 1
             for variant, item_facts in shared.items():
                 entry[1][variant].extend(item_facts)
+        for model in self.recommenders.values():
+            model.settle()
         for (topic, kind), count in consumed.items():
             self.metrics.events_consumed.labels(topic, kind).inc(count)
             if kind == "duplicate":

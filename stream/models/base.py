@@ -65,6 +65,11 @@ class FeedModel(Recommender, Protocol):
     def learn_one_sharing(self, event: Interaction) -> None:
         """Learn one event, keeping its item facts for :meth:`drain_facts`."""
 
+    def settle(self) -> None:
+        """A batch of :meth:`learn_one_sharing` is learned: finish what the model keeps
+        open while a batch is learned (nothing is lost without the call, it only costs
+        later)."""
+
     def forget_user_sharing(self, event: Forget) -> None:
         """Erase a user, keeping the facts that take back their contributions."""
 

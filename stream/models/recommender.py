@@ -143,10 +143,14 @@ class StreamRecommender:
         if row is not None:
             self.housekeeper.drop_user(event.user_id, row)
 
-    def drain_facts(self) -> list[list[Any]]:
-        """The item facts written since the last call (the end of a batch's learning: the
-        lists it touched are packed too)."""
+    def settle(self) -> None:
+        """A batch is learned: pack the pending lists it left unpacked (see
+        :meth:`InteractionLearner.settle <stream.models.learning.InteractionLearner.settle>`;
+        whatever reads them, or the next batch, packs them otherwise)."""
         self.learner.settle()
+
+    def drain_facts(self) -> list[list[Any]]:
+        """The item facts written since the last call."""
         facts, self.learner.outbox = self.learner.outbox, []
         return facts
 

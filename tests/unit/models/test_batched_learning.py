@@ -343,8 +343,9 @@ def test_lists_held_open_in_a_batch_pack_to_what_packing_each_event_gives() -> N
                     assert not rec.learner._open
             if not per_event:
                 assert rec.learner._open  # held open until the batch ends
-            drained = rec.drain_facts()
+            rec.settle()
             assert not rec.learner._open
+            drained = rec.drain_facts()
             rec.apply_facts(drained)
             facts += drained
         packed.append(dict(rec.learner.impressions))

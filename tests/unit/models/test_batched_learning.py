@@ -14,7 +14,7 @@ import pytest
 
 from stream.bench.workload import Workload
 from stream.events import Forget, Interaction
-from stream.models import ModelSettings, StreamRecommender
+from stream.models import ModelSettings, StreamRecommender, learning
 from stream.models.ranker import FEATURES
 from stream.models.scoring import F
 
@@ -241,11 +241,15 @@ def _first_click_features(rec: StreamRecommender) -> dict[str, np.ndarray]:
     return out
 
 
-def test_a_prepared_batch_takes_the_readers_columns_as_the_batch_found_them() -> None:
-    """In a prepared batch, the reader's columns of a list's features at its first click are
-    those of the reader before the batch: the same as unprepared for a reader with no read
-    earlier in the batch, and without that read for one who had one (unprepared, it is in
-    them)."""
+@pytest.mark.parametrize("at_once", [1, 3])
+def test_a_prepared_batch_takes_the_readers_columns_as_the_batch_found_them(
+        at_once: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a prepared batch of enough readers, the reader's columns of a list's features at
+    its first click are those of the reader before the batch: the same as unprepared for a
+    reader with no read earlier in the batch, and without that read for one who had one
+    (unprepared, it is in them). With fewer readers, they are taken click by click, as
+    unprepared."""
+    monkeypatch.setattr(learning, "_READERS_AT_ONCE", at_once)
     learned: list[dict[str, np.ndarray]] = []
     before: dict[str, np.ndarray] = {}
     for prepared in (False, True):
@@ -281,6 +285,10 @@ def test_a_prepared_batch_takes_the_readers_columns_as_the_batch_found_them() ->
         learned.append(_first_click_features(rec))
     unprepared, prepared_ = learned
     assert sorted(unprepared) == sorted(prepared_) == ["0", "1"]
+    if at_once > 2:  # two readers: click by click
+        for reader in ("0", "1"):
+            np.testing.assert_array_equal(prepared_[reader], unprepared[reader])
+        return
     reader_columns = [F["content"], F["collab"], F["prior"]]
     half = {u: x.astype(np.float16).astype(np.float64) for u, x in before.items()}
     # the reader who read first: prepared, as before the batch; unprepared, with the read
@@ -292,9 +300,11 @@ def test_a_prepared_batch_takes_the_readers_columns_as_the_batch_found_them() ->
     np.testing.assert_array_equal(prepared_["1"], half[readers[1]])
 
 
-def test_a_reader_forgotten_in_a_batch_leaves_what_prepare_took() -> None:
+def test_a_reader_forgotten_in_a_batch_leaves_what_prepare_took(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """A forget in a prepared batch drops what ``prepare`` took of the reader: their row
     may be the next new reader's, whose columns must not be the forgotten one's."""
+    monkeypatch.setattr(learning, "_READERS_AT_ONCE", 1)
     rec, workload = _model(ranker_min_examples=1)
     events = [e.to_interaction(T0 + 60 + i * 3.0) for i, e in enumerate(workload.events(400))]
     for e in events:

@@ -16,6 +16,7 @@ from stream.bench.workload import Workload
 from stream.events import Forget, Interaction
 from stream.models import ModelSettings, StreamRecommender, learning
 from stream.models.ranker import FEATURES
+from stream.models.retrieval import covisited_of
 from stream.models.scoring import F
 
 T0 = 1_000_000.0
@@ -363,3 +364,25 @@ def test_lists_held_open_in_a_batch_pack_to_what_packing_each_event_gives() -> N
     assert len(examples[0]) > 20 and len(packed[0]) > 50
     assert examples[0] == examples[1]
     assert packed[0] == packed[1]
+
+
+def test_covisited_of_many_readers_equals_the_scores_of_each_alone() -> None:
+    """One gather for many readers gives each reader's co-visitation scores bit for bit as
+    :meth:`Scorer._collab_at` gives them for that reader alone."""
+    rec, workload = _model()
+    events = [e.to_interaction(T0 + 60 + i * 3.0) for i, e in enumerate(workload.events(800))]
+    for e in events:
+        rec.learn_one(e)
+    scorer, n = rec.scorer, len(rec.pool.catalog)
+    now = events[-1].ts + 5.0
+    rows = sorted({rec.users.index[e.user_id] for e in events[-200:] if e.type != "impression"})
+    views = [scorer.user_view(row, now) for row in rows]
+    keys, collab = covisited_of(scorer, views, n, now)
+    assert keys.size > 100 and np.all(np.diff(keys) > 0)
+    everything = np.arange(n, dtype=np.int64)
+    for reader, view in enumerate(views):
+        want = scorer._collab_at(view, everything, now)
+        got = np.zeros(n)
+        mine = (keys // n) == reader
+        got[keys[mine] % n] = collab[mine]
+        np.testing.assert_array_equal(got, want)

@@ -90,22 +90,6 @@ class Impression:
         return cls(items, flags[:n], flags[n:], ts, inflated, bool(user_columns))
 
     @staticmethod
-    def time_of(raw: bytes) -> float:
-        """When a packed impression was served."""
-        ts: float = _HEAD.unpack_from(raw)[0]
-        return ts
-
-    @staticmethod
-    def with_flags(raw: bytes, labelled: NDArray[np.bool_], clicked: NDArray[np.bool_]
-                   ) -> bytes:
-        """A packed impression with other labelled and clicked flags (the features are
-        not deflated again: a click changes only the flags)."""
-        n = _HEAD.unpack_from(raw)[1]
-        at = _HEAD.size + 4 * n
-        return b"".join((raw[:at], labelled.astype(np.bool_).tobytes(),
-                         clicked.astype(np.bool_).tobytes(), raw[at + 2 * n:]))
-
-    @staticmethod
     def deflated_features(raw: bytes) -> bytes | None:
         """The deflated float16 features of a packed impression (``None`` without)."""
         _, n, width, _ = _HEAD.unpack_from(raw)

@@ -213,8 +213,9 @@ class InteractionLearner:
           that names them first (it gives them their slot);
         * the reader's columns of every known reader with a click or read among them and a
           list it may be on (pending, or served in the batch), as of the earliest click or
-          read: one gather of all their co-visitation slots instead of one per first
-          click, which cost more than anything else an event does."""
+          read, where there are ``_READERS_AT_ONCE`` such readers or more: one gather of
+          all their co-visitation slots instead of one per first click, which cost more
+          than anything else an event does."""
         self._readers = None
         self.settle()
         if not self.settings.use_ranker:

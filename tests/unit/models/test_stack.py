@@ -243,7 +243,7 @@ def test_pending_lists_pack_exactly() -> None:
     assert np.array_equal(back.features, half)
     assert np.abs(back.features - features).max() <= 2**-11  # values in [0, 1)
     back.clicked[1] = back.labelled[0] = back.labelled[1] = True
-    flagged = Impression.unpack(Impression.with_flags(raw, back.labelled, back.clicked))
+    flagged = Impression.unpack(back.pack())  # packed again: the float16 features as they were
     assert flagged.clicked.tolist() == [False, True, False, False, False]
     assert flagged.labelled.tolist() == [True, True, False, False, False]
     assert flagged.features is not None and np.array_equal(flagged.features, half)

@@ -537,9 +537,12 @@ def covisited_of(scorer: Scorer, views: list[UserView], n: int, now: float
     largest, in one gather for all of them: ``reader * n + item`` sorted (``reader`` the
     position in ``views``) and the score of each, bit for bit what
     :meth:`Scorer._collab_at` gives one reader with the same weights (0 elsewhere)."""
+    none = np.zeros(0, np.int64), np.zeros(0)
+    if not scorer.settings.use_collab:
+        return none
     batch = _Batch(views, n, scorer.settings.collab_query_items)
-    if not scorer.settings.use_collab or batch.items.size == 0:
-        return np.zeros(0, np.int64), np.zeros(0)
+    if batch.items.size == 0:
+        return none
     found = _covisited_scores(scorer, batch, now)
     return found.keys, found.collab
 

@@ -9,7 +9,7 @@ from stream.events import Forget, Interaction, Item
 from stream.models import StreamRecommender
 from stream.models.base import Recommendation, Recommender
 
-__all__ = ["BatchedModel", "settle"]
+__all__ = ["BatchedModel", "learn_pending"]
 
 
 class BatchedModel:
@@ -76,7 +76,7 @@ class BatchedModel:
         return self.inner.score(user_id, item_ids, now)
 
 
-def settle(model: Recommender) -> None:
+def learn_pending(model: Recommender) -> None:
     """Learn what a model still holds back (a :class:`BatchedModel`'s last batch)."""
     if isinstance(model, BatchedModel):
         model.flush()

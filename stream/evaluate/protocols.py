@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from stream.evaluate.batched import settle
+from stream.evaluate.batched import learn_pending
 from stream.evaluate.datasets import Dataset
 from stream.evaluate.metrics import (
     auc,
@@ -432,7 +432,7 @@ def run_split(
             run.calls += 1
     for run in runs:
         with run.timed():
-            settle(run.model)
+            learn_pending(run.model)
     feed.release_all(runs)
     relevant: dict[str, set[str]] = {}
     for r in test_rows:
